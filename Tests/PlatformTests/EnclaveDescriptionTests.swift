@@ -1,0 +1,139 @@
+import Crypto
+import Foundation
+import Platform
+import Testing
+import _CryptoExtras
+
+@Suite struct EnclaveDescriptionTests {
+    static let description = EnclaveDescription(
+        entrypoint: "/usr/bin/redis-server",
+        arguments: .trusted(["redis-server", "--port", "6379"]),
+        trustedFiles: [
+            .init(path: "/usr/bin/redis-server", sha256: Array(repeating: 0x11, count: 32)),
+            .init(path: "/etc/redis.conf", sha256: Array(repeating: 0x22, count: 32)),
+        ],
+        productID: 7, securityVersion: 3)
+
+    @Test func mrEnclaveIsStableAndIndependentOfTrustedFileOrder() throws {
+        var reordered = Self.description
+        reordered.trustedFiles.reverse()
+        #expect(try Self.description.mrEnclave() == reordered.mrEnclave())
+        #expect(try Self.description.mrEnclave().count == 32)
+    }
+
+    @Test func everyMeasuredInputChangesMREnclave() throws {
+        let original = try Self.description.mrEnclave()
+        var variants: [EnclaveDescription] = []
+        var changed = Self.description
+        changed.entrypoint = "/usr/bin/redis-sentinel"
+        variants.append(changed)
+        changed = Self.description
+        changed.arguments = .trusted(["redis-server", "--port", "6380"])
+        variants.append(changed)
+        changed = Self.description
+        changed.arguments = .fromHost
+        variants.append(changed)
+        changed = Self.description
+        changed.trustedFiles[1].sha256[0] ^= 1
+        variants.append(changed)
+        changed = Self.description
+        changed.trustedFiles.removeLast()
+        variants.append(changed)
+        changed = Self.description
+        changed.productID += 1
+        variants.append(changed)
+        changed = Self.description
+        changed.securityVersion += 1
+        variants.append(changed)
+        changed = Self.description
+        changed.debug = true
+        variants.append(changed)
+        let digests = try variants.map { try $0.mrEnclave() }
+        #expect(!digests.contains(original))
+        #expect(Set(digests).count == variants.count)
+    }
+
+    @Test func conflictingDuplicateTrustedFileIsRejected() {
+        var duplicated = Self.description
+        duplicated.trustedFiles.append(.init(path: "/etc/redis.conf", sha256: Array(repeating: 0x33, count: 32)))
+        #expect(throws: PlatformError.conflictingTrustedFile(path: "/etc/redis.conf")) {
+            try duplicated.mrEnclave()
+        }
+    }
+
+    @Test func shortHashIsRejected() {
+        var broken = Self.description
+        broken.trustedFiles[0].sha256 = [1, 2, 3]
+        #expect(throws: PlatformError.trustedFileHashSize(path: "/usr/bin/redis-server", byteCount: 3)) {
+            try broken.mrEnclave()
+        }
+    }
+
+    @Test func mrSignerIsTheHashOfTheLittleEndianModulus() throws {
+        let key = try _RSA.Signing.PrivateKey(keySize: .bits3072)
+        let signer = try EnclaveSigner(pem: key.pemRepresentation)
+        let modulus = Array(try key.publicKey.getKeyPrimitives().modulus)
+        #expect(signer.modulus == modulus)
+        #expect(signer.mrSigner == Array(SHA256.hash(data: Array(modulus.reversed()))))
+        #expect(try EnclaveSigner(pem: key.publicKey.pemRepresentation) == signer)
+    }
+
+    @Test func signingKeyOfWrongSizeOrFormatIsRejected() throws {
+        let small = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        #expect {
+            try EnclaveSigner(pem: small.publicKey.pemRepresentation)
+        } throws: { error in
+            "\(error)".contains("2048 bits, SGX requires 3072")
+        }
+        #expect {
+            try EnclaveSigner(pem: P256.Signing.PrivateKey().pemRepresentation)
+        } throws: { error in
+            "\(error)".contains("is not an RSA public or private key")
+        }
+    }
+
+    @Test func trustedFilesOnDiskAreChecked() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("platform-trusted-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("app/lib"), withIntermediateDirectories: true)
+        try Data("#!/bin/sh\necho hello\n".utf8).write(to: root.appendingPathComponent("app/run.sh"))
+        try Data("config = 1\n".utf8).write(to: root.appendingPathComponent("app/lib/settings.conf"))
+        let description = EnclaveDescription(
+            entrypoint: "/app/run.sh", arguments: .trusted(["run.sh"]),
+            trustedFiles: [
+                try .measuring(path: "/app/run.sh", under: root),
+                try .measuring(path: "/app/lib/settings.conf", under: root),
+            ])
+        try description.verifyTrustedFiles(under: root)
+
+        try Data("config = 2\n".utf8).write(to: root.appendingPathComponent("app/lib/settings.conf"))
+        let modifiedHash = Array(SHA256.hash(data: Data("config = 2\n".utf8))).hexadecimalText
+        #expect(throws: PlatformError.trustedFileMismatch(
+            path: "/app/lib/settings.conf",
+            expectedSHA256: description.trustedFiles[1].sha256.hexadecimalText,
+            foundSHA256: modifiedHash)
+        ) {
+            try description.verifyTrustedFiles(under: root)
+        }
+
+        try FileManager.default.removeItem(at: root.appendingPathComponent("app/run.sh"))
+        #expect {
+            try description.verifyTrustedFiles(under: root)
+        } throws: { error in
+            guard case PlatformError.trustedFileUnreadable(let path, _) = error else { return false }
+            return path == "/app/lib/settings.conf" || path == "/app/run.sh"
+        }
+    }
+
+    @Test func descriptionRoundTripsThroughJSON() throws {
+        let data = try JSONEncoder().encode(Self.description)
+        #expect(try JSONDecoder().decode(EnclaveDescription.self, from: data) == Self.description)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(String(repeating: "11", count: 32)))
+    }
+}
+
+extension Array where Element == UInt8 {
+    var hexadecimalText: String { map { String(format: "%02x", $0) }.joined() }
+}
