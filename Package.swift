@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "cloister", targets: ["cloister"]),
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "Manifest", targets: ["Manifest"]),
+        .library(name: "CoordinatorAPI", targets: ["CoordinatorAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -47,6 +48,7 @@ let package = Package(
             name: "Manifest",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -61,15 +63,6 @@ let package = Package(
             ]
         ),
         .target(
-            name: "CoordinatorPKI",
-            dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-            ]
-        ),
-        .target(
             name: "Platform",
             dependencies: [
                 "Attestation",
@@ -79,18 +72,34 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(
+            name: "CoordinatorPKI",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
+            name: "SealedStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(name: "CoordinatorAPI"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
         .testTarget(
             name: "CollateralSourcesTests",
             dependencies: [
-                "CollateralSources", "TestSupport",
+                "CollateralSources", "Attestation", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation", "TestSupport"]),
         .testTarget(
             name: "CoordinatorPKITests",
             dependencies: [
@@ -101,6 +110,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
