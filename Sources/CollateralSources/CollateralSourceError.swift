@@ -21,6 +21,10 @@ public enum CollateralSourceError: Error, Sendable, Equatable, CustomStringConve
     case malformedHeader(url: String, header: String, reason: String)
     /// A response body is not what the endpoint returns (garbage, truncated, wrong shape).
     case malformedBody(url: String, expected: String, reason: String)
+    /// The quote carries no PCK certificate chain (an encrypted PPID instead), so its FMSPC is unknown.
+    case quoteWithoutPCKChain(certificationType: Int)
+    /// The PCK leaf certificate does not tell the FMSPC or the issuing CA.
+    case pckLeafUnreadable(reason: String)
     /// A collateral bundle file cannot be read.
     case bundleUnreadable(path: String, reason: String)
     /// A collateral bundle file is not dcap-qvl `QuoteCollateralV3` JSON.
@@ -63,6 +67,13 @@ public enum CollateralSourceError: Error, Sendable, Equatable, CustomStringConve
         case .malformedBody(let url, let expected, let reason):
             return "the response of \(url) is not \(expected): \(reason). Check that the URL points at a PCS "
                 + "v4-compatible service, or verify offline with --collateral FILE."
+        case .quoteWithoutPCKChain(let type):
+            return "the quote's certification data is type \(type), expected 5 (a PCK certificate chain), so its FMSPC "
+                + "cannot be read. Fetch the PCK certificate for its encrypted PPID, or verify with --collateral FILE "
+                + "holding a pck_certificate_chain."
+        case .pckLeafUnreadable(let reason):
+            return "cannot tell which collateral the quote needs from its PCK certificate: \(reason). The quote's PCK "
+                + "chain is damaged or not from Intel; verify with --collateral FILE instead."
         case .bundleUnreadable(let path, let reason):
             return "cannot read collateral file \(path): \(reason). Check the path and its permissions."
         case .bundleMalformed(let path, let reason):

@@ -69,4 +69,19 @@ public enum PCCSTrust: Sendable, Hashable {
         }
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
     }
+
+    /// Runs `body` with fetch settings whose client trusts the PCCS accordingly, and shuts that client down after.
+    public func withFetchSettings<Result: Sendable>(
+        timeout: Duration, _ body: (HTTPFetchSettings) async throws(CollateralSourceError) -> Result
+    ) async throws(CollateralSourceError) -> Result {
+        let client = try makeHTTPClient()
+        let outcome: Swift.Result<Result, CollateralSourceError>
+        do {
+            outcome = .success(try await body(HTTPFetchSettings(client: client, timeout: timeout)))
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await client.shutdown()
+        return try outcome.get()
+    }
 }
