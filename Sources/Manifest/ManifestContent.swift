@@ -117,7 +117,7 @@ public struct SecretDefinition: Sendable, Hashable {
 
 /// The subset of Go's `x509.Certificate` JSON that MarbleRun users put in `Secrets.<name>.Cert`.
 public struct CertificateTemplate: Sendable, Hashable {
-    public var subject = DistinguishedName()
+    public var subject = SubjectTemplate()
     /// nil means absent (MarbleRun then uses `["localhost"]`); empty means explicitly none.
     public var dnsNames: [String]?
     public var ipAddresses: [String]?
@@ -134,7 +134,7 @@ public struct CertificateTemplate: Sendable, Hashable {
 }
 
 /// Go's `pkix.Name` string fields.
-public struct DistinguishedName: Sendable, Hashable {
+public struct SubjectTemplate: Sendable, Hashable {
     public var commonName = ""
     public var serialNumber = ""
     public var country: [String] = []

@@ -197,7 +197,7 @@ struct ManifestDecoder {
         for name in unapplied where fields[name] != nil && fields[name]?.0 != .null {
             warn(path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it to generated certificates", hint: "remove it, or check that the generated certificate does not need it")
         }
-        if let (field, fieldPath) = fields["Subject"] { result.subject = distinguishedName(field, at: fieldPath) }
+        if let (field, fieldPath) = fields["Subject"] { result.subject = subjectTemplate(field, at: fieldPath) }
         if let (field, fieldPath) = fields["DNSNames"], field != .null { result.dnsNames = strings(field, at: fieldPath) }
         if let (field, fieldPath) = fields["EmailAddresses"], field != .null { result.emailAddresses = strings(field, at: fieldPath) }
         if let (field, fieldPath) = fields["IPAddresses"], field != .null {
@@ -246,8 +246,8 @@ struct ManifestDecoder {
         return result
     }
 
-    private mutating func distinguishedName(_ value: JSONValue, at path: JSONPath) -> DistinguishedName {
-        var result = DistinguishedName()
+    private mutating func subjectTemplate(_ value: JSONValue, at path: JSONPath) -> SubjectTemplate {
+        var result = SubjectTemplate()
         let listFields = ["Country", "Organization", "OrganizationalUnit", "Locality", "Province", "StreetAddress", "PostalCode"]
         let fields = structFields(
             value, at: path, typeName: "subject", fields: ["CommonName", "SerialNumber", "Names", "ExtraNames"] + listFields,

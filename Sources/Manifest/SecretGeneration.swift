@@ -42,7 +42,7 @@ public struct CertificateSpec: Sendable, Hashable {
     }
 
     public let keyAlgorithm: KeyAlgorithm
-    public let subject: DistinguishedName
+    public let subject: SubjectTemplate
     public let dnsNames: [String]
     /// 4- or 16-byte addresses.
     public let ipAddresses: [[UInt8]]
