@@ -90,6 +90,28 @@ let package = Package(
             ]
         ),
         .target(name: "CoordinatorAPI"),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "Attestation", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
+                "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: [
+                "Coordinator", "Attestation", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform", "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
         .testTarget(

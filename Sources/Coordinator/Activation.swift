@@ -1,0 +1,333 @@
+import Attestation
+import CoordinatorAPI
+import CoordinatorPKI
+import Crypto
+import Foundation
+import Manifest
+import SwiftASN1
+import X509
+
+/// What an activation needs from the Coordinator's state, taken at one instant so that the expensive work (quote
+/// verification, key generation, certificate issuing, rendering) runs outside the actor.
+struct ActivationSnapshot: Sendable {
+    let generation: Int
+    let manifest: Manifest
+    let packages: [String: Package]
+    let pki: CoordinatorPKI
+    let rootSecret: [UInt8]
+    let previousRootSecret: [UInt8]?
+    let sharedSecrets: [String: SecretRecord]
+    let previousSecrets: [String: SecretRecord]
+    let userSecrets: [String: SecretRecord]
+}
+
+/// A prepared activation, ready to be counted and recorded.
+struct PreparedActivation: Sendable {
+    let response: ActivationResponse
+    let uuid: UUID
+    let tcbStatus: TCBStatus
+    let advisoryIDs: [String]
+}
+
+/// What the marble environment always receives (MarbleRun `customizeParameters`, spec section 5.3).
+public enum MarbleEnvironment {
+    public static let rootCA = "MARBLE_PREDEFINED_ROOT_CA"
+    public static let certificateChain = "MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN"
+    public static let privateKey = "MARBLE_PREDEFINED_PRIVATE_KEY"
+    public static let coordinatorRootCA = "MARBLE_PREDEFINED_COORDINATOR_ROOT_CA"
+}
+
+extension Coordinator {
+    /// Activates a marble (MarbleRun `Activate`, spec section 5.3).
+    ///
+    /// Checks, in order: the state accepts marbles; the marble type exists; the UUID parses; a client certificate was
+    /// presented; the quote verifies (DCAP under the configured trust anchor, with the collateral's TCB status); the
+    /// package policy (UniqueID, or SignerID + ProductID + minimum SecurityVersion; Debug equal to the enclave's;
+    /// AcceptedTCBStatuses and AcceptedAdvisories); the report data starts with SHA-256(client certificate DER), so a
+    /// quote replayed or made for another key is refused; the CSR's self-signature; and `MaxActivations`, counted
+    /// exactly under concurrency. Then the marble certificate is issued, per-marble secrets are derived or issued, the
+    /// parameters are rendered and the `MARBLE_PREDEFINED_*` entries added.
+    ///
+    /// - Parameter clientCertificateDER: the DER of the TLS client certificate the marble presented.
+    public func activate(_ request: ActivationRequest, clientCertificateDER: [UInt8]?) async throws(CoordinatorError)
+        -> ActivationResponse
+    {
+        for _ in 0..<3 {
+            let snapshot = try activationSnapshot(marbleType: request.marbleType)
+            try checkActivationLimit(request.marbleType, snapshot: snapshot)
+            let prepared = try await Self.prepareActivation(
+                request, clientCertificateDER: clientCertificateDER, snapshot: snapshot, verifier: verifier, now: configuration.clock())
+            guard snapshot.generation == generation else { continue }
+            try checkActivationLimit(request.marbleType, snapshot: snapshot)
+            try recordActivation(request.marbleType, prepared: prepared, snapshot: snapshot)
+            return prepared.response
+        }
+        throw CoordinatorError(
+            .internal, .stateChanged, found: "the manifest or PKI changed during three attempts",
+            expected: "a stable state for the activation", hint: "retry the activation")
+    }
+
+    private func activationSnapshot(marbleType: String) throws(CoordinatorError) -> ActivationSnapshot {
+        guard core.state == .acceptingMarbles, let manifest else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "state \(core.state)", expected: "accepting marbles",
+                hint: core.state == .recovery ? "recover the Coordinator first" : "set a manifest first")
+        }
+        guard manifest.content.marbles[marbleType] != nil else {
+            throw CoordinatorError(
+                .activationRefused, .unknownMarbleType, found: "marble type '\(marbleType)'",
+                expected: "one of \(manifest.content.marbles.keys.sorted().joined(separator: ", "))",
+                hint: "set EDG_MARBLE_TYPE to a type of the manifest's Marbles (names are case-sensitive)")
+        }
+        return ActivationSnapshot(
+            generation: generation, manifest: manifest, packages: effectivePackagesValue(), pki: pki,
+            rootSecret: Array(core.rootSecret), previousRootSecret: core.previousRootSecret.map(Array.init),
+            sharedSecrets: core.sharedSecrets, previousSecrets: core.previousSecrets, userSecrets: core.userSecrets)
+    }
+
+    private func checkActivationLimit(_ marbleType: String, snapshot: ActivationSnapshot) throws(CoordinatorError) {
+        let limit = snapshot.manifest.content.marbles[marbleType]?.maxActivations ?? 0
+        let count = activations[marbleType] ?? 0
+        guard limit == 0 || count < limit else {
+            throw CoordinatorError(
+                .activationRefused, .maxActivationsReached, found: "\(count) activations of marble type '\(marbleType)'",
+                expected: "fewer than MaxActivations \(limit)",
+                hint: "raise MaxActivations with a manifest update, or reuse an activated marble")
+        }
+    }
+
+    private func recordActivation(_ marbleType: String, prepared: PreparedActivation, snapshot: ActivationSnapshot)
+        throws(CoordinatorError)
+    {
+        let count = (activations[marbleType] ?? 0) + 1
+        let limit = snapshot.manifest.content.marbles[marbleType]?.maxActivations ?? 0
+        let extra = limit > 0 ? [(PersistedCore.activationKey(marbleType), Data("\(count)".utf8))] : []
+        let event = UpdateLogEvent.activation(marbleType: marbleType, uuid: prepared.uuid, simulation: verifier.isSimulation)
+        try appendOnly(events: [event], extra: extra)
+        activations[marbleType] = count
+        logger.info(
+            "Marble activated",
+            metadata: [
+                "marbleType": "\(marbleType)", "uuid": "\(prepared.uuid.uuidString.lowercased())",
+                "tcbStatus": "\(prepared.tcbStatus.rawValue)",
+                "verification": "\(verifier.isSimulation ? "SIMULATION (proves nothing)" : "DCAP")",
+            ])
+    }
+
+    /// Commits log entries and extra records without rewriting the core record.
+    func appendOnly(events: [UpdateLogEvent], extra: [(String, Data)]) throws(CoordinatorError) {
+        guard let store = openStore else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state",
+                hint: "recover the Coordinator first")
+        }
+        let now = configuration.clock()
+        do {
+            try store.update { transaction in
+                for (key, value) in extra { try transaction.put(key, value) }
+                for event in events { try UpdateLogStore.append(event.line(at: now), in: transaction) }
+            }
+        } catch {
+            throw Self.storageError(error, "recording the activation")
+        }
+    }
+
+    @concurrent
+    static func prepareActivation(
+        _ request: ActivationRequest, clientCertificateDER: [UInt8]?, snapshot: ActivationSnapshot, verifier: MarbleQuoteVerifier,
+        now: Date
+    ) async throws(CoordinatorError) -> PreparedActivation {
+        let marbleType = request.marbleType
+        guard let marble = snapshot.manifest.content.marbles[marbleType] else {
+            throw CoordinatorError(
+                .activationRefused, .unknownMarbleType, found: "marble type '\(marbleType)'",
+                expected: "one of \(snapshot.manifest.content.marbles.keys.sorted().joined(separator: ", "))",
+                hint: "set EDG_MARBLE_TYPE to a type of the manifest's Marbles")
+        }
+        guard let uuid = UUID(uuidString: request.uuid) else {
+            throw CoordinatorError(
+                .activationRefused, .invalidUUID, found: "'\(request.uuid.prefix(64))'", expected: "an RFC 4122 UUID",
+                hint: "delete the marble's uuid file so the launcher creates a new one")
+        }
+        guard let clientCertificateDER, !clientCertificateDER.isEmpty else {
+            throw CoordinatorError(
+                .activationRefused, .missingClientCertificate, found: "no TLS client certificate",
+                expected: "the self-signed certificate whose SHA-256 the quote binds",
+                hint: "connect with the marble's certificate as TLS client certificate")
+        }
+        let verified = try await verifier.verify(quoteBytes: Array(request.quote), at: now)
+        guard let package = snapshot.packages[marble.package] else {
+            throw CoordinatorError(
+                .internal, .invalidManifest, found: "marble type '\(marbleType)' names package '\(marble.package)'",
+                expected: "a package of the manifest", hint: "fix the manifest")
+        }
+        try appraise(verified, package: package, packageName: marble.package)
+        let certificateHash = Array(SHA256.hash(data: clientCertificateDER))
+        let reportData = verified.quote.body.reportData
+        guard reportData.count >= 32, Array(reportData.prefix(32)) == certificateHash else {
+            throw CoordinatorError(
+                .activationRefused, .reportDataMismatch, found: "report data starting \(Array(reportData.prefix(32)).hexText)",
+                expected: "SHA-256 of the presented client certificate, \(certificateHash.hexText)",
+                hint: "the quote was made for another key (or replayed from another marble): make a fresh quote over "
+                    + "SHA-256 of the certificate this connection presents")
+        }
+        let csr: VerifiedCSR
+        do {
+            csr = try VerifiedCSR(pemOrDER: Array(request.csr))
+        } catch {
+            throw CoordinatorError(
+                .activationRefused, .invalidCSR, found: "\(error)", expected: "a PKCS#10 request signed by its own key",
+                hint: "send the CSR the launcher made with the marble's key")
+        }
+        let response = try issueAndRender(
+            marbleType: marbleType, marble: marble, uuid: uuid, csr: csr, snapshot: snapshot, now: now)
+        return PreparedActivation(response: response, uuid: uuid, tcbStatus: verified.status, advisoryIDs: verified.advisoryIDs)
+    }
+
+    /// Applies the package's policy (MarbleRun `PackageProperties.IsCompliant` and the TCB checks).
+    static func appraise(_ verified: VerifiedQuote, package: Package, packageName: String) throws(CoordinatorError) {
+        guard let report = verified.quote.body.sgxReport else {
+            throw CoordinatorError(
+                .activationRefused, .quoteRejected, found: "a \(verified.tee.rawValue) quote", expected: "an SGX quote",
+                hint: "marbles run in SGX enclaves")
+        }
+        guard report.isDebug == package.debug else {
+            throw CoordinatorError(
+                .activationRefused, .debugMismatch,
+                found: report.isDebug ? "a debug enclave" : "a production enclave",
+                expected: "Debug \(package.debug) as package '\(packageName)' requires",
+                hint: package.debug
+                    ? "the package allows only debug enclaves (MarbleRun compares Debug exactly): set Debug false for production builds"
+                    : "debug enclaves are readable by the host: sign the enclave for production, or set Debug true in the package for development")
+        }
+        var policy = AttestationPolicy(allowDebug: package.debug)
+        if !package.uniqueID.isEmpty {
+            guard let mrEnclave = [UInt8](hexText: package.uniqueID) else {
+                throw invalidPackageValue(packageName, "UniqueID", package.uniqueID)
+            }
+            policy.mrEnclaves = [mrEnclave]
+        } else if !package.signerID.isEmpty {
+            guard let mrSigner = [UInt8](hexText: package.signerID) else {
+                throw invalidPackageValue(packageName, "SignerID", package.signerID)
+            }
+            let productID = package.productID ?? 0
+            let securityVersion = package.securityVersion ?? 0
+            guard productID <= UInt16.max, securityVersion <= UInt16.max else {
+                throw CoordinatorError(
+                    .activationRefused, .quoteRejected, found: "ProductID \(productID), SecurityVersion \(securityVersion)",
+                    expected: "values an SGX enclave can have (at most 65535)", hint: "fix package '\(packageName)' in the manifest")
+            }
+            policy.signer = AttestationPolicy.Signer(
+                mrSigner: mrSigner, productID: UInt16(productID), minimumSecurityVersion: UInt16(securityVersion))
+        }
+        policy.acceptedTCBStatuses = AttestationPolicy.marbleRunAcceptedStatuses(package.acceptedTCBStatuses).accepted
+        policy.acceptedAdvisories = package.acceptedAdvisories
+        do {
+            try policy.appraise(verified)
+        } catch {
+            throw MarbleQuoteVerifier.rejected(error)
+        }
+    }
+
+    private static func invalidPackageValue(_ package: String, _ field: String, _ value: String) -> CoordinatorError {
+        CoordinatorError(
+            .activationRefused, .quoteRejected, found: "\(field) '\(value)' of package '\(package)'", expected: "32 bytes of hex",
+            hint: "fix the package in the manifest")
+    }
+
+    private static func issueAndRender(
+        marbleType: String, marble: Marble, uuid: UUID, csr: VerifiedCSR, snapshot: ActivationSnapshot, now: Date
+    ) throws(CoordinatorError) -> ActivationResponse {
+        let pki = snapshot.pki
+        let credentials: MarbleCredentials
+        let marbleCertificateDER: [UInt8]
+        let marblePublicKeyDER: [UInt8]
+        let marbleRootDER: [UInt8]
+        let rootDER: [UInt8]
+        let intermediateDER: [UInt8]
+        let rootPEM: String
+        let marbleRootPEM: String
+        do {
+            credentials = try pki.issueMarbleCredentials(for: csr, marbleUUID: uuid, marbleType: marbleType, now: now)
+            marbleCertificateDER = try CoordinatorPKI.der(credentials.certificate)
+            var serializer = DER.Serializer()
+            try serializer.serialize(credentials.certificate.publicKey)
+            marblePublicKeyDER = serializer.serializedBytes
+            marbleRootDER = try CoordinatorPKI.der(pki.marbleRootCertificate)
+            rootDER = try CoordinatorPKI.der(pki.rootCertificate)
+            intermediateDER = try CoordinatorPKI.der(pki.intermediateCertificate)
+            rootPEM = try CoordinatorPKI.pem(pki.rootCertificate)
+            marbleRootPEM = try CoordinatorPKI.pem(pki.marbleRootCertificate)
+        } catch {
+            throw cryptographyError(error, "issuing the marble certificate")
+        }
+        var secrets = snapshot.sharedSecrets.mapValues(\.value)
+        for (name, record) in snapshot.userSecrets { secrets[name] = record.value }
+        var previous = secrets
+        for (name, record) in snapshot.previousSecrets { previous[name] = record.value }
+        let info = SecretGenerationSpec.derivationInfo(marbleType: marbleType, marble: marble)
+        for spec in snapshot.manifest.secretsToGenerate where spec.scope == .perMarble {
+            guard let definition = snapshot.manifest.content.secrets[spec.name] else { continue }
+            let value = try SecretFactory.perMarble(
+                spec, definition: definition, rootSecret: snapshot.rootSecret, uuid: uuid, derivationInfo: info, pki: pki, now: now)
+            secrets[spec.name] = value.value
+            if let previousRoot = snapshot.previousRootSecret, case .symmetricKey = spec.kind {
+                previous[spec.name] = try SecretFactory.perMarble(
+                    spec, definition: definition, rootSecret: previousRoot, uuid: uuid, derivationInfo: info, pki: pki, now: now
+                ).value
+            } else {
+                previous[spec.name] = value.value
+            }
+        }
+        let input = RenderingInput(
+            secrets: secrets, previousSecrets: previous,
+            marbleCertificate: SecretValue(
+                type: nil, certificate: marbleCertificateDER, publicKey: marblePublicKeyDER,
+                privateKey: Array(credentials.privateKey.pkcs8DER)),
+            marbleRootCertificate: marbleRootDER, coordinatorRootCertificate: rootDER,
+            coordinatorIntermediateCertificate: intermediateDER)
+        let rendered: RenderedParameters
+        do {
+            rendered = try snapshot.manifest.renderParameters(forMarble: marbleType, input: input)
+        } catch {
+            throw CoordinatorError(
+                .internal, .renderingFailed, found: "\(error.path): \(error.message)", expected: "parameters that render",
+                hint: error.hint)
+        }
+        var env = rendered.env.mapValues { Data($0) }
+        env[MarbleEnvironment.rootCA] = Data(marbleRootPEM.utf8)
+        env[MarbleEnvironment.certificateChain] = Data(credentials.certificateChainPEM.utf8)
+        env[MarbleEnvironment.privateKey] = Data(credentials.privateKeyPEM.utf8)
+        env[MarbleEnvironment.coordinatorRootCA] = Data(rootPEM.utf8)
+        return ActivationResponse(files: rendered.files.mapValues { Data($0) }, env: env, argv: rendered.argv)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Lower-case hex.
+    var hexText: String { map { String(format: "%02x", $0) }.joined() }
+
+    /// Bytes from hex text of either case; nil when it is not hex of an even length.
+    init?(hexText text: String) {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        self = bytes
+    }
+
+    private static func nibble(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

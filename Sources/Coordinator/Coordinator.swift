@@ -1,0 +1,443 @@
+import Attestation
+import CoordinatorAPI
+import CoordinatorPKI
+import Crypto
+import Foundation
+import Logging
+import Manifest
+import Platform
+import SealedStore
+
+/// The attested control plane: holds the manifest, the PKI and the secrets, attests and activates marbles, and serves
+/// the client operations of MarbleRun's API v2. Transport-free: servers call it with the bytes and the client
+/// certificate of each request.
+///
+/// Start one with ``start(_:startupManifest:)``. Every change of state is one sealed-store transaction together with
+/// its update-log entry, so a crash leaves either the old or the new state, and a restart resumes with the same root,
+/// secrets and certificates. When the sealed state cannot be unsealed (another machine, a changed enclave, a lost
+/// sealing key), the Coordinator starts in ``CoordinatorState/recovery`` with a temporary PKI.
+public actor Coordinator {
+    /// The platform the Coordinator runs on; `.simulation` means nothing is protected.
+    public nonisolated let platformKind: PlatformKind
+
+    let configuration: CoordinatorConfiguration
+    let verifier: MarbleQuoteVerifier
+    let sealingKey: SymmetricKey
+    var logger: Logger { configuration.logger }
+
+    enum Storage {
+        case open(SealedStore)
+        /// Sealed state exists but does not unseal; the temporary core is not persisted.
+        case locked(LockedSealedState)
+    }
+
+    var storage: Storage
+    var core: PersistedCore
+    var pki: CoordinatorPKI
+    var manifest: Manifest?
+    var users: UserDirectory
+    var activations: [String: UInt64]
+    /// Increases with every change that activations depend on (manifest, packages, PKI, secrets).
+    var generation = 0
+    var tlsVersion = 0
+    var cachedQuote: [UInt8]
+
+    init(
+        configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, storage: Storage, core: PersistedCore,
+        pki: CoordinatorPKI, manifest: Manifest?, activations: [String: UInt64], cachedQuote: [UInt8]
+    ) {
+        self.configuration = configuration
+        platformKind = configuration.platform.kind
+        verifier = MarbleQuoteVerifier(configuration: configuration.quoteVerification)
+        self.sealingKey = sealingKey
+        self.storage = storage
+        self.core = core
+        self.pki = pki
+        self.manifest = manifest
+        users = UserDirectory(content: manifest?.content ?? ManifestContent())
+        self.activations = activations
+        self.cachedQuote = cachedQuote
+    }
+
+    // MARK: - Starting
+
+    /// Opens (or creates) the sealed state and starts the Coordinator.
+    ///
+    /// - No state: a new PKI and root secret are created and sealed; the state is ``CoordinatorState/acceptingManifest``.
+    /// - State that unseals: it is loaded as it was.
+    /// - State that does not unseal: ``CoordinatorState/recovery`` with a temporary PKI, until ``recover(secret:signature:)``
+    ///   restores it or ``setManifest(_:)`` replaces it.
+    ///
+    /// - Parameter startupManifest: set when the Coordinator accepts a manifest after starting (MarbleRun's startup
+    ///   manifest); ignored when a manifest is already set.
+    public static func start(_ configuration: CoordinatorConfiguration, startupManifest: [UInt8]? = nil)
+        async throws(CoordinatorError) -> Coordinator
+    {
+        let logger = configuration.logger
+        if !configuration.platform.kind.isSecure {
+            logger.warning("\(CoordinatorStatus.simulationNotice) Platform: \(configuration.platform.kind)")
+        }
+        if configuration.quoteVerification.trustAnchor.isSimulation {
+            logger.warning(
+                "Marble quotes are verified against the SIMULATION root \(configuration.quoteVerification.trustAnchor.fingerprint): activations prove nothing about real SGX hardware")
+        }
+        let sealingKey = try configuration.stateSealingKey()
+        let outcome: SealedStore.OpenOutcome
+        do {
+            outcome = try SealedStore.open(backend: configuration.storage, sealingKey: sealingKey)
+        } catch {
+            throw storageError(error, "opening the sealed state")
+        }
+        let coordinator: Coordinator
+        switch outcome {
+        case .created(let store):
+            coordinator = try fresh(configuration, sealingKey: sealingKey, store: store)
+            logger.info("No sealed state found: created a new PKI and root secret; accepting a manifest")
+        case .opened(let store):
+            let stored: (core: Data?, activations: [String: Data])
+            do {
+                stored = (
+                    try store.value(forKey: PersistedCore.key), try store.values(withPrefix: PersistedCore.activationPrefix)
+                )
+            } catch {
+                throw storageError(error, "reading the sealed state")
+            }
+            guard let data = stored.core else {
+                coordinator = try fresh(configuration, sealingKey: sealingKey, store: store)
+                logger.info("Sealed state holds no Coordinator state yet: created a new PKI and root secret")
+                break
+            }
+            coordinator = try restore(configuration, sealingKey: sealingKey, store: store, core: try PersistedCore.decode(data), activations: stored.activations)
+            let state = await coordinator.state
+            logger.info("Sealed state loaded", metadata: ["state": "\(state)"])
+        case .sealedWithAnotherKey(let locked):
+            coordinator = try inRecovery(configuration, sealingKey: sealingKey, locked: locked)
+            logger.warning("Sealed state cannot be unsealed: entering recovery mode. \(locked.reason)")
+        }
+        if let startupManifest, await coordinator.core.state == .acceptingManifest {
+            _ = try await coordinator.setManifest(startupManifest)
+            logger.info("Startup manifest set")
+        }
+        return coordinator
+    }
+
+    private static func fresh(_ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, store: SealedStore)
+        throws(CoordinatorError) -> Coordinator
+    {
+        let (pki, core) = try newCore(configuration)
+        do {
+            var change = StateChange()
+            change.put(PersistedCore.key, try core.encoded())
+            try store.commit(change)
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw storageError(error, "writing the new state")
+        }
+        return Coordinator(
+            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: pki, manifest: nil,
+            activations: [:], cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
+    }
+
+    private static func newCore(_ configuration: CoordinatorConfiguration) throws(CoordinatorError) -> (CoordinatorPKI, PersistedCore) {
+        let pki: CoordinatorPKI
+        let serialized: Data
+        do {
+            pki = try CoordinatorPKI.generate(configuration.pki, now: configuration.clock())
+            serialized = try pki.serialized()
+        } catch {
+            throw cryptographyError(error, "creating the Coordinator PKI")
+        }
+        let rootSecret = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        return (pki, PersistedCore(state: .acceptingManifest, pki: serialized, rootSecret: rootSecret))
+    }
+
+    private static func restore(
+        _ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, store: SealedStore, core: PersistedCore,
+        activations stored: [String: Data]
+    ) throws(CoordinatorError) -> Coordinator {
+        let pki: CoordinatorPKI
+        do {
+            pki = try CoordinatorPKI(serialized: core.pki)
+        } catch {
+            throw cryptographyError(error, "restoring the Coordinator PKI from sealed state")
+        }
+        var manifest: Manifest?
+        if let bytes = core.manifest {
+            do {
+                manifest = try ManifestDocument.parse(Array(bytes), formats: .json)
+            } catch {
+                throw CoordinatorError(
+                    .internal, .storage, found: "a stored manifest that does not parse (\(error))", expected: "the manifest as it was set",
+                    hint: "restore the data directory from a backup")
+            }
+        }
+        var activations: [String: UInt64] = [:]
+        for (key, value) in stored {
+            activations[String(key.dropFirst(PersistedCore.activationPrefix.count))] = UInt64(String(decoding: value, as: UTF8.self)) ?? 0
+        }
+        return Coordinator(
+            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: pki, manifest: manifest,
+            activations: activations, cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
+    }
+
+    private static func inRecovery(_ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, locked: LockedSealedState)
+        throws(CoordinatorError) -> Coordinator
+    {
+        var (pki, core) = try newCore(configuration)
+        core.state = .recovery
+        return Coordinator(
+            configuration: configuration, sealingKey: sealingKey, storage: .locked(locked), core: core, pki: pki, manifest: nil,
+            activations: [:], cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
+    }
+
+    // MARK: - Status, quote, TLS identity
+
+    /// `GET /api/v2/status`.
+    public func status() -> CoordinatorStatus {
+        var reason: String?
+        if case .locked(let locked) = storage { reason = locked.reason }
+        return CoordinatorStatus(state: core.state, platform: platformKind, recoveryReason: reason)
+    }
+
+    public var state: CoordinatorState { core.state }
+
+    /// `GET /api/v2/quote[?nonce=]`: the chain (intermediate, root) and a quote whose report data is
+    /// SHA-256(root DER [‖ nonce]). Without a nonce the quote made at startup is returned; with one, a fresh quote.
+    /// In recovery mode the chain is the temporary one until the state is recovered.
+    public func quote(nonce: [UInt8]? = nil) throws(CoordinatorError) -> CoordinatorQuote {
+        let chain: String
+        do {
+            chain = try pki.clientChainPEM()
+        } catch {
+            throw Self.cryptographyError(error, "encoding the certificate chain")
+        }
+        let nonce = nonce.flatMap { $0.isEmpty ? nil : $0 }
+        let quote = try nonce.map { nonce throws(CoordinatorError) in try Self.quote(configuration.platform, pki: pki, nonce: nonce) } ?? cachedQuote
+        return CoordinatorQuote(certificateChainPEM: chain, quote: quote, nonce: nonce, platform: platformKind)
+    }
+
+    /// The TLS identity the client and marble API servers present; reload it when ``CoordinatorTLSIdentity/version``
+    /// changes.
+    public func tlsIdentity() throws(CoordinatorError) -> CoordinatorTLSIdentity {
+        do {
+            return CoordinatorTLSIdentity(
+                certificateChainPEM: try pki.tlsChainPEM(), privateKeyPEM: pki.tlsKey.pkcs8PEM,
+                rootCertificatePEM: try CoordinatorPKI.pem(pki.rootCertificate),
+                marbleRootCertificatePEM: try CoordinatorPKI.pem(pki.marbleRootCertificate), version: tlsVersion)
+        } catch {
+            throw Self.cryptographyError(error, "encoding the TLS identity")
+        }
+    }
+
+    static func quote(_ platform: any EnclavePlatform, pki: CoordinatorPKI, nonce: [UInt8]?) throws(CoordinatorError) -> [UInt8] {
+        do {
+            return try platform.quote(reportData: try pki.reportData(nonce: nonce))
+        } catch let error as PlatformError {
+            throw CoordinatorError(
+                .internal, .platform, found: "\(error)", expected: "a quote over the root certificate",
+                hint: "check the platform's attestation device (Gramine /dev/attestation, or the simulated machine's state)")
+        } catch {
+            throw cryptographyError(error, "computing the quote's report data")
+        }
+    }
+
+    // MARK: - Manifest
+
+    /// `POST /api/v2/manifest`: sets the manifest (the exact bytes, JSON) in ``CoordinatorState/acceptingManifest``,
+    /// or in ``CoordinatorState/recovery``, where it discards the unrecoverable state. Generates the shared secrets,
+    /// signs the manifest with the root key and returns the recovery secrets.
+    public func setManifest(_ bytes: [UInt8]) throws(CoordinatorError) -> ManifestSetResult {
+        guard core.state == .acceptingManifest || core.state == .recovery else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingManifest, found: "state \(core.state)", expected: "accepting manifest or recovery",
+                hint: core.state == .acceptingMarbles ? "a manifest is already set: change it with a manifest update" : "wait until the Coordinator has started")
+        }
+        let manifest = try Self.parseValidManifest(bytes)
+        let now = configuration.clock()
+        var core = core
+        if case .locked = storage {
+            core.state = .acceptingManifest
+        }
+        let sharedSecrets = try Self.generateSharedSecrets(manifest, keeping: [:], pki: pki, now: now)
+        let signature: Data
+        do {
+            signature = try pki.manifestSignature(for: bytes)
+        } catch {
+            throw Self.cryptographyError(error, "signing the manifest")
+        }
+        core.state = .acceptingMarbles
+        core.manifest = Data(bytes)
+        core.manifestSignature = signature
+        core.sharedSecrets = sharedSecrets
+        core.previousSecrets = [:]
+        core.userSecrets = [:]
+        core.packageSecurityVersions = [:]
+        core.pendingUpdate = nil
+        let store = try openStoreDiscardingLockedState()
+        let recoverySecrets = try recoverySecrets(for: manifest, store: store)
+        try commit(core, events: [.initialManifest(fingerprint: manifest.fingerprint)], store: store)
+        self.core = core
+        self.manifest = manifest
+        users = UserDirectory(content: manifest.content)
+        activations = [:]
+        generation += 1
+        let warnings = manifest.validate().warnings.map(\.description)
+        logger.info("Manifest set", metadata: ["fingerprint": "\(manifest.fingerprint)", "warnings": "\(warnings.count)"])
+        return ManifestSetResult(recoverySecrets: recoverySecrets, warnings: warnings)
+    }
+
+    /// `GET /api/v2/manifest`: the manifest as uploaded, its root-key signature and fingerprint.
+    public func signedManifest() throws(CoordinatorError) -> SignedManifest {
+        guard let manifest, let signature = core.manifestSignature else {
+            throw CoordinatorError(
+                .wrongState, .noManifest, found: "state \(core.state) without a manifest", expected: "a manifest that was set",
+                hint: "set a manifest first (POST /api/v2/manifest)")
+        }
+        return SignedManifest(manifest: manifest.bytes, signature: Array(signature), fingerprint: manifest.fingerprint)
+    }
+
+    /// The effective manifest content: the uploaded manifest with SecurityVersions raised by package updates.
+    public func effectivePackages() -> [String: Package] {
+        effectivePackagesValue()
+    }
+
+    func effectivePackagesValue() -> [String: Package] {
+        var packages = manifest?.content.packages ?? [:]
+        for (name, version) in core.packageSecurityVersions { packages[name]?.securityVersion = version }
+        return packages
+    }
+
+    /// `GET /api/v2/update`: the update log, one JSON line per state change, oldest first.
+    public func updateLog() throws(CoordinatorError) -> [String] {
+        guard case .open(let store) = storage else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "state \(core.state)", expected: "accepting marbles",
+                hint: "recover the Coordinator or set a manifest first")
+        }
+        do {
+            return try UpdateLogStore.lines(store)
+        } catch {
+            throw Self.storageError(error, "reading the update log")
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func parseValidManifest(_ bytes: [UInt8]) throws(CoordinatorError) -> Manifest {
+        let manifest: Manifest
+        do {
+            manifest = try ManifestDocument.parse(bytes, formats: .json)
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .malformedManifest, found: error.message, expected: "a JSON manifest", hint: error.hint)
+        }
+        let report = manifest.validate()
+        guard report.isValid else {
+            throw CoordinatorError(
+                .badRequest, .invalidManifest,
+                found: "\(report.errors.count) error(s): " + report.errors.map(\.description).joined(separator: "; "),
+                expected: "a manifest without errors", hint: "fix the errors listed; `cloister manifest check` shows them all")
+        }
+        return manifest
+    }
+
+    /// Generates every shared secret of `manifest`, reusing the values in `keeping`.
+    static func generateSharedSecrets(
+        _ manifest: Manifest, keeping: [String: SecretRecord], pki: CoordinatorPKI, now: Date
+    ) throws(CoordinatorError) -> [String: SecretRecord] {
+        var secrets: [String: SecretRecord] = [:]
+        for spec in manifest.secretsToGenerate where spec.scope == .shared {
+            if let kept = keeping[spec.name] {
+                secrets[spec.name] = kept
+                continue
+            }
+            guard let definition = manifest.content.secrets[spec.name] else { continue }
+            secrets[spec.name] = try SecretFactory.generateShared(spec, definition: definition, pki: pki, now: now)
+        }
+        return secrets
+    }
+
+    /// The open store; in recovery mode, the locked state is discarded for an empty one (setting a new manifest).
+    func openStoreDiscardingLockedState() throws(CoordinatorError) -> SealedStore {
+        switch storage {
+        case .open(let store):
+            return store
+        case .locked(let locked):
+            do {
+                let store = try locked.discardAndStartEmpty(sealingKey: sealingKey)
+                storage = .open(store)
+                logger.warning("Recovery mode: the unrecoverable sealed state was discarded for a new manifest")
+                return store
+            } catch {
+                throw Self.storageError(error, "discarding the locked state")
+            }
+        }
+    }
+
+    /// Commits `core` and the log entries of `events` in one transaction, with `extra` puts.
+    func commit(
+        _ core: PersistedCore, events: [UpdateLogEvent], store: SealedStore? = nil, extra: [(String, Data)] = [],
+        recoveryData: Data?? = nil
+    ) throws(CoordinatorError) {
+        guard let store = store ?? openStore else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "state \(core.state) with locked sealed state",
+                expected: "unsealed state", hint: "recover the Coordinator first")
+        }
+        let encoded = try core.encoded()
+        let now = configuration.clock()
+        do {
+            try store.update { transaction in
+                try transaction.put(PersistedCore.key, encoded)
+                for (key, value) in extra { try transaction.put(key, value) }
+                for event in events { try UpdateLogStore.append(event.line(at: now), in: transaction) }
+                if let recoveryData {
+                    var change = StateChange()
+                    change.setRecoveryData(recoveryData)
+                    try transaction.apply(change)
+                }
+            }
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw Self.storageError(error, "committing the change")
+        }
+    }
+
+    var openStore: SealedStore? {
+        if case .open(let store) = storage { store } else { nil }
+    }
+
+    func recoverySecrets(for manifest: Manifest, store: SealedStore) throws(CoordinatorError) -> [String: [UInt8]] {
+        [:]
+    }
+
+    static func storageError(_ error: any Error, _ operation: String) -> CoordinatorError {
+        if let error = error as? CoordinatorError { return error }
+        return CoordinatorError(
+            .internal, .storage, found: "\(error)", expected: "\(operation) to succeed",
+            hint: "check that the data directory is readable, writable and not full")
+    }
+
+    static func cryptographyError(_ error: any Error, _ operation: String) -> CoordinatorError {
+        CoordinatorError(
+            .internal, .cryptography, found: "\(error)", expected: "\(operation) to succeed", hint: "report this as a bug")
+    }
+}
+
+/// The update log's lines in the sealed store: `coordinator/log/<index>`, index zero-padded so keys sort in order.
+enum UpdateLogStore {
+    static let prefix = "coordinator/log/"
+    static let countKey = "coordinator/log-count"
+
+    static func append(_ line: String, in transaction: StateTransaction) throws {
+        let count = try transaction.value(forKey: countKey).flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+        try transaction.put(prefix + String(format: "%012d", count), Data(line.utf8))
+        try transaction.put(countKey, Data("\(count + 1)".utf8))
+    }
+
+    static func lines(_ store: SealedStore) throws -> [String] {
+        try store.values(withPrefix: prefix).sorted { $0.key < $1.key }.map { String(decoding: $0.value, as: UTF8.self) }
+    }
+}

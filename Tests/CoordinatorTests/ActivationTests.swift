@@ -1,0 +1,205 @@
+import Coordinator
+import CoordinatorAPI
+import CoordinatorPKI
+import Crypto
+import Foundation
+import Platform
+import Testing
+import X509
+
+@Suite struct ActivationTests {
+    @Test func setManifestThenActivateEveryMarbleType() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        let result = try await coordinator.setManifest(TestManifests.standard())
+        #expect(result.recoverySecrets.isEmpty)
+        #expect(await coordinator.status().state == .acceptingMarbles)
+
+        let frontend = try TestMarble()
+        let frontendPlatform = fixture.platform(CoordinatorFixture.frontend())
+        let response = try await coordinator.activate(
+            frontend.request(type: "frontend", quote: try frontend.quote(on: frontendPlatform)),
+            clientCertificateDER: frontend.certificateDER)
+        #expect(response.argv == ["frontend", "--serve"])
+        #expect(response.env["MODE"] == Data("production".utf8))
+        #expect(response.files["/secrets/shared.key"]?.count == 64)
+        #expect(response.files["/secrets/unique.key"]?.count == 32)
+        #expect(String(decoding: response.files["/secrets/cert.pem"] ?? Data(), as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
+        for name in [MarbleEnvironment.rootCA, MarbleEnvironment.certificateChain, MarbleEnvironment.privateKey, MarbleEnvironment.coordinatorRootCA] {
+            #expect(response.env[name] != nil, "missing \(name)")
+        }
+        // The marble certificate: CN = UUID, marble type extension, chains to the Marble root.
+        let chain = String(decoding: response.env[MarbleEnvironment.certificateChain]!, as: UTF8.self)
+        let leaf = try Certificate(pemEncoded: String(chain[..<chain.range(of: "-----END CERTIFICATE-----")!.upperBound]))
+        #expect(leaf.subject.description.contains(frontend.uuid.uuidString.lowercased()))
+        let typeExtension = leaf.extensions[oid: CoordinatorPKI.marbleTypeExtensionOID]
+        #expect(typeExtension.map { Array($0.value) } == Array("frontend".utf8))
+
+        for type in ["backend", "worker"] {
+            let marble = try TestMarble()
+            let platform = fixture.platform(CoordinatorFixture.backend())
+            let response = try await coordinator.activate(
+                marble.request(type: type, quote: try marble.quote(on: platform)), clientCertificateDER: marble.certificateDER)
+            #expect(!response.env.isEmpty || !response.files.isEmpty)
+        }
+    }
+
+    @Test func perMarbleKeysAreStableAndSharedKeysShared() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard())
+        let platform = fixture.platform(CoordinatorFixture.frontend())
+        let uuid = UUID()
+        func activate(_ uuid: UUID) async throws -> ActivationResponse {
+            let marble = try TestMarble(uuid: uuid)
+            return try await coordinator.activate(
+                marble.request(type: "frontend", quote: try marble.quote(on: platform)), clientCertificateDER: marble.certificateDER)
+        }
+        let first = try await activate(uuid)
+        let again = try await activate(uuid)
+        let other = try await activate(UUID())
+        #expect(first.files["/secrets/unique.key"] == again.files["/secrets/unique.key"])
+        #expect(first.files["/secrets/unique.key"] != other.files["/secrets/unique.key"])
+        #expect(first.files["/secrets/shared.key"] == other.files["/secrets/shared.key"])
+        #expect(first.files["/secrets/unique-cert.pem"] != again.files["/secrets/unique-cert.pem"])
+    }
+
+    @Test func refusalsNameTheReason() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard(maxFrontend: 1))
+
+        func refusal(
+            _ type: String, _ enclave: EnclaveMeasurement, marble: TestMarble? = nil, bind: [UInt8]? = nil, present: [UInt8]? = nil,
+            quote: [UInt8]? = nil
+        ) async throws -> CoordinatorError? {
+            let marble = try marble ?? TestMarble()
+            let quote = try quote ?? marble.quote(on: fixture.platform(enclave), boundCertificate: bind)
+            do {
+                _ = try await coordinator.activate(marble.request(type: type, quote: quote), clientCertificateDER: present ?? marble.certificateDER)
+                return nil
+            } catch {
+                return error
+            }
+        }
+
+        // Wrong MRENCLAVE for the backend package (UniqueID).
+        var wrongEnclave = CoordinatorFixture.backend()
+        wrongEnclave.mrEnclave = [UInt8](repeating: 0x01, count: 32)
+        let mrenclave = try #require(await refusal("backend", wrongEnclave))
+        #expect(mrenclave.reason == .quoteRejected)
+        #expect(mrenclave.attestation?.check == .policyMREnclave)
+        #expect(mrenclave.description.contains(TestManifests.hex(CoordinatorFixture.backendEnclave)))
+
+        // Wrong MRSIGNER for the frontend package (SignerID).
+        var wrongSigner = CoordinatorFixture.frontend()
+        wrongSigner.mrSigner = [UInt8](repeating: 0x02, count: 32)
+        let mrsigner = try #require(await refusal("frontend", wrongSigner))
+        #expect(mrsigner.attestation?.check == .policyMRSigner)
+
+        // Debug enclave where the package is not Debug.
+        let debug = try #require(await refusal("frontend", CoordinatorFixture.frontend(debug: true)))
+        #expect(debug.reason == .debugMismatch)
+        #expect(debug.found.contains("debug enclave"))
+
+        // SecurityVersion below the package minimum.
+        let svn = try #require(await refusal("frontend", CoordinatorFixture.frontend(securityVersion: 2)))
+        #expect(svn.attestation?.check == .policySecurityVersion)
+        #expect(svn.found.contains("ISVSVN 2"))
+        #expect(svn.expected.contains("at least 3"))
+
+        // A quote bound to another key than the presented certificate.
+        let other = try TestMarble()
+        let foreign = try #require(await refusal("frontend", CoordinatorFixture.frontend(), bind: other.certificateDER))
+        #expect(foreign.reason == .reportDataMismatch)
+        #expect(foreign.kind == .activationRefused)
+
+        // A quote replayed by another client: the quote of a marble that activated, presented with another certificate.
+        let victim = try TestMarble()
+        let victimQuote = try victim.quote(on: fixture.platform(CoordinatorFixture.backend()))
+        _ = try await coordinator.activate(victim.request(type: "backend", quote: victimQuote), clientCertificateDER: victim.certificateDER)
+        let attacker = try TestMarble()
+        let replay = try #require(await refusal("backend", CoordinatorFixture.backend(), marble: attacker, quote: victimQuote))
+        #expect(replay.reason == .reportDataMismatch)
+        #expect(replay.hint.contains("replayed"))
+
+        // Unknown marble type.
+        let unknown = try #require(await refusal("database", CoordinatorFixture.backend()))
+        #expect(unknown.reason == .unknownMarbleType)
+        #expect(unknown.expected.contains("frontend"))
+
+        // Over MaxActivations (1 for frontend).
+        #expect(try await refusal("frontend", CoordinatorFixture.frontend()) == nil)
+        let over = try #require(await refusal("frontend", CoordinatorFixture.frontend()))
+        #expect(over.reason == .maxActivationsReached)
+        #expect(over.found.contains("1 activations"))
+
+        // A garbage quote and a bad CSR.
+        let garbage = try #require(await refusal("backend", CoordinatorFixture.backend(), quote: [1, 2, 3]))
+        #expect(garbage.reason == .quoteRejected)
+        let marble = try TestMarble()
+        var badCSR = marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend())))
+        badCSR.csr = Data(badCSR.csr.dropLast(4) + [0, 0, 0, 0])
+        await #expect(throws: CoordinatorError.self) {
+            _ = try await coordinator.activate(badCSR, clientCertificateDER: marble.certificateDER)
+        }
+    }
+
+    @Test func tcbStatusNotAcceptedIsRefused() async throws {
+        let fixture = try CoordinatorFixture(tcbState: SimulatedTCBState(platformStatus: .outOfDate, platformAdvisoryIDs: ["INTEL-SA-00615"]))
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard(frontendTCB: ["SWHardeningNeeded"]))
+        let marble = try TestMarble()
+        let quote = try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))
+        let error = await #expect(throws: CoordinatorError.self) {
+            _ = try await coordinator.activate(marble.request(type: "frontend", quote: quote), clientCertificateDER: marble.certificateDER)
+        }
+        #expect(error?.attestation?.check == .policyTCBStatus)
+        #expect(error?.found.contains("OutOfDate") == true)
+
+        let accepting = try CoordinatorFixture(tcbState: SimulatedTCBState(platformStatus: .outOfDate))
+        defer { accepting.remove() }
+        let tolerant = try await accepting.start()
+        _ = try await tolerant.setManifest(TestManifests.standard(frontendTCB: ["OutOfDate"]))
+        let accepted = try TestMarble()
+        _ = try await tolerant.activate(
+            accepted.request(type: "frontend", quote: try accepted.quote(on: accepting.platform(CoordinatorFixture.frontend()))),
+            clientCertificateDER: accepted.certificateDER)
+    }
+
+    @Test func maxActivationsIsExactUnderConcurrency() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard(maxFrontend: 37))
+        let platform = fixture.platform(CoordinatorFixture.frontend())
+        var requests: [(ActivationRequest, [UInt8])] = []
+        for _ in 0..<200 {
+            let marble = try TestMarble()
+            requests.append((marble.request(type: "frontend", quote: try marble.quote(on: platform)), marble.certificateDER))
+        }
+        let outcomes = await withTaskGroup(of: CoordinatorError.Reason?.self) { group in
+            for (request, certificate) in requests {
+                group.addTask {
+                    do {
+                        _ = try await coordinator.activate(request, clientCertificateDER: certificate)
+                        return nil
+                    } catch let error as CoordinatorError {
+                        return error.reason
+                    } catch {
+                        return .storage
+                    }
+                }
+            }
+            var outcomes: [CoordinatorError.Reason?] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 37)
+        #expect(outcomes.filter { $0 == .maxActivationsReached }.count == 163)
+    }
+}
