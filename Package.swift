@@ -112,6 +112,13 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .executableTarget(
+            name: "sealed-store-crash-probe",
+            dependencies: [
+                "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
         .testTarget(
@@ -132,6 +139,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(
+            name: "SealedStoreTests",
+            dependencies: [
+                "SealedStore", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "CoordinatorPKITests",
             dependencies: [

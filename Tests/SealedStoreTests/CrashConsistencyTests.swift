@@ -1,0 +1,97 @@
+import Crypto
+import Foundation
+import Testing
+import TestSupport
+
+@testable import SealedStore
+
+@Suite("Sealed store crash consistency")
+struct CrashConsistencyTests {
+    static let probe = BuiltProgram(named: "sealed-store-crash-probe")
+    static let trials = 60
+
+    /// The outcome of one probe run: the last transaction it reported as committed (0 if none).
+    func runProbeAndKill(directory: URL, keyHex: String, after delay: TimeInterval) throws -> Int {
+        let process = Process()
+        process.executableURL = Self.probe.url
+        process.arguments = [directory.path, keyHex]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        Thread.sleep(forTimeInterval: delay)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .uncaughtSignal, "the probe stopped by itself: \(problems)")
+        let reported = text.split(separator: "\n").compactMap { line -> Int? in
+            guard line.hasPrefix("committed ") else { return nil }
+            return Int(line.dropFirst("committed ".count))
+        }
+        return reported.last ?? 0
+    }
+
+    @Test(
+        "SIGKILL at random moments leaves exactly a prefix of the committed transactions",
+        .enabled(if: probe.exists, "build the sealed-store-crash-probe product first (swift build --build-tests)")
+    )
+    func killedWriterLeavesAPrefix() throws {
+        let directory = try ScratchDirectory()
+        let sealingKey = SymmetricKey(size: .bits256)
+        let keyHex = sealingKey.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
+        var lastReported = 0
+        var trialsThatCommitted = 0
+        for trial in 0..<Self.trials {
+            let reported = try runProbeAndKill(
+                directory: directory.url, keyHex: keyHex, after: Double.random(in: 0.01...0.35)
+            )
+            let backend = try SQLiteStorage(directory: directory.url)
+            #expect(try backend.integrityCheck() == ["ok"], "trial \(trial): SQLite integrity check failed")
+            let counter: Int
+            switch try SealedStore.open(backend: backend, sealingKey: sealingKey) {
+            case .created:
+                counter = 0
+            case .opened(let store):
+                let values = try store.values()
+                counter = values["counter"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
+                try checkState(values, counter: counter, trial: trial)
+            case .sealedWithAnotherKey(let locked):
+                Issue.record("trial \(trial): the state became locked: \(locked.reason)")
+                return
+            }
+            // Every transaction the probe reported must be there; at most one more may have committed after its
+            // last report (killed between commit and print). Earlier trials' transactions must all survive.
+            let floor = max(reported, lastReported)
+            #expect(
+                counter == floor || counter == floor + 1,
+                "trial \(trial): found counter \(counter), expected \(floor) or \(floor + 1)"
+            )
+            if counter > lastReported { trialsThatCommitted += 1 }
+            lastReported = counter
+        }
+        #expect(trialsThatCommitted >= Self.trials / 2, "too few trials were killed mid-run to mean anything")
+    }
+
+    /// The invariants of a state after `counter` whole transactions of the probe.
+    func checkState(_ values: [String: Data], counter: Int, trial: Int) throws {
+        for slot in 0..<8 {
+            #expect(
+                values["slot/\(slot)"] == Data("\(counter)".utf8),
+                "trial \(trial): slot/\(slot) is from another transaction than counter \(counter)"
+            )
+        }
+        let items = values.keys.filter { $0.hasPrefix("item/") }.compactMap { Int($0.dropFirst(5)) }.sorted()
+        let expectedItems = Array(max(1, counter - 3)...max(1, counter)).filter { $0 <= counter }
+        #expect(items == expectedItems, "trial \(trial): items \(items), expected \(expectedItems)")
+        for item in items {
+            let value = try #require(values["item/\(item)"])
+            #expect(
+                value.count % 1024 == 0 && value.allSatisfy { $0 == UInt8(item % 256) },
+                "trial \(trial): item/\(item) is partial or mixed"
+            )
+        }
+        #expect(values.count == 9 + items.count, "trial \(trial): unexpected keys \(values.keys.sorted())")
+    }
+}
