@@ -48,6 +48,18 @@ public struct SimulatedPlatform: EnclavePlatform {
                 + "\(enclave.mrSigner.hexadecimal), state \(machine.stateDirectory.path).")
     }
 
+    /// Starts the simulated enclave `description` signed by `signer` the way Gramine would: every trusted file (below
+    /// `root` when given) must match its hash first, otherwise nothing starts and the first differing file is named.
+    public static func launch(
+        _ description: EnclaveDescription, signer: EnclaveSigner, on machine: SimulatedSGXMachine,
+        consent: SimulationConsent, trustedFilesRoot root: URL? = nil, attestationDirectory: URL? = nil
+    ) throws(PlatformError) -> SimulatedPlatform {
+        try description.verifyTrustedFiles(under: root)
+        return SimulatedPlatform(
+            machine: machine, enclave: try description.measurement(signer: signer), consent: consent,
+            attestationDirectory: attestationDirectory)
+    }
+
     public func quote(reportData: [UInt8]) throws(PlatformError) -> [UInt8] {
         try machine.quote(for: enclave, reportData: reportData)
     }

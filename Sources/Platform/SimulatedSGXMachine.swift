@@ -288,7 +288,7 @@ private struct PersistedState: Codable {
             let pckCA = try issue(
                 subject: pckCAName, key: pckCAKey.publicKey, issuer: rootName, issuerKey: rootKey,
                 notBefore: notBefore, years: 15, authority: true, extra: [])
-            let sgxExtension = PCKExtension(
+            let sgxExtension = PCKCertificateExtension(
                 ppid: random(16), cpuSVN: hardware.cpuSVN, pceSVN: hardware.pceSVN, pceID: hardware.pceID,
                 fmspc: hardware.fmspc, sgxType: hardware.sgxType)
             let pck = try issue(

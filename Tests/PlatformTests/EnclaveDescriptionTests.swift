@@ -117,12 +117,40 @@ import _CryptoExtras
             try description.verifyTrustedFiles(under: root)
         }
 
+        try Data("config = 1\n".utf8).write(to: root.appendingPathComponent("app/lib/settings.conf"))
         try FileManager.default.removeItem(at: root.appendingPathComponent("app/run.sh"))
         #expect {
             try description.verifyTrustedFiles(under: root)
         } throws: { error in
             guard case PlatformError.trustedFileUnreadable(let path, _) = error else { return false }
-            return path == "/app/lib/settings.conf" || path == "/app/run.sh"
+            return path == "/app/run.sh"
+        }
+    }
+
+    @Test func launchRefusesModifiedTrustedFilesAndMeasuresTheDescription() throws {
+        let root = try TemporaryDirectory("launch-root")
+        let state = try TemporaryDirectory("launch-state")
+        let binary = root.url.appendingPathComponent("bin/app")
+        try FileManager.default.createDirectory(
+            at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("original program".utf8).write(to: binary)
+        let description = EnclaveDescription(
+            entrypoint: "/bin/app", arguments: .trusted(["app"]),
+            trustedFiles: [try .measuring(path: "/bin/app", under: root.url)], productID: 1, securityVersion: 2)
+        let signer = try EnclaveSigner(pem: try _RSA.Signing.PrivateKey(keySize: .bits3072).pemRepresentation)
+        let machine = try SimulatedSGXMachine.openOrCreate(stateDirectory: state.url)
+
+        let platform = try SimulatedPlatform.launch(
+            description, signer: signer, on: machine, consent: Fixture.quietConsent, trustedFilesRoot: root.url)
+        #expect(try platform.measurement() == description.measurement(signer: signer))
+
+        try Data("patched program".utf8).write(to: binary)
+        #expect {
+            try SimulatedPlatform.launch(
+                description, signer: signer, on: machine, consent: Fixture.quietConsent, trustedFilesRoot: root.url)
+        } throws: { error in
+            guard case PlatformError.trustedFileMismatch(let path, _, _) = error else { return false }
+            return path == "/bin/app"
         }
     }
 

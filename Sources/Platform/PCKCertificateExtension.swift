@@ -2,7 +2,7 @@ import SwiftASN1
 import X509
 
 /// The Intel SGX extension of a PCK certificate (OID 1.2.840.113741.1.13.1, dcap-verification.md §6), as DER.
-struct PCKExtension: Sendable, Hashable {
+struct PCKCertificateExtension: Sendable, Hashable {
     static let oid: ASN1ObjectIdentifier = [1, 2, 840, 113741, 1, 13, 1]
 
     var ppid: [UInt8]
