@@ -119,6 +119,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .executableTarget(name: "attestation-benchmark", dependencies: ["Attestation"], path: "Benchmarks/AttestationBenchmark"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
         .testTarget(
