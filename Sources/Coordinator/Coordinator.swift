@@ -410,7 +410,7 @@ public actor Coordinator {
     }
 
     func recoverySecrets(for manifest: Manifest, store: SealedStore) throws(CoordinatorError) -> [String: [UInt8]] {
-        [:]
+        try rotateDataKeyForRecovery(manifest).secrets
     }
 
     static func storageError(_ error: any Error, _ operation: String) -> CoordinatorError {
