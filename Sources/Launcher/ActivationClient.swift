@@ -1,0 +1,290 @@
+import CoordinatorAPI
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+import X509
+
+/// Posts an activation to the Coordinator's marble API over mutual TLS.
+///
+/// The client certificate is the marble's self-signed certificate (the quote binds its SHA-256). The Coordinator's
+/// chain must lead to one of the configured roots under RFC 5280 rules; unlike MarbleRun's premain, which skips
+/// this check, the launcher never sends its quote and CSR to, or takes secrets from, an unverified server. The host
+/// name is not matched against the certificate: the root pins the deployment, and Coordinators are reached under
+/// many names (service names, addresses).
+public struct ActivationClient: Sendable {
+    public var coordinator: CoordinatorAddress
+    public var roots: [Certificate]
+    /// Time allowed for connecting, and separately for the whole exchange (the Coordinator may verify collateral).
+    public var connectTimeout: TimeAmount
+    public var exchangeTimeout: TimeAmount
+    static let maximumResponseSize = 64 << 20
+
+    public init(
+        coordinator: CoordinatorAddress, roots: [Certificate], connectTimeout: TimeAmount = .seconds(10),
+        exchangeTimeout: TimeAmount = .seconds(60)
+    ) {
+        self.coordinator = coordinator
+        self.roots = roots
+        self.connectTimeout = connectTimeout
+        self.exchangeTimeout = exchangeTimeout
+    }
+
+    public func activate(_ request: ActivationRequest, key: MarbleKey) async throws(LauncherError) -> ActivationResponse {
+        let body: Data
+        do {
+            body = try JSONEncoder().encode(request)
+        } catch {
+            throw LauncherError(
+                .activation, "request", found: "\(error)", expected: "an encodable request", hint: "report this bug")
+        }
+        let (status, responseBody) = try await exchange(body: body, key: key)
+        return try Self.decode(status: status, body: responseBody, coordinator: coordinator)
+    }
+
+    static func decode(status: HTTPResponseStatus, body: [UInt8], coordinator: CoordinatorAddress) throws(LauncherError)
+        -> ActivationResponse
+    {
+        let subject = "POST https://\(coordinator)\(ActivationRequest.path)"
+        guard let envelope = try? JSONDecoder().decode(JSend<ActivationResponse>.self, from: Data(body)) else {
+            throw LauncherError(
+                .activation, subject,
+                found: "HTTP \(status.code) with a body that is not a JSend activation answer: "
+                    + String(decoding: body.prefix(200), as: UTF8.self).quotedForError(),
+                expected: "a JSend envelope from a Cloister Coordinator",
+                hint: "check that \(LauncherSettings.Variable.coordinatorAddress[0]) points at the marble API (default port 2001)")
+        }
+        switch envelope.status {
+        case .success:
+            guard let response = envelope.data, status.code == 200 else {
+                throw LauncherError(
+                    .activation, subject, found: "HTTP \(status.code), status success without parameters",
+                    expected: "HTTP 200 with the marble's parameters", hint: "report this Coordinator bug")
+            }
+            return response
+        case .fail, .error:
+            throw LauncherError(
+                .activation, subject,
+                found: "refusal (HTTP \(status.code), \(envelope.status.rawValue)): \(envelope.message ?? "no message")",
+                expected: "the marble to be activated",
+                hint: "the Coordinator's message says what to change; the program was not started")
+        }
+    }
+
+    private func exchange(body: Data, key: MarbleKey) async throws(LauncherError) -> (HTTPResponseStatus, [UInt8]) {
+        let context = try tlsContext(key: key)
+        let verification = ChainVerification(roots: roots)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let responsePromise = group.next().makePromise(of: (HTTPResponseStatus, [UInt8]).self)
+        let head = requestHead(contentLength: body.count)
+        let serverName = MarbleNames.ipAddressBytes(coordinator.host) == nil ? coordinator.host : nil
+        let exchangeTimeout = exchangeTimeout
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let tls = try NIOSSLClientHandler(
+                        context: context, serverHostname: serverName,
+                        customVerificationCallback: verification.callback(eventLoop: channel.eventLoop))
+                    try channel.pipeline.syncOperations.addHandler(tls)
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(
+                        ActivationExchangeHandler(head: head, body: body, response: responsePromise))
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try await bootstrap.connect(host: coordinator.host, port: coordinator.port).get()
+        } catch {
+            responsePromise.fail(error)
+            throw LauncherError(
+                .connection, coordinator.description, found: "\(error)", expected: "the Coordinator's marble API listening",
+                hint: "start the Coordinator (and set its manifest), or fix \(LauncherSettings.Variable.coordinatorAddress[0])")
+        }
+        let timeout = channel.eventLoop.scheduleTask(in: exchangeTimeout) {
+            responsePromise.fail(ActivationTimeout())
+            channel.close(promise: nil)
+        }
+        defer { timeout.cancel() }
+        do {
+            let result = try await responsePromise.futureResult.get()
+            try? await channel.close()
+            return result
+        } catch {
+            try? await channel.close()
+            if let reason = verification.failure {
+                throw LauncherError(
+                    .coordinatorCertificate, coordinator.description, found: reason,
+                    expected: "a chain to the configured root (\(roots.map { "\($0.subject)" }.joined(separator: "; ")))",
+                    hint: "this is not the Coordinator of this deployment, or \(LauncherSettings.Variable.coordinatorRoot) "
+                        + "holds another deployment's root; the quote and CSR were not sent")
+            }
+            if error is ActivationTimeout {
+                throw LauncherError(
+                    .connection, coordinator.description, found: "no answer within \(exchangeTimeout.nanoseconds / 1_000_000_000) s",
+                    expected: "an activation answer", hint: "check the Coordinator's log and its collateral source")
+            }
+            throw LauncherError(
+                .connection, coordinator.description, found: "\(error)", expected: "a mutual-TLS exchange with the Coordinator",
+                hint: "check that the address is the Coordinator's marble API (default port 2001) and that it runs")
+        }
+    }
+
+    private func requestHead(contentLength: Int) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: ActivationRequest.path)
+        head.headers.add(name: "Host", value: coordinator.description)
+        head.headers.add(name: "Content-Type", value: "application/json")
+        head.headers.add(name: "Accept", value: "application/json")
+        head.headers.add(name: "Content-Length", value: "\(contentLength)")
+        head.headers.add(name: "Connection", value: "close")
+        return head
+    }
+
+    private func tlsContext(key: MarbleKey) throws(LauncherError) -> NIOSSLContext {
+        do {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.certificateChain = [.certificate(try NIOSSLCertificate(bytes: key.certificateDER, format: .der))]
+            configuration.privateKey = .privateKey(
+                try NIOSSLPrivateKey(bytes: Array(key.privateKey.derRepresentation), format: .der))
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw LauncherError(
+                .connection, "TLS client configuration", found: "\(error)", expected: "a usable client key and certificate",
+                hint: "report this bug")
+        }
+    }
+}
+
+struct ActivationTimeout: Error {}
+
+/// Verifies the Coordinator's presented chain against the configured roots with swift-certificates, and keeps the
+/// reason of a failure, which the TLS layer would otherwise reduce to "certificate verify failed".
+final class ChainVerification: Sendable {
+    let roots: [Certificate]
+    private let recordedFailure = Mutex<String?>(nil)
+
+    init(roots: [Certificate]) {
+        self.roots = roots
+    }
+
+    var failure: String? { recordedFailure.withLock { $0 } }
+
+    func callback(eventLoop: any EventLoop) -> NIOSSLCustomVerificationCallback {
+        { [self] presented, promise in
+            let chain: [Certificate]
+            do {
+                chain = try presented.map { try Certificate(derEncoded: try $0.toDERBytes()) }
+            } catch {
+                record("the presented certificates do not parse (\(error))")
+                promise.succeed(.failed)
+                return
+            }
+            guard let leaf = chain.first else {
+                record("no certificate presented")
+                promise.succeed(.failed)
+                return
+            }
+            Task {
+                let outcome = await self.verify(leaf: leaf, intermediates: Array(chain.dropFirst()))
+                promise.succeed(outcome)
+            }
+        }
+    }
+
+    private func verify(leaf: Certificate, intermediates: [Certificate]) async -> NIOSSLVerificationResult {
+        var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
+            RFC5280Policy(validationTime: Date())
+        }
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates))
+        switch result {
+        case .validCertificate:
+            return .certificateVerified
+        case .couldNotValidate(let failures):
+            let reasons = failures.map { "\($0.policyFailureReason)" }
+            record(
+                "leaf '\(leaf.subject)' issued by '\(leaf.issuer)' does not chain to the configured root"
+                    + (reasons.isEmpty ? "" : " (\(reasons.prefix(2).joined(separator: "; ")))"))
+            return .failed
+        }
+    }
+
+    private func record(_ reason: String) {
+        recordedFailure.withLock { $0 = reason }
+    }
+}
+
+/// Sends the request once the channel is active and collects the whole response.
+final class ActivationExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let head: HTTPRequestHead
+    private let body: Data
+    private let response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>
+    private var status: HTTPResponseStatus?
+    private var received: [UInt8] = []
+    private var sent = false
+
+    init(head: HTTPRequestHead, body: Data, response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>) {
+        self.head = head
+        self.body = body
+        self.response = response
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { send(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        send(context: context)
+        context.fireChannelActive()
+    }
+
+    private func send(context: ChannelHandlerContext) {
+        guard !sent else { return }
+        sent = true
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let responseHead):
+            status = responseHead.status
+        case .body(var buffer):
+            received += buffer.readBytes(length: buffer.readableBytes) ?? []
+            if received.count > ActivationClient.maximumResponseSize {
+                response.fail(ResponseTooLarge(size: received.count))
+                context.close(promise: nil)
+            }
+        case .end:
+            response.succeed((status ?? .internalServerError, received))
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        response.fail(error)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        response.fail(ConnectionClosedEarly())
+        context.fireChannelInactive()
+    }
+}
+
+struct ResponseTooLarge: Error, CustomStringConvertible {
+    let size: Int
+    var description: String { "the answer exceeded \(ActivationClient.maximumResponseSize) bytes" }
+}
+
+struct ConnectionClosedEarly: Error, CustomStringConvertible {
+    var description: String { "the Coordinator closed the connection before answering" }
+}

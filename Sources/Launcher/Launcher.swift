@@ -1,0 +1,100 @@
+import CoordinatorAPI
+import Foundation
+import Platform
+
+/// The marble launcher: attests the enclave to the Coordinator, receives the marble's parameters, applies them and
+/// becomes the program (MarbleRun's premain, spec sections 5.2 and 5.4). The program is never started without a
+/// successful activation.
+public enum Launcher {
+    /// What the launcher hands to `execve`.
+    public struct ProgramLaunch: Sendable, Hashable {
+        public var path: String
+        public var arguments: [String]
+        public var environment: [String: [UInt8]]
+        public var marbleType: String
+        public var uuid: UUID
+        /// The files written, keys first.
+        public var filesWritten: [String]
+    }
+
+    /// Everything up to, but not including, replacing the process: settings, the platform (in simulation, the
+    /// trusted-file check), the program, the marble key, the UUID, the quote, the activation, and the files.
+    ///
+    /// - Parameters:
+    ///   - environment: the launcher's environment; also the base of the program's environment.
+    ///   - arguments: the launcher's own argv.
+    ///   - announce: receives notices meant for the operator (the simulation warning).
+    public static func prepare(
+        environment: [String: String], arguments: [String], workingDirectory: String,
+        announce: @escaping @Sendable (String) -> Void
+    ) async throws(LauncherError) -> ProgramLaunch {
+        let settings = try LauncherSettings.parse(environment: environment, workingDirectory: workingDirectory)
+        let platform: any EnclavePlatform
+        let program: ProgramSelection
+        switch settings.platform {
+        case .gramine:
+            do {
+                platform = try GraminePlatform()
+            } catch {
+                throw LauncherError(
+                    .platform, GraminePlatform.defaultDirectory.path, found: "\(error)",
+                    expected: "Gramine's attestation interface with attestation type dcap",
+                    hint: "run inside Gramine-SGX with sgx.remote_attestation = \"dcap\", or set "
+                        + "\(LauncherSettings.Variable.platform)=simulation for development")
+            }
+            program = try ProgramSelection.gramine(arguments: arguments)
+        case .simulation(let simulation):
+            let (simulated, description) = try simulation.launch(announce: announce)
+            platform = simulated
+            program = try ProgramSelection.simulation(
+                arguments: arguments, description: description, searchPath: environment["PATH"])
+        }
+        let key = try MarbleKey(names: settings.names)
+        let uuid = try MarbleUUIDStore.loadOrCreate(at: settings.uuidFile)
+        let quote: [UInt8]
+        do {
+            quote = try platform.quote(reportData: key.reportData)
+        } catch {
+            throw LauncherError(
+                .quote, platform.kind.rawValue, found: "\(error)", expected: "a quote over the marble key",
+                hint: "check the enclave's attestation setup")
+        }
+        let request = ActivationRequest(
+            quote: Data(quote), csr: Data(key.csrDER), marbleType: settings.marbleType,
+            uuid: uuid.uuidString.lowercased())
+        let client = ActivationClient(coordinator: settings.coordinator, roots: settings.coordinatorRoots)
+        let parameters = try await client.activate(request, key: key)
+        let application = ParameterApplication(platform: platform, workingDirectory: workingDirectory)
+        let written = try application.writeFiles(parameters.files)
+        let programEnvironment = try ParameterApplication.environment(inherited: environment, activation: parameters.env)
+        return ProgramLaunch(
+            path: program.path, arguments: parameters.argv.isEmpty ? program.enclaveArguments : parameters.argv,
+            environment: programEnvironment, marbleType: settings.marbleType, uuid: uuid, filesWritten: written)
+    }
+
+    /// The launcher's whole life: prepares, marks inherited descriptors close-on-exec and `execve`s the program. On any
+    /// failure it prints one line to standard error and exits non-zero; it never returns.
+    public static func run(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        arguments: [String] = CommandLine.arguments,
+        workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) async -> Never {
+        let announce: @Sendable (String) -> Void = { message in printError("cloister-premain: \(message)") }
+        do throws(LauncherError) {
+            let launch = try await prepare(
+                environment: environment, arguments: arguments, workingDirectory: workingDirectory, announce: announce)
+            announce(
+                "activated marble type '\(launch.marbleType)' as \(launch.uuid.uuidString.lowercased()); "
+                    + "\(launch.filesWritten.count) files written; executing \(launch.path)")
+            try ProcessReplacement.markDescriptorsCloseOnExec()
+            try ProcessReplacement.execute(path: launch.path, arguments: launch.arguments, environment: launch.environment)
+        } catch {
+            printError("cloister-premain: error: \(error); the program was not started")
+            exit(error.exitCode)
+        }
+    }
+
+    private static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

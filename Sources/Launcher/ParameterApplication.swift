@@ -1,0 +1,160 @@
+import CoordinatorAPI
+import Foundation
+import Platform
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Applies what the Coordinator returned: files, environment and argv (MarbleRun premain, spec sections 5.2 and 5.4).
+public struct ParameterApplication {
+    /// Gramine's encrypted-files key directory; files below it are keys, set through the platform.
+    public static let keyDirectory = "/dev/attestation/keys/"
+    /// The pre-1.5 Gramine single key, 32 hex digits, which is the key named `default`.
+    public static let legacyKeyFile = "/dev/attestation/protected_files_key"
+    static let attestationDirectory = "/dev/attestation/"
+
+    public let platform: any EnclavePlatform
+    /// Relative file paths are taken from here.
+    public let workingDirectory: String
+
+    public init(platform: any EnclavePlatform, workingDirectory: String) {
+        self.platform = platform
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Writes `files`: encrypted-files keys first (through the platform, which redirects them in simulation), so that
+    /// encrypted mounts can be opened, then every other file in path order. Missing directories are created 0700,
+    /// files are written 0600. Returns the paths written, in order.
+    @discardableResult
+    public func writeFiles(_ files: [String: Data]) throws(LauncherError) -> [String] {
+        let keys = files.keys.filter { $0.hasPrefix(Self.attestationDirectory) }.sorted()
+        let others = files.keys.filter { !$0.hasPrefix(Self.attestationDirectory) }.sorted()
+        for path in keys {
+            try setKey(path: path, content: Array(files[path] ?? Data()))
+        }
+        for path in others {
+            try writeFile(absolutePath(path), content: files[path] ?? Data())
+        }
+        return keys + others
+    }
+
+    private func setKey(path: String, content: [UInt8]) throws(LauncherError) {
+        let name: String
+        let key: [UInt8]
+        if path.hasPrefix(Self.keyDirectory) {
+            name = String(path.dropFirst(Self.keyDirectory.count))
+            key = content
+        } else if path == Self.legacyKeyFile {
+            name = "default"
+            let text = String(decoding: content, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let decoded = Self.hexBytes(text), decoded.count == 16 else {
+                throw LauncherError(
+                    .parameters, path, found: "\(content.count) bytes that are not 32 hexadecimal digits",
+                    expected: "a 128-bit key as 32 hexadecimal digits",
+                    hint: "prefer /dev/attestation/keys/default with the raw 16-byte key in the manifest")
+            }
+            key = decoded
+        } else {
+            throw LauncherError(
+                .parameters, path, found: "a file in /dev/attestation that is not a key",
+                expected: "\(Self.keyDirectory)NAME or \(Self.legacyKeyFile)",
+                hint: "remove the file from the manifest's Files; other /dev/attestation files are not writable")
+        }
+        do {
+            try platform.setEncryptedFileKey(named: name, key: key)
+        } catch {
+            throw LauncherError(
+                .parameters, path, found: "\(error)", expected: "an encrypted-files key the platform accepts",
+                hint: "give the key as a 16-byte raw value, e.g. {{ raw .Secrets.key }} of a symmetric-key secret of Size 128")
+        }
+    }
+
+    func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return URL(fileURLWithPath: workingDirectory, isDirectory: true).appendingPathComponent(path).standardized.path
+    }
+
+    private func writeFile(_ path: String, content: Data) throws(LauncherError) {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw LauncherError(
+                .parameters, directory.path, found: "a directory that cannot be created (\(error.localizedDescription))",
+                expected: "a writable directory for \(path)", hint: "fix the path in the manifest's Files or the permissions")
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard descriptor >= 0 else {
+            throw LauncherError(
+                .parameters, path, found: "a file that cannot be opened for writing (\(String(cString: strerror(errno))))",
+                expected: "a writable regular file", hint: "fix the path in the manifest's Files or the permissions")
+        }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else {
+            throw LauncherError(
+                .parameters, path, found: "mode that cannot be set (\(String(cString: strerror(errno))))",
+                expected: "mode 0600", hint: "the file must be owned by the marble's user")
+        }
+        var offset = 0
+        let bytes = Array(content)
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                throw LauncherError(
+                    .parameters, path, found: "a failed write after \(offset) of \(bytes.count) bytes (\(String(cString: strerror(errno))))",
+                    expected: "the whole file written", hint: "check free space")
+            }
+            offset += written
+        }
+    }
+
+    /// The program's environment: the launcher's own, with the activation's entries added or replacing.
+    public static func environment(inherited: [String: String], activation: [String: Data]) throws(LauncherError)
+        -> [String: [UInt8]]
+    {
+        var environment = inherited.mapValues { Array($0.utf8) }
+        for (name, value) in activation {
+            guard !name.isEmpty, !name.contains("="), !name.contains("\0") else {
+                throw LauncherError(
+                    .parameters, "environment variable \(name.quotedForError())", found: "an invalid name",
+                    expected: "a name without '=' or NUL", hint: "fix the name in the manifest's Env")
+            }
+            guard !value.contains(0) else {
+                throw LauncherError(
+                    .parameters, "environment variable \(name)", found: "a value with a NUL byte",
+                    expected: "a value without NUL bytes",
+                    hint: "environment values cannot hold binary data: use {{ base64 ... }} or {{ hex ... }} in the manifest's Env")
+            }
+            environment[name] = Array(value)
+        }
+        return environment
+    }
+
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    private static func hexValue(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

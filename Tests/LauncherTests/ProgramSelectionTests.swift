@@ -1,0 +1,71 @@
+import Foundation
+import Platform
+import Testing
+
+@testable import Launcher
+
+@Suite struct ProgramSelectionTests {
+    static let shellFile = EnclaveDescription.TrustedFile(path: "/bin/sh", sha256: [UInt8](repeating: 0, count: 32))
+
+    func description(_ arguments: EnclaveDescription.Arguments) -> EnclaveDescription {
+        EnclaveDescription(entrypoint: "/usr/local/bin/cloister-premain", arguments: arguments, trustedFiles: [Self.shellFile])
+    }
+
+    @Test func gramineExecutesTheOriginalArgv0() throws {
+        let selection = try ProgramSelection.gramine(arguments: ["/usr/bin/redis-server", "/etc/redis.conf"])
+        #expect(selection == ProgramSelection(path: "/usr/bin/redis-server", enclaveArguments: ["/usr/bin/redis-server", "/etc/redis.conf"]))
+        #expect(throws: LauncherError.self) { try ProgramSelection.gramine(arguments: []) }
+    }
+
+    @Test func simulationUsesTheMeasuredArgv() throws {
+        let selection = try ProgramSelection.simulation(
+            arguments: ["cloister-premain"], description: description(.trusted(["/bin/sh", "-c", "echo hi"])), searchPath: nil)
+        #expect(selection == ProgramSelection(path: "/bin/sh", enclaveArguments: ["/bin/sh", "-c", "echo hi"]))
+        let repeated = try ProgramSelection.simulation(
+            arguments: ["cloister-premain", "/bin/sh", "-c", "echo hi"],
+            description: description(.trusted(["/bin/sh", "-c", "echo hi"])), searchPath: nil)
+        #expect(repeated == selection)
+    }
+
+    @Test func simulationRefusesHostArgumentsThatDifferFromTheMeasuredOnes() throws {
+        #expect {
+            try ProgramSelection.simulation(
+                arguments: ["cloister-premain", "/bin/sh", "-c", "evil"],
+                description: description(.trusted(["/bin/sh", "-c", "echo hi"])), searchPath: nil)
+        } throws: { error in
+            (error as? LauncherError)?.stage == .program
+        }
+    }
+
+    @Test func simulationTakesTheHostCommandLineAndSearchesPath() throws {
+        let directory = try TemporaryDirectory()
+        let tool = directory.file("tool")
+        FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        let enclave = EnclaveDescription(
+            entrypoint: "cloister-premain", arguments: .fromHost,
+            trustedFiles: [EnclaveDescription.TrustedFile(path: tool, sha256: [UInt8](repeating: 0, count: 32))])
+        let selection = try ProgramSelection.simulation(
+            arguments: ["cloister-premain", "tool", "--flag"], description: enclave, searchPath: "/nonexistent:\(directory.path)")
+        #expect(selection == ProgramSelection(path: tool, enclaveArguments: ["tool", "--flag"]))
+    }
+
+    @Test func simulationRefusesAProgramThatIsNotTrusted() throws {
+        #expect {
+            try ProgramSelection.simulation(
+                arguments: ["cloister-premain", "/bin/ls"], description: description(.fromHost), searchPath: nil)
+        } throws: { error in
+            let failure = error as? LauncherError
+            return failure?.stage == .program && failure?.subject == "/bin/ls"
+        }
+    }
+
+    @Test func simulationRefusesAMissingProgram() throws {
+        #expect(throws: LauncherError.self) {
+            try ProgramSelection.simulation(arguments: ["cloister-premain"], description: description(.fromHost), searchPath: nil)
+        }
+        #expect(throws: LauncherError.self) {
+            try ProgramSelection.simulation(
+                arguments: ["cloister-premain", "no-such-program-anywhere"], description: description(.fromHost), searchPath: "/bin")
+        }
+    }
+}
