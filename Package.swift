@@ -120,6 +120,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "attestation-benchmark", dependencies: ["Attestation"], path: "Benchmarks/AttestationBenchmark"),
+        .target(
+            name: "Recovery",
+            dependencies: [
+                "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
         .testTarget(
@@ -140,6 +148,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(
+            name: "RecoveryTests",
+            dependencies: [
+                "Recovery", "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "SealedStoreTests",
             dependencies: [
