@@ -33,8 +33,8 @@ public struct JSONParser {
             guard index < bytes.count else { throw failure("unexpected end of input; a value is missing") }
             switch bytes[index] {
             case UInt8(ascii: "{"):
-                index += 1
                 try checkDepth(stack.count + 1)
+                index += 1
                 skipWhitespace()
                 if peek(UInt8(ascii: "}")) {
                     index += 1
@@ -45,8 +45,8 @@ public struct JSONParser {
                     continue parsing
                 }
             case UInt8(ascii: "["):
-                index += 1
                 try checkDepth(stack.count + 1)
+                index += 1
                 skipWhitespace()
                 if peek(UInt8(ascii: "]")) {
                     index += 1

@@ -191,10 +191,11 @@ struct ManifestDecoder {
         ]
         let applied = ["Subject", "DNSNames", "IPAddresses", "EmailAddresses", "KeyUsage", "ExtKeyUsage", "NotAfter", "IsCA", "MaxPathLen"]
         let fields = structFields(value, at: path, typeName: "certificate template", fields: applied + overwritten + unapplied)
-        for name in overwritten where fields[name] != nil && fields[name]?.0 != .null {
+        // MarbleRun's documentation lists every field with its Go zero value; only a set value means something.
+        for name in overwritten where fields[name].map({ !Self.isGoZeroValue($0.0) }) ?? false {
             warn(path / name, "\(name) is replaced when the certificate is generated", hint: "remove it from the template")
         }
-        for name in unapplied where fields[name] != nil && fields[name]?.0 != .null {
+        for name in unapplied where fields[name].map({ !Self.isGoZeroValue($0.0) }) ?? false {
             warn(path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it to generated certificates", hint: "remove it, or check that the generated certificate does not need it")
         }
         if let (field, fieldPath) = fields["Subject"] { result.subject = subjectTemplate(field, at: fieldPath) }
@@ -236,7 +237,8 @@ struct ManifestDecoder {
         }
         if let (field, fieldPath) = fields["NotAfter"], let text = string(field, at: fieldPath) {
             if let date = RFC3339.date(text) {
-                result.notAfter = date
+                // Go's zero time ("0001-01-01T00:00:00Z", as in MarbleRun's documentation) means "not set".
+                result.notAfter = date == RFC3339.goZeroTime ? nil : date
             } else {
                 fail(fieldPath, "\"\(text)\" is not an RFC 3339 time", hint: "write e.g. \"2030-01-01T00:00:00Z\", or use ValidFor (days) instead")
             }
@@ -254,7 +256,7 @@ struct ManifestDecoder {
             misplaced: ["DNSNames": "Cert.DNSNames", "IPAddresses": "Cert.IPAddresses", "EmailAddresses": "Cert.EmailAddresses"])
         if let (field, fieldPath) = fields["CommonName"] { result.commonName = string(field, at: fieldPath) ?? "" }
         if let (field, fieldPath) = fields["SerialNumber"] { result.serialNumber = string(field, at: fieldPath) ?? "" }
-        for name in ["Names", "ExtraNames"] where fields[name] != nil && fields[name]?.0 != .null {
+        for name in ["Names", "ExtraNames"] where fields[name].map({ !Self.isGoZeroValue($0.0) }) ?? false {
             warn(path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it", hint: "use the named Subject fields (CommonName, Organization, ...)")
         }
         for name in listFields {
@@ -355,6 +357,18 @@ struct ManifestDecoder {
             result[field] = (member.value, fieldPath)
         }
         return result
+    }
+
+    /// null, false, 0, "", [] and {}: what a Go field holds when nothing was set.
+    static func isGoZeroValue(_ value: JSONValue) -> Bool {
+        switch value {
+        case .null: true
+        case .bool(let flag): !flag
+        case .number(let literal): Double(literal) == 0
+        case .string(let text): text.isEmpty
+        case .array(let elements): elements.isEmpty
+        case .object(let members): members.allSatisfy { isGoZeroValue($0.value) }
+        }
     }
 
     /// Go's case folding for field names (`K` also matches the Kelvin sign, `S` the long s).

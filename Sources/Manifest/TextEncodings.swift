@@ -42,6 +42,7 @@ enum Hexadecimal {
 
 /// Go's `time.Time` JSON form (RFC 3339, optional fractional seconds).
 enum RFC3339 {
+    static let goZeroTime = date("0001-01-01T00:00:00Z")
     static func date(_ text: String) -> Date? {
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]

@@ -14,7 +14,7 @@ public struct YAMLConversionError: Error, Sendable, Equatable, CustomStringConve
 enum YAMLConversion {
     static let maximumDepth = JSONParser.defaultMaximumDepth
     /// Aliases can make a small document expand enormously ("billion laughs"); no manifest needs more nodes than this.
-    static let maximumNodes = 1_000_000
+    static let maximumNodes = 100_000
 
     static func convert(_ bytes: [UInt8]) throws(YAMLConversionError) -> JSONValue {
         guard let text = String(validating: bytes, as: UTF8.self) else {
