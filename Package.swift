@@ -129,7 +129,15 @@ let package = Package(
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "AttestationTests", dependencies: ["Attestation", "TestSupport"]),
+        .testTarget(
+            name: "AttestationTests",
+            dependencies: [
+                "Attestation", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
         .testTarget(
             name: "CollateralSourcesTests",
             dependencies: [
