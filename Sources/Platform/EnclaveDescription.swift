@@ -17,6 +17,32 @@ public struct EnclaveDescription: Sendable, Hashable, Codable {
         case trusted([String])
         /// The host's command line, unmeasured (Gramine `loader.insecure__use_cmdline_argv = true`).
         case fromHost
+
+        /// JSON: `{"trusted": ["app", "--flag"]}` or `{"fromHost": true}`.
+        enum CodingKeys: String, CodingKey { case trusted, fromHost }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if let argv = try container.decodeIfPresent([String].self, forKey: .trusted) {
+                self = .trusted(argv)
+            } else if try container.decodeIfPresent(Bool.self, forKey: .fromHost) == true {
+                self = .fromHost
+            } else {
+                throw DecodingError.dataCorrupted(
+                    .init(
+                        codingPath: decoder.codingPath,
+                        debugDescription: "arguments must be {\"trusted\": [argv...]} or {\"fromHost\": true}; found "
+                            + "keys \(container.allKeys.map(\.stringValue))"))
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            switch self {
+            case .trusted(let argv): try container.encode(argv, forKey: .trusted)
+            case .fromHost: try container.encode(true, forKey: .fromHost)
+            }
+        }
     }
 
     /// A file whose content is part of the measurement (Gramine `sgx.trusted_files`).

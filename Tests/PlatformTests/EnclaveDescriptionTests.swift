@@ -159,6 +159,25 @@ import _CryptoExtras
         #expect(try JSONDecoder().decode(EnclaveDescription.self, from: data) == Self.description)
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains(String(repeating: "11", count: 32)))
+
+        let written = """
+            {"entrypoint": "/bin/app", "arguments": {"fromHost": true}, "productID": 1, "securityVersion": 2,
+             "debug": true, "trustedFiles": [{"path": "/bin/app", "sha256": "\(String(repeating: "ab", count: 32))"}]}
+            """
+        let decoded = try JSONDecoder().decode(EnclaveDescription.self, from: Data(written.utf8))
+        #expect(decoded.arguments == .fromHost)
+        #expect(decoded.trustedFiles.first?.sha256 == Array(repeating: 0xAB, count: 32))
+
+        let badArguments = written.replacingOccurrences(of: "{\"fromHost\": true}", with: "[\"app\"]")
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(EnclaveDescription.self, from: Data(badArguments.utf8))
+        }
+        let badHash = written.replacingOccurrences(of: String(repeating: "ab", count: 32), with: "abc")
+        #expect {
+            try JSONDecoder().decode(EnclaveDescription.self, from: Data(badHash.utf8))
+        } throws: { error in
+            "\(error)".contains("sha256 must be 64 hexadecimal digits")
+        }
     }
 }
 

@@ -38,31 +38,28 @@ final class GramineAttestationDevice: Sendable {
         }
     }
 
-    /// Answers `count` quote reads on a dedicated thread (not a task: the reads block, and the test's own blocking
-    /// read would otherwise starve the cooperative pool).
-    func answer(_ count: Int) -> Responder {
+    /// Answers one quote read on a dedicated thread (not a task: the open blocks until the reader comes, and the
+    /// test's own blocking read would otherwise starve the cooperative pool). One responder per read: a writer that
+    /// reopened the pipe while the previous reader still held it would answer that reader again.
+    func answerNextQuote() -> Responder {
         let quotePath = directory.appendingPathComponent("quote").path
         let reportDataURL = directory.appendingPathComponent("user_report_data")
         let responder = Responder()
         Thread.detachNewThread {
-            var outcomes: [String] = []
-            for _ in 0..<count {
-                let descriptor = open(quotePath, O_WRONLY)
-                guard descriptor >= 0 else {
-                    outcomes.append("open failed: \(errno)")
-                    continue
-                }
-                do {
-                    let reportData = Array(try Data(contentsOf: reportDataURL))
-                    let quote = try self.machine.quote(for: self.enclave, reportData: reportData)
-                    let written = quote.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-                    outcomes.append(written == quote.count ? "answered" : "short write \(written)")
-                } catch {
-                    outcomes.append("no quote: \(error)")
-                }
-                close(descriptor)
+            let descriptor = open(quotePath, O_WRONLY)
+            guard descriptor >= 0 else {
+                responder.finish(["open failed: \(errno)"])
+                return
             }
-            responder.finish(outcomes)
+            defer { close(descriptor) }
+            do {
+                let reportData = Array(try Data(contentsOf: reportDataURL))
+                let quote = try self.machine.quote(for: self.enclave, reportData: reportData)
+                let written = quote.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                responder.finish([written == quote.count ? "answered" : "short write \(written)"])
+            } catch {
+                responder.finish(["no quote: \(error)"])
+            }
         }
         return responder
     }
@@ -110,10 +107,13 @@ final class Responder: @unchecked Sendable {
         #expect(platform.kind == .gramine)
         #expect(platform.kind.isSecure)
 
-        let responder = gramine.answer(2)
-        let first = try platform.quote(reportData: Fixture.reportData("first"))
-        let second = try platform.quote(reportData: Fixture.reportData("second"))
-        #expect(responder.wait() == ["answered", "answered"])
+        var quotes: [[UInt8]] = []
+        for text in ["first", "second"] {
+            let responder = gramine.answerNextQuote()
+            quotes.append(try platform.quote(reportData: Fixture.reportData(text)))
+            #expect(responder.wait() == ["answered"])
+        }
+        let (first, second) = (quotes[0], quotes[1])
 
         let written = try Data(contentsOf: device.url.appendingPathComponent("user_report_data"))
         #expect(Array(written) == Fixture.reportData("second"))

@@ -57,6 +57,12 @@ enum Fixture {
         #expect(report.reportData == reportData)
         #expect(verified.quote.header.version == 3)
         #expect(verified.pck.fmspc == machine.hardware.fmspc)
+        #expect(verified.pck.cpuSVN == machine.hardware.cpuSVN)
+        #expect(verified.pck.pceSVN == machine.hardware.pceSVN)
+        #expect(verified.pck.pceID == machine.hardware.pceID)
+        #expect(verified.pck.ppid.count == 16)
+        #expect(verified.pck.sgxType != nil)
+        #expect(verified.qeStatus == .upToDate)
         #expect(platform.kind == .simulation)
         #expect(!platform.kind.isSecure)
     }
