@@ -128,6 +128,13 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .target(
+            name: "AuditLog",
+            dependencies: [
+                "CoordinatorPKI", "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "AttestationTests",
@@ -156,6 +163,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(
+            name: "AuditLogTests",
+            dependencies: [
+                "AuditLog", "CoordinatorPKI", "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "RecoveryTests",
             dependencies: [
