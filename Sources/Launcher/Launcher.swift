@@ -32,12 +32,12 @@ public enum Launcher {
         let platform: any EnclavePlatform
         let program: ProgramSelection
         switch settings.platform {
-        case .gramine:
+        case .gramine(let attestationDirectory):
             do {
-                platform = try GraminePlatform()
+                platform = try GraminePlatform(attestationDirectory: URL(fileURLWithPath: attestationDirectory, isDirectory: true))
             } catch {
                 throw LauncherError(
-                    .platform, GraminePlatform.defaultDirectory.path, found: "\(error)",
+                    .platform, attestationDirectory, found: "\(error)",
                     expected: "Gramine's attestation interface with attestation type dcap",
                     hint: "run inside Gramine-SGX with sgx.remote_attestation = \"dcap\", or set "
                         + "\(LauncherSettings.Variable.platform)=simulation for development")

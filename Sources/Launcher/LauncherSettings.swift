@@ -21,10 +21,10 @@ import X509
 /// | DNS names | `CLOISTER_MARBLE_DNS_NAMES`, `EDG_MARBLE_DNS_NAMES` | `localhost` |
 /// | Coordinator root | `CLOISTER_COORDINATOR_ROOT_CA` (a PEM file path or inline PEM) | required |
 /// | platform | `CLOISTER_PLATFORM`: `gramine` or `simulation` | `gramine` |
-/// | simulated machine | `CLOISTER_SIMULATION_DIR` (its state directory) | required in simulation |
+/// | simulated machine | `CLOISTER_SIMULATION_STATE_DIR` (its state directory) | required in simulation |
 /// | enclave description | `CLOISTER_ENCLAVE_DESCRIPTION` (JSON `EnclaveDescription`) | required in simulation |
 /// | enclave signer | `CLOISTER_ENCLAVE_SIGNER` (PEM RSA-3072 key, public or private) | required in simulation |
-/// | simulated `/dev/attestation` | `CLOISTER_SIMULATION_ATTESTATION_DIR` | `attestation/` in the state directory |
+/// | `/dev/attestation` stand-in | `CLOISTER_ATTESTATION_DIR` | `/dev/attestation`; in simulation `attestation/` in the state directory |
 public struct LauncherSettings: Sendable, Hashable {
     public var marbleType: String
     public var coordinator: CoordinatorAddress
@@ -55,10 +55,10 @@ public struct LauncherSettings: Sendable, Hashable {
         public static let dnsNames = ["CLOISTER_MARBLE_DNS_NAMES", "EDG_MARBLE_DNS_NAMES"]
         public static let coordinatorRoot = "CLOISTER_COORDINATOR_ROOT_CA"
         public static let platform = "CLOISTER_PLATFORM"
-        public static let simulationDirectory = "CLOISTER_SIMULATION_DIR"
+        public static let simulationDirectory = "CLOISTER_SIMULATION_STATE_DIR"
         public static let enclaveDescription = "CLOISTER_ENCLAVE_DESCRIPTION"
         public static let enclaveSigner = "CLOISTER_ENCLAVE_SIGNER"
-        public static let simulationAttestationDirectory = "CLOISTER_SIMULATION_ATTESTATION_DIR"
+        public static let attestationDirectory = "CLOISTER_ATTESTATION_DIR"
     }
 
     public static let defaultCoordinatorAddress = "localhost:2001"
@@ -260,8 +260,8 @@ enum CoordinatorRootCertificates {
             throw LauncherError(
                 .settings, variable, found: "not set",
                 expected: "the Coordinator's root certificate (a PEM file path or the PEM text)",
-                hint: "fetch it once from an attested Coordinator (e.g. `cloister certificate root`) and set \(variable); "
-                    + "the launcher never talks to an unverified Coordinator")
+                hint: "take the root (the last certificate of GET /api/v2/quote's cert) from the Coordinator after "
+                    + "verifying its quote, and set \(variable); the launcher never talks to an unverified Coordinator")
         }
         let pem: String
         let source: String

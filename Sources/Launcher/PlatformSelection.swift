@@ -3,16 +3,17 @@ import Platform
 
 /// Which enclave platform the launcher runs on. Simulation is never chosen implicitly.
 public enum PlatformSelection: Sendable, Hashable {
-    /// Inside a Gramine-SGX enclave, attested through `/dev/attestation`.
-    case gramine
+    /// Inside a Gramine-SGX enclave, attested through `/dev/attestation` (or a directory laid out like it).
+    case gramine(attestationDirectory: String)
     /// No enclave: a simulated SGX machine makes the quotes. Insecure; announced on standard error.
     case simulation(SimulationSettings)
 
     init(reader: EnvironmentReader) throws(LauncherError) {
         let variable = LauncherSettings.Variable.platform
+        let attestation = try reader.value([LauncherSettings.Variable.attestationDirectory]).map(reader.absolutePath)
         switch try reader.value([variable]) ?? "gramine" {
         case "gramine":
-            self = .gramine
+            self = .gramine(attestationDirectory: attestation ?? GraminePlatform.defaultDirectory.path)
         case "simulation":
             let hint = "in simulation, set \(LauncherSettings.Variable.simulationDirectory), "
                 + "\(LauncherSettings.Variable.enclaveDescription) and \(LauncherSettings.Variable.enclaveSigner)"
@@ -25,11 +26,10 @@ public enum PlatformSelection: Sendable, Hashable {
             let signer = try reader.required(
                 LauncherSettings.Variable.enclaveSigner,
                 expected: "the path of the enclave signing key (PEM, RSA 3072)", hint: hint)
-            let attestation = try reader.value([LauncherSettings.Variable.simulationAttestationDirectory])
             self = .simulation(
                 SimulationSettings(
                     stateDirectory: reader.absolutePath(state), enclaveDescription: reader.absolutePath(description),
-                    enclaveSigner: reader.absolutePath(signer), attestationDirectory: attestation.map(reader.absolutePath)))
+                    enclaveSigner: reader.absolutePath(signer), attestationDirectory: attestation))
         case let other:
             throw LauncherError(
                 .settings, variable, found: other.quotedForError(), expected: "'gramine' or 'simulation'",

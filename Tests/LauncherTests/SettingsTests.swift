@@ -32,7 +32,7 @@ import X509
         #expect(settings.coordinator == CoordinatorAddress(host: "localhost", port: 2001))
         #expect(settings.uuidFile == "/srv/marble/uuid")
         #expect(settings.names == MarbleNames(dnsNames: ["localhost"], ipAddresses: []))
-        #expect(settings.platform == .gramine)
+        #expect(settings.platform == .gramine(attestationDirectory: "/dev/attestation"))
         #expect(settings.coordinatorRoots == [authority.certificate])
     }
 
@@ -124,14 +124,14 @@ import X509
 
     @Test func simulationNeedsItsThreeSettings() throws {
         let base = ["EDG_MARBLE_TYPE": "x", "CLOISTER_COORDINATOR_ROOT_CA": rootPEM, "CLOISTER_PLATFORM": "simulation"]
-        #expect(error(base)?.subject == "CLOISTER_SIMULATION_DIR")
-        #expect(error(base.merging(["CLOISTER_SIMULATION_DIR": "sim"]) { $1 })?.subject == "CLOISTER_ENCLAVE_DESCRIPTION")
+        #expect(error(base)?.subject == "CLOISTER_SIMULATION_STATE_DIR")
+        #expect(error(base.merging(["CLOISTER_SIMULATION_STATE_DIR": "sim"]) { $1 })?.subject == "CLOISTER_ENCLAVE_DESCRIPTION")
         #expect(
-            error(base.merging(["CLOISTER_SIMULATION_DIR": "sim", "CLOISTER_ENCLAVE_DESCRIPTION": "d.json"]) { $1 })?
+            error(base.merging(["CLOISTER_SIMULATION_STATE_DIR": "sim", "CLOISTER_ENCLAVE_DESCRIPTION": "d.json"]) { $1 })?
                 .subject == "CLOISTER_ENCLAVE_SIGNER")
         let settings = try parse(
             base.merging([
-                "CLOISTER_SIMULATION_DIR": "sim", "CLOISTER_ENCLAVE_DESCRIPTION": "d.json",
+                "CLOISTER_SIMULATION_STATE_DIR": "sim", "CLOISTER_ENCLAVE_DESCRIPTION": "d.json",
                 "CLOISTER_ENCLAVE_SIGNER": "/keys/enclave.pem",
             ]) { $1 })
         #expect(
