@@ -484,6 +484,13 @@ public struct QuoteVerifier: Sendable {
                 hint: "Fetch the TCB Info for this platform: /\(quote.tee == .sgx ? "sgx" : "tdx")/certification/v4/tcb?fmspc=\(pck.fmspc.hexadecimal.uppercased()).")
         }
         recorder.passed(.fmspc, pck.fmspc.hexadecimal)
+        // dcap-qvl does not compare the PCE-ID; Intel's QVL does, and a mismatch means the TCB Info is for another PCE.
+        guard tcbInfo.pceID == pck.pceID else {
+            throw AttestationError(
+                check: .pceID, found: "TCB Info for PCE-ID \(tcbInfo.pceID.hexadecimal)", expected: "PCE-ID \(pck.pceID.hexadecimal) (from the PCK certificate)",
+                hint: "Fetch the TCB Info for this platform's FMSPC and PCE; this one describes a different provisioning enclave.")
+        }
+        recorder.passed(.pceID, pck.pceID.hexadecimal)
         let kindMatches = quote.tee == .sgx ? tcbInfo.id == "SGX" && tcbInfo.version >= 2 : tcbInfo.id == "TDX" && tcbInfo.version >= 3
         guard kindMatches else {
             throw AttestationError(
