@@ -3,11 +3,13 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
+import SwiftASN1
 
 /// How collateral is fetched over HTTP: the client, the time allowed per request and the logger.
 public struct HTTPFetchSettings: Sendable {
-    /// The client to use; `HTTPClient.shared` needs no shutdown. A client made for a PCCS with a private TLS trust
-    /// anchor (`PCCSTrust.makeHTTPClient()`) belongs to the caller, who shuts it down.
+    /// The client to use. The default, `HTTPFetchSettings.sharedClient`, needs no shutdown. A client made for a PCCS
+    /// with a private TLS trust anchor (`PCCSTrust.makeHTTPClient()`) belongs to the caller, who shuts it down.
     public var client: HTTPClient
     /// Time allowed for one request, from connecting to the last body byte.
     public var timeout: Duration
@@ -16,13 +18,25 @@ public struct HTTPFetchSettings: Sendable {
     public var logger: Logger
 
     public init(
-        client: HTTPClient = .shared, timeout: Duration = .seconds(30), maximumBodyBytes: Int = 4 << 20,
+        client: HTTPClient = HTTPFetchSettings.sharedClient, timeout: Duration = .seconds(30), maximumBodyBytes: Int = 4 << 20,
         logger: Logger = Logger(label: "cloister.collateral")
     ) {
         self.client = client
         self.timeout = timeout
         self.maximumBodyBytes = maximumBodyBytes
         self.logger = logger
+    }
+
+    /// A process-wide client that, unlike `HTTPClient.shared`, does not keep retrying a refused connection until the
+    /// deadline: a collateral service that is down is reported at once. Like `HTTPClient.shared` it lives as long
+    /// as the process and is never shut down.
+    public static let sharedClient = HTTPClient(
+        eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: collateralClientConfiguration())
+
+    static func collateralClientConfiguration(tls: TLSConfiguration? = nil) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
     }
 }
 
@@ -79,8 +93,8 @@ struct FetchedResponse {
                 throw .malformedBody(url: url, expected: expected, reason: "it starts with \(Self.preview(body))")
             }
         }
-        guard der.first == 0x30, der.count > 64 else {
-            throw .malformedBody(url: url, expected: expected, reason: "it is \(der.count) bytes and not a DER SEQUENCE")
+        guard der.first == 0x30, (try? DER.parse(der)) != nil else {
+            throw .malformedBody(url: url, expected: expected, reason: "its \(der.count) bytes are not one complete DER structure")
         }
         return der
     }

@@ -31,6 +31,7 @@ public actor CollateralCache {
     }
 
     private var entries: [Key: Entry] = [:]
+    private var inFlight: [Key: Task<Result<Entry, CollateralSourceError>, Never>] = [:]
     public private(set) var statistics = Statistics()
 
     public init() {}
@@ -50,10 +51,26 @@ public actor CollateralCache {
             }
             throw .offlineNotCached(source: source.identity, request: request)
         }
-        let collateral = try await source.collateral(for: request)
+        // Concurrent misses for one key share a single fetch instead of all asking the service.
+        if let running = inFlight[key] {
+            statistics.hits += 1
+            return try await running.value.get().collateral
+        }
+        let fetch = Task<Result<Entry, CollateralSourceError>, Never> {
+            do throws(CollateralSourceError) {
+                let collateral = try await source.collateral(for: request)
+                return .success(Entry(collateral: collateral, validity: try CollateralValidity(of: collateral)))
+            } catch {
+                return .failure(error)
+            }
+        }
+        inFlight[key] = fetch
         statistics.fetches += 1
-        entries[key] = Entry(collateral: collateral, validity: try CollateralValidity(of: collateral))
-        return collateral
+        let outcome = await fetch.value
+        inFlight[key] = nil
+        let entry = try outcome.get()
+        entries[key] = entry
+        return entry.collateral
     }
 
     /// Adds collateral obtained elsewhere (a bundle file, a previous run), keyed as if `source` had served it.

@@ -67,7 +67,9 @@ public enum PCCSTrust: Sendable, Hashable {
         case .anyCertificate:
             tls.certificateVerification = .none
         }
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        return HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: HTTPFetchSettings.collateralClientConfiguration(tls: tls))
     }
 
     /// Runs `body` with fetch settings whose client trusts the PCCS accordingly, and shuts that client down after.

@@ -57,6 +57,8 @@ enum ServerBehaviour: Sendable {
     case garbage
     /// Answers without the issuer-chain headers.
     case missingIssuerChains
+    /// Answers the endpoint ending in this path (e.g. `tcb`) with its proper headers but a damaged body.
+    case damagedBody(endpoint: String)
     /// Answers every request with this status and Intel's error headers.
     case failing(status: Int)
 }
@@ -127,7 +129,7 @@ actor CollateralServer {
             return Self.response(
                 HTTPResponse.Status(code: status), headers: ["Error-Code": "InternalError", "Error-Message": "simulated failure"],
                 body: [])
-        case .missingIssuerChains:
+        case .missingIssuerChains, .damagedBody:
             break
         }
         let omitChains: Bool
@@ -146,6 +148,27 @@ actor CollateralServer {
         }
         let tee = parts[0].uppercased()
         let endpoint = parts[3...].joined(separator: "/")
+        let reply = respond(endpoint: endpoint, tee: tee, query: query, isTHIM: isTHIM, omitChains: omitChains)
+        if case .damagedBody(let damaged) = behaviour, damaged == endpoint {
+            // Keep the status and headers, cut the body in half: what a connection dropped mid-body leaves.
+            return Self.response(reply.status, headers: reply.headers, body: Array(reply.body.prefix(reply.body.count / 2)))
+        }
+        return Self.response(reply.status, headers: reply.headers, body: reply.body)
+    }
+
+    private struct Reply {
+        let status: HTTPResponse.Status
+        let headers: [String: String]
+        let body: [UInt8]
+
+        init(_ status: HTTPResponse.Status, headers: [String: String] = [:], body: [UInt8]) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    private func respond(endpoint: String, tee: String, query: Parameters, isTHIM: Bool, omitChains: Bool) -> Reply {
         func chainHeader(_ name: String, _ chain: String) -> [String: String] {
             omitChains ? [:] : [name: chain.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!]
         }
@@ -153,7 +176,7 @@ actor CollateralServer {
         case "tcb":
             let fmspc = query.get("fmspc")?.uppercased() ?? ""
             guard let entry = served.first(where: { $0.tee == tee && $0.fmspc == fmspc }) else {
-                return Self.response(
+                return Reply(
                     .notFound, headers: ["Error-Code": "NotFound", "Error-Message": "No TCB Info for FMSPC \(fmspc)"],
                     body: [])
             }
@@ -161,30 +184,30 @@ actor CollateralServer {
                 + Array(#","signature":"\#(entry.collateral.tcbInfoSignature.hexadecimal)"}"#.utf8)
             // Azure's SGX answers use the v3 header name; the client must accept both.
             let header = isTHIM && tee == "SGX" ? "SGX-TCB-Info-Issuer-Chain" : "TCB-Info-Issuer-Chain"
-            return Self.response(.ok, headers: chainHeader(header, entry.collateral.tcbInfoIssuerChain), body: body)
+            return Reply(.ok, headers: chainHeader(header, entry.collateral.tcbInfoIssuerChain), body: body)
         case "qe/identity":
-            guard let entry = served.first(where: { $0.tee == tee }) else { return Self.response(.notFound, body: []) }
+            guard let entry = served.first(where: { $0.tee == tee }) else { return Reply(.notFound, body: []) }
             // Pretty-printed around the signed object, as some caches do: only the inner bytes are signed.
             let body = Array("{\n  \"enclaveIdentity\" : ".utf8) + entry.collateral.qeIdentity
                 + Array(",\n  \"signature\" : \"\(entry.collateral.qeIdentitySignature.hexadecimal)\"\n}\n".utf8)
-            return Self.response(
+            return Reply(
                 .ok, headers: chainHeader("SGX-Enclave-Identity-Issuer-Chain", entry.collateral.qeIdentityIssuerChain),
                 body: body)
         case "pckcrl":
-            guard let entry = pckCRLEntry(query: query) else { return Self.response(.notFound, body: []) }
+            guard let entry = pckCRLEntry(query: query) else { return Reply(.notFound, body: []) }
             if query.get("uri")?.lowercased().contains("intelsgxrootca") == true {
-                return Self.response(.ok, headers: chainHeader("SGX-PCK-CRL-Issuer-Chain", entry.collateral.pckCRLIssuerChain),
+                return Reply(.ok, headers: chainHeader("SGX-PCK-CRL-Issuer-Chain", entry.collateral.pckCRLIssuerChain),
                     body: Self.pem(entry.collateral.rootCACRL))
             }
             let body = query.get("encoding") == "der" ? entry.collateral.pckCRL : Self.pem(entry.collateral.pckCRL)
-            return Self.response(
+            return Reply(
                 .ok, headers: chainHeader("SGX-PCK-CRL-Issuer-Chain", entry.collateral.pckCRLIssuerChain), body: body)
         case "rootcacrl":
-            guard let entry = served.first else { return Self.response(.notFound, body: []) }
+            guard let entry = served.first else { return Reply(.notFound, body: []) }
             // PCCS answers with hexadecimal text, not DER.
-            return Self.response(.ok, body: Array(entry.collateral.rootCACRL.hexadecimal.utf8))
+            return Reply(.ok, body: Array(entry.collateral.rootCACRL.hexadecimal.utf8))
         default:
-            return Self.response(.notFound, body: [])
+            return Reply(.notFound, body: [])
         }
     }
 

@@ -122,6 +122,26 @@ struct HTTPCollateralSourceTests {
             validity.rootCACRLNextUpdate].min())
     }
 
+    @Test("concurrent misses for one key share a single fetch")
+    func concurrentMisses() async throws {
+        let entry = try cases(tdxCase)[0]
+        let instant = try CollateralValidity(of: entry.collateral).earliestNextUpdate.addingTimeInterval(-60)
+        let server = CollateralServer(serving: [entry], behaviour: .slow(.milliseconds(200)))
+        try await server.run { base in
+            let source = try PCCS(baseURL: base)
+            let cache = CollateralCache()
+            let request = try request(for: entry)
+            let results = try await withThrowingTaskGroup(of: Collateral.self) { group in
+                for _ in 0..<8 { group.addTask { try await cache.collateral(for: request, from: source, at: instant) } }
+                return try await group.reduce(into: [Collateral]()) { $0.append($1) }
+            }
+            #expect(results.count == 8)
+            #expect(results.allSatisfy { $0 == withoutPCKChain(entry.collateral) })
+            #expect(await server.requests.count == 4)
+            #expect(await cache.statistics == .init(hits: 7, fetches: 1))
+        }
+    }
+
     @Test("cache keys separate sources, TEE types, FMSPCs and CAs")
     func cacheKeys() async throws {
         let (sgx, tdx) = try (cases(sgxCase)[0], cases(tdxCase)[0])
@@ -247,6 +267,24 @@ struct HTTPCollateralSourceTests {
             }
         }
         #expect("\(missing!)".contains("lacks the 'SGX-PCK-CRL-Issuer-Chain' header"))
+
+        let expectations = [
+            ("pckcrl", "a certificate revocation list"), ("rootcacrl", "a certificate revocation list"),
+            ("tcb", "TCB Info JSON"), ("qe/identity", "QE Identity JSON"),
+        ]
+        for (endpoint, expected) in expectations {
+            let damaged = try await CollateralServer(serving: [entry], behaviour: .damagedBody(endpoint: endpoint)).run { base in
+                await #expect(throws: CollateralSourceError.self) {
+                    try await PCCS(baseURL: base).collateral(for: try request(for: entry))
+                }
+            }
+            guard case .malformedBody(let url, let what, _)? = damaged else {
+                Issue.record("expected malformedBody for a damaged \(endpoint) body, got \(String(describing: damaged))")
+                continue
+            }
+            #expect(url.contains("/\(endpoint)"))
+            #expect(what.contains(expected))
+        }
 
         let failing = try await CollateralServer(serving: [entry], behaviour: .failing(status: 503)).run { base in
             await #expect(throws: CollateralSourceError.self) {
