@@ -13,7 +13,7 @@ public protocol EnclavePlatform: Sendable {
     func quote(reportData: [UInt8]) throws(PlatformError) -> [UInt8]
 
     /// A 128-bit sealing key bound to this enclave as SGX's EGETKEY derives it: to its MRENCLAVE, or to its
-    /// MRSIGNER and product ID. The same enclave on the same platform always gets the same key.
+    /// MRSIGNER and product ID (see `SealingKeyPolicy`). The same enclave on the same platform always gets the same key.
     func sealingKey(_ policy: SealingKeyPolicy) throws(PlatformError) -> SymmetricKey
 
     /// The measurement of the running enclave, when the platform can tell it.
@@ -42,11 +42,15 @@ public enum PlatformKind: String, Sendable, Hashable, Codable, CustomStringConve
 }
 
 /// Which identity a sealing key is bound to, as in SGX's KEYPOLICY.
+///
+/// Like Gramine's `_sgx_mrenclave` / `_sgx_mrsigner` keys, both are requested with the enclave's own ISVSVN and the
+/// platform's CPUSVN, and include ISVPRODID and the DEBUG attribute: raising ISVSVN, or a microcode update, changes
+/// both keys, so data sealed before must then be recovered another way (e.g. recovery keys).
 public enum SealingKeyPolicy: String, Sendable, Hashable, Codable, CaseIterable {
     /// Bound to MRENCLAVE: only this exact enclave build can derive it (Gramine `keys/_sgx_mrenclave`).
     case enclave
-    /// Bound to MRSIGNER and ISVPRODID: every enclave of this signer and product can derive it
-    /// (Gramine `keys/_sgx_mrsigner`).
+    /// Bound to MRSIGNER and ISVPRODID: every enclave build of this signer and product (at the same ISVSVN) can
+    /// derive it (Gramine `keys/_sgx_mrsigner`).
     case signer
 
     /// The name Gramine gives this key under `/dev/attestation/keys/`.
