@@ -93,8 +93,8 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Attestation", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
-                "SealedStore",
+                "Attestation", "AuditLog", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
+                "Recovery", "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -105,7 +105,8 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "Attestation", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform", "SealedStore",
+                "Coordinator", "Attestation", "AuditLog", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
+                "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

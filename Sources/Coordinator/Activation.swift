@@ -1,4 +1,5 @@
 import Attestation
+import AuditLog
 import CoordinatorAPI
 import CoordinatorPKI
 import Crypto
@@ -102,7 +103,7 @@ extension Coordinator {
         let count = (activations[marbleType] ?? 0) + 1
         let limit = snapshot.manifest.content.marbles[marbleType]?.maxActivations ?? 0
         let extra = limit > 0 ? [(PersistedCore.activationKey(marbleType), Data("\(count)".utf8))] : []
-        let event = UpdateLogEvent.activation(marbleType: marbleType, uuid: prepared.uuid, simulation: verifier.isSimulation)
+        let event = AuditEvent.activation(marbleType: marbleType, uuid: prepared.uuid, time: configuration.clock())
         try appendOnly(events: [event], extra: extra)
         activations[marbleType] = count
         logger.info(
@@ -115,17 +116,17 @@ extension Coordinator {
     }
 
     /// Commits log entries and extra records without rewriting the core record.
-    func appendOnly(events: [UpdateLogEvent], extra: [(String, Data)]) throws(CoordinatorError) {
+    func appendOnly(events: [AuditEvent], extra: [(String, Data)]) throws(CoordinatorError) {
         guard let store = openStore else {
             throw CoordinatorError(
                 .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state",
                 hint: "recover the Coordinator first")
         }
-        let now = configuration.clock()
+        let signer = pki.rootKey
         do {
             try store.update { transaction in
                 for (key, value) in extra { try transaction.put(key, value) }
-                for event in events { try UpdateLogStore.append(event.line(at: now), in: transaction) }
+                for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
             }
         } catch {
             throw Self.storageError(error, "recording the activation")

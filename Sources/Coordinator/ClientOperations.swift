@@ -1,3 +1,4 @@
+import AuditLog
 import CoordinatorPKI
 import Crypto
 import Foundation
@@ -40,7 +41,9 @@ extension Coordinator {
             let pending = PersistedPendingUpdate(
                 manifest: Data(bytes), acknowledgedBy: [user.name], requiredCount: current.requiredUpdateAcknowledgements,
                 requiredUsers: current.manifestUpdaters)
-            return try advance(pending, candidate: candidate, by: user.name, message: "Complete Manifest update initiated by user \(user.name)")
+            return try advance(
+                pending, candidate: candidate, by: user.name, kind: .manifestUpdateInitiated,
+                message: "Complete Manifest update initiated by user \(user.name)")
         }
     }
 
@@ -84,7 +87,9 @@ extension Coordinator {
         }
         var acknowledged = pending
         acknowledged.acknowledgedBy.append(user.name)
-        return try advance(acknowledged, candidate: candidate, by: user.name, message: "Complete Manifest update acknowledged by user \(user.name)")
+        return try advance(
+            acknowledged, candidate: candidate, by: user.name, kind: .acknowledgement,
+            message: "Complete Manifest update acknowledged by user \(user.name)")
     }
 
     /// `POST /api/v2/update-cancel`: drops the pending update; any user holding `UpdateManifest` may.
@@ -99,18 +104,19 @@ extension Coordinator {
             core,
             events: [
                 .manifestUpdate(
-                    "Complete Manifest update cancelled by user \(user.name)", fingerprint: Array(SHA256.hash(data: pending.manifest)).hexText,
-                    missingAcknowledgments: pending.missingCount, missingUsers: pending.missingUsers)
+                    .manifestUpdateCancelled, user: user.name, fingerprint: Array(SHA256.hash(data: pending.manifest)).hexText,
+                    missingAcknowledgments: pending.missingCount, missingUsers: pending.missingUsers, time: configuration.clock())
             ])
         self.core = core
         logger.info("Pending manifest update cancelled", metadata: ["user": "\(user.name)"])
     }
 
-    private func advance(_ pending: PersistedPendingUpdate, candidate: Manifest, by user: String, message: String)
-        throws(CoordinatorError) -> UpdateResult
-    {
-        let event = UpdateLogEvent.manifestUpdate(
-            message, fingerprint: candidate.fingerprint, missingAcknowledgments: pending.missingCount, missingUsers: pending.missingUsers)
+    private func advance(
+        _ pending: PersistedPendingUpdate, candidate: Manifest, by user: String, kind: AuditEvent.Kind, message: String
+    ) throws(CoordinatorError) -> UpdateResult {
+        let event = AuditEvent.manifestUpdate(
+            kind, user: user, fingerprint: candidate.fingerprint, missingAcknowledgments: pending.missingCount,
+            missingUsers: pending.missingUsers, time: configuration.clock())
         guard pending.missingCount == 0 else {
             var core = core
             core.pendingUpdate = pending
@@ -134,8 +140,8 @@ extension Coordinator {
                 events: [
                     event,
                     .manifestUpdate(
-                        "Complete Manifest update cancelled due to error during apply", fingerprint: candidate.fingerprint,
-                        missingAcknowledgments: 0, missingUsers: []),
+                        .manifestUpdateCancelled, user: nil, fingerprint: candidate.fingerprint, missingAcknowledgments: 0,
+                        missingUsers: [], time: configuration.clock()),
                 ])
             self.core = core
             throw error
@@ -144,7 +150,7 @@ extension Coordinator {
 
     /// Applies a full update (MarbleRun `updateApply`): replaces the manifest, rotates the intermediate, keeps
     /// unchanged symmetric and user-defined secrets (unless `RotateRootSecret`), regenerates the rest, re-signs.
-    private func applyFullUpdate(_ candidate: Manifest, precedingEvents: [UpdateLogEvent]) throws(CoordinatorError)
+    private func applyFullUpdate(_ candidate: Manifest, precedingEvents: [AuditEvent]) throws(CoordinatorError)
         -> [String: [UInt8]]?
     {
         guard let current = manifest else { throw Self.noManifestError(core.state) }
@@ -181,8 +187,9 @@ extension Coordinator {
         } catch {
             throw Self.cryptographyError(error, "signing the updated manifest")
         }
-        let applied = UpdateLogEvent.manifestUpdate(
-            "Complete Manifest updated", fingerprint: candidate.fingerprint, missingAcknowledgments: 0, missingUsers: [])
+        let applied = AuditEvent.manifestUpdate(
+            .manifestUpdated, user: nil, fingerprint: candidate.fingerprint, missingAcknowledgments: 0, missingUsers: [],
+            time: now)
         var recoverySecrets: [String: [UInt8]]?
         if changes.recoveryKeysChanged {
             let (secrets, recoveryData) = try rotateDataKeyForRecovery(candidate)
@@ -231,7 +238,9 @@ extension Coordinator {
         } catch {
             throw Self.cryptographyError(error, "storing the new intermediate")
         }
-        let events = versions.keys.sorted().map { UpdateLogEvent.securityVersionIncreased(user: user, package: $0, version: versions[$0]!) }
+        let events = versions.keys.sorted().map {
+            AuditEvent.securityVersionIncreased(user: user, package: $0, version: Int64(clamping: versions[$0]!), time: now)
+        }
         try commit(core, events: events)
         self.core = core
         pki = newPKI
@@ -297,7 +306,8 @@ extension Coordinator {
         }
         var core = core
         for (name, record) in records { core.userSecrets[name] = record }
-        try commit(core, events: records.keys.sorted().map { .secretSet(user: user.name, secret: $0, type: records[$0]!.type) })
+        let now = configuration.clock()
+        try commit(core, events: records.keys.sorted().map { .secretSet(user: user.name, secret: $0, type: records[$0]!.type, time: now) })
         self.core = core
         generation += 1
         logger.info("User-defined secrets set", metadata: ["user": "\(user.name)", "secrets": "\(records.keys.sorted())"])

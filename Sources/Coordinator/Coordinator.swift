@@ -1,4 +1,5 @@
 import Attestation
+import AuditLog
 import CoordinatorAPI
 import CoordinatorPKI
 import Crypto
@@ -6,6 +7,7 @@ import Foundation
 import Logging
 import Manifest
 import Platform
+import Recovery
 import SealedStore
 
 /// The attested control plane: holds the manifest, the PKI and the secrets, attests and activates marbles, and serves
@@ -41,6 +43,8 @@ public actor Coordinator {
     var generation = 0
     var tlsVersion = 0
     var cachedQuote: [UInt8]
+    /// The recovery secrets accepted so far in recovery mode.
+    var recoverySession: RecoverySession?
 
     init(
         configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, storage: Storage, core: PersistedCore,
@@ -156,6 +160,17 @@ public actor Coordinator {
         _ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, store: SealedStore, core: PersistedCore,
         activations stored: [String: Data]
     ) throws(CoordinatorError) -> Coordinator {
+        let loaded = try loadedState(core: core, activations: stored)
+        return Coordinator(
+            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: loaded.pki,
+            manifest: loaded.manifest, activations: loaded.activations,
+            cachedQuote: try quote(configuration.platform, pki: loaded.pki, nonce: nil))
+    }
+
+    /// The PKI, manifest and activation counters of stored state.
+    static func loadedState(core: PersistedCore, activations stored: [String: Data]) throws(CoordinatorError)
+        -> (pki: CoordinatorPKI, manifest: Manifest?, activations: [String: UInt64])
+    {
         let pki: CoordinatorPKI
         do {
             pki = try CoordinatorPKI(serialized: core.pki)
@@ -176,9 +191,7 @@ public actor Coordinator {
         for (key, value) in stored {
             activations[String(key.dropFirst(PersistedCore.activationPrefix.count))] = UInt64(String(decoding: value, as: UTF8.self)) ?? 0
         }
-        return Coordinator(
-            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: pki, manifest: manifest,
-            activations: activations, cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
+        return (pki, manifest, activations)
     }
 
     private static func inRecovery(_ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, locked: LockedSealedState)
@@ -275,8 +288,10 @@ public actor Coordinator {
         core.packageSecurityVersions = [:]
         core.pendingUpdate = nil
         let store = try openStoreDiscardingLockedState()
-        let recoverySecrets = try recoverySecrets(for: manifest, store: store)
-        try commit(core, events: [.initialManifest(fingerprint: manifest.fingerprint)], store: store)
+        let recovery = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
+        try commit(
+            core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
+            recoveryData: .some(recovery?.recoveryData.encoded()))
         self.core = core
         self.manifest = manifest
         users = UserDirectory(content: manifest.content)
@@ -284,7 +299,8 @@ public actor Coordinator {
         generation += 1
         let warnings = manifest.validate().warnings.map(\.description)
         logger.info("Manifest set", metadata: ["fingerprint": "\(manifest.fingerprint)", "warnings": "\(warnings.count)"])
-        return ManifestSetResult(recoverySecrets: recoverySecrets, warnings: warnings)
+        return ManifestSetResult(
+            recoverySecrets: recovery?.recoverySecrets.mapValues { Array($0) } ?? [:], warnings: warnings)
     }
 
     /// `GET /api/v2/manifest`: the manifest as uploaded, its root-key signature and fingerprint.
@@ -316,13 +332,45 @@ public actor Coordinator {
                 hint: "recover the Coordinator or set a manifest first")
         }
         do {
-            return try UpdateLogStore.lines(store)
+            return try AuditLog.lines(in: store)
         } catch {
             throw Self.storageError(error, "reading the update log")
         }
     }
 
+    /// Verifies the update log: hash chain, sequence, every signature under the root key, and the stored head (so
+    /// that entries removed from the end are noticed too). Returns the number of entries.
+    public func verifyUpdateLog() throws(CoordinatorError) -> Int {
+        guard let store = openStore else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "state \(core.state)", expected: "unsealed state",
+                hint: "recover the Coordinator first")
+        }
+        do {
+            return try AuditLog.verify(in: store, rootKey: pki.rootKey.publicKey).count
+        } catch {
+            throw CoordinatorError(
+                .internal, .storage, found: "\(error)", expected: "an intact, signed update log",
+                hint: "the sealed state was altered or damaged; restore the data directory from a backup")
+        }
+    }
+
     // MARK: - Helpers
+
+    /// The recovery secrets for `manifest`'s RecoveryKeys, nil when it has none.
+    static func recoverySetup(dataKey: SymmetricKey, manifest: Manifest) throws(CoordinatorError) -> RecoverySetup? {
+        guard !manifest.content.recoveryKeys.isEmpty else { return nil }
+        do {
+            let keys = try RecoveryKeys(pemByName: manifest.content.recoveryKeys)
+            return try RecoverySetup.split(
+                dataKey: dataKey, keys: keys, threshold: Int(clamping: manifest.content.config.recoveryThreshold))
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .invalidManifest, found: "\(error)", expected: "RecoveryKeys that recovery secrets can be made for",
+                hint: "give RSA public keys (2048 bits or more) and a RecoveryThreshold between 2 and the number of keys")
+        }
+    }
+
 
     static func parseValidManifest(_ bytes: [UInt8]) throws(CoordinatorError) -> Manifest {
         let manifest: Manifest
@@ -377,7 +425,7 @@ public actor Coordinator {
 
     /// Commits `core` and the log entries of `events` in one transaction, with `extra` puts.
     func commit(
-        _ core: PersistedCore, events: [UpdateLogEvent], store: SealedStore? = nil, extra: [(String, Data)] = [],
+        _ core: PersistedCore, events: [AuditEvent], store: SealedStore? = nil, extra: [(String, Data)] = [],
         recoveryData: Data?? = nil
     ) throws(CoordinatorError) {
         guard let store = store ?? openStore else {
@@ -386,12 +434,12 @@ public actor Coordinator {
                 expected: "unsealed state", hint: "recover the Coordinator first")
         }
         let encoded = try core.encoded()
-        let now = configuration.clock()
+        let signer = pki.rootKey
         do {
             try store.update { transaction in
                 try transaction.put(PersistedCore.key, encoded)
                 for (key, value) in extra { try transaction.put(key, value) }
-                for event in events { try UpdateLogStore.append(event.line(at: now), in: transaction) }
+                for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
                 if let recoveryData {
                     var change = StateChange()
                     change.setRecoveryData(recoveryData)
@@ -409,10 +457,6 @@ public actor Coordinator {
         if case .open(let store) = storage { store } else { nil }
     }
 
-    func recoverySecrets(for manifest: Manifest, store: SealedStore) throws(CoordinatorError) -> [String: [UInt8]] {
-        try rotateDataKeyForRecovery(manifest).secrets
-    }
-
     static func storageError(_ error: any Error, _ operation: String) -> CoordinatorError {
         if let error = error as? CoordinatorError { return error }
         return CoordinatorError(
@@ -423,21 +467,5 @@ public actor Coordinator {
     static func cryptographyError(_ error: any Error, _ operation: String) -> CoordinatorError {
         CoordinatorError(
             .internal, .cryptography, found: "\(error)", expected: "\(operation) to succeed", hint: "report this as a bug")
-    }
-}
-
-/// The update log's lines in the sealed store: `coordinator/log/<index>`, index zero-padded so keys sort in order.
-enum UpdateLogStore {
-    static let prefix = "coordinator/log/"
-    static let countKey = "coordinator/log-count"
-
-    static func append(_ line: String, in transaction: StateTransaction) throws {
-        let count = try transaction.value(forKey: countKey).flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
-        try transaction.put(prefix + String(format: "%012d", count), Data(line.utf8))
-        try transaction.put(countKey, Data("\(count + 1)".utf8))
-    }
-
-    static func lines(_ store: SealedStore) throws -> [String] {
-        try store.values(withPrefix: prefix).sorted { $0.key < $1.key }.map { String(decoding: $0.value, as: UTF8.self) }
     }
 }

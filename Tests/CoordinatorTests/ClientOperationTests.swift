@@ -178,6 +178,7 @@ import X509
         #expect(after.rootCertificatePEM == before.rootCertificatePEM)
         #expect(after.certificateChainPEM != before.certificateChainPEM)
         #expect(try await coordinator.signedManifest() == manifestBefore)
+        #expect(try await coordinator.verifyUpdateLog() >= 2)
 
         let old = await #expect(throws: CoordinatorError.self) {
             _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 3))
@@ -185,7 +186,7 @@ import X509
         #expect(old?.attestation?.check == .policySecurityVersion)
         _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 4))
         let log = try await coordinator.updateLog()
-        #expect(log.contains { $0.contains("SecurityVersion increased") && $0.contains("\"new version\":\"4\"") })
+        #expect(log.contains { $0.contains("SecurityVersion increased") && $0.contains("\"new version\":4") })
     }
 
     @Test func twoUserManifestUpdate() async throws {
@@ -229,9 +230,10 @@ import X509
         let newShared = try await coordinator.readSecrets(["sharedKey"], clientCertificateDER: deployment.admin.certificateDER)
         #expect(newShared["sharedKey"] == oldShared["sharedKey"], "an unchanged symmetric key is kept")
         let log = try await coordinator.updateLog()
-        #expect(log.contains { $0.contains("initiated by user alice") })
-        #expect(log.contains { $0.contains("acknowledged by user bob") })
+        #expect(log.contains { $0.contains("initiated by user") && $0.contains("\"user\":\"alice\"") })
+        #expect(log.contains { $0.contains("acknowledged by user") && $0.contains("\"user\":\"bob\"") })
         #expect(log.contains { $0.contains("Complete Manifest updated") })
+        #expect(try await coordinator.verifyUpdateLog() == log.count)
 
         // Cancel: another update, cancelled by an UpdateManifest user.
         _ = try await coordinator.update(TestManifests.standard(users: users, maxFrontend: 9, updateThreshold: 2), clientCertificateDER: deployment.admin.certificateDER)

@@ -1,0 +1,102 @@
+import AuditLog
+import Crypto
+import Foundation
+import Manifest
+import Recovery
+import SealedStore
+
+extension Coordinator {
+    /// `POST /api/v2/recover`: one decrypted recovery secret and its signature (PKCS#1 v1.5, SHA-256) by the matching
+    /// recovery key. Each is checked at once against the public keys and share hashes stored beside the locked state;
+    /// when enough have arrived, the data key is reassembled, the state unlocked, re-sealed with this platform's key
+    /// and loaded with its original root, secrets and certificates.
+    public func recover(secret: [UInt8], signature: [UInt8]) throws(CoordinatorError) -> RecoveryProgress {
+        guard case .locked(let locked) = storage else {
+            throw CoordinatorError(
+                .wrongState, .notInRecovery, found: "state \(core.state)", expected: "recovery",
+                hint: "recovery is only needed when the sealed state cannot be unsealed")
+        }
+        var session: RecoverySession
+        do {
+            session = try recoverySession ?? RecoverySession(for: locked)
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .invalidRecoveryShare, found: "\(error)", expected: "state whose manifest had RecoveryKeys",
+                hint: "this state cannot be recovered; set a new manifest to start afresh (the old state is discarded)")
+        }
+        let remaining: Int
+        do {
+            remaining = try session.submit(share: Data(secret), signature: Data(signature))
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .invalidRecoveryShare, found: "\(error)",
+                expected: "a decrypted recovery secret of this state, signed by its recovery key",
+                hint: "decrypt the newest recovery secret with `openssl pkeyutl -decrypt -pkeyopt rsa_padding_mode:oaep "
+                    + "-pkeyopt rsa_oaep_md:sha256` and sign it with `openssl dgst -sha256 -sign`")
+        }
+        recoverySession = session
+        guard remaining == 0 else {
+            logger.info("Recovery secret accepted", metadata: ["remaining": "\(remaining)"])
+            return RecoveryProgress(
+                remaining: remaining,
+                message: "Secret was processed successfully. Upload the next secret. Remaining secrets: \(remaining)")
+        }
+        recoverySession = nil
+        let store: SealedStore
+        do {
+            store = try session.unlock(locked, resealingWith: sealingKey)
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .invalidRecoveryShare, found: "shares that reassemble a key the state does not open with (\(error))",
+                expected: "the shares of the current state", hint: "upload the newest recovery secrets again")
+        }
+        try load(from: store)
+        try appendOnly(events: [.recovered(sharesUsed: session.acceptedKeyNames.count, time: configuration.clock())], extra: [])
+        logger.info("Sealed state recovered and re-sealed with this platform's key", metadata: ["state": "\(core.state)"])
+        return RecoveryProgress(remaining: 0, message: "Recovery successful.")
+    }
+
+    /// Replaces the in-memory state with what `store` holds.
+    private func load(from store: SealedStore) throws(CoordinatorError) {
+        let stored: (core: Data?, activations: [String: Data])
+        do {
+            stored = (try store.value(forKey: PersistedCore.key), try store.values(withPrefix: PersistedCore.activationPrefix))
+        } catch {
+            throw Self.storageError(error, "reading the recovered state")
+        }
+        guard let data = stored.core else {
+            throw CoordinatorError(
+                .internal, .storage, found: "recovered state without the Coordinator record", expected: "the stored Coordinator state",
+                hint: "set a new manifest instead")
+        }
+        let recoveredCore = try PersistedCore.decode(data)
+        let loaded = try Self.loadedState(core: recoveredCore, activations: stored.activations)
+        let quote = try Self.quote(configuration.platform, pki: loaded.pki, nonce: nil)
+        storage = .open(store)
+        core = recoveredCore
+        pki = loaded.pki
+        manifest = loaded.manifest
+        users = UserDirectory(content: loaded.manifest?.content ?? ManifestContent())
+        activations = loaded.activations
+        cachedQuote = quote
+        generation += 1
+        tlsVersion += 1
+    }
+
+    /// A new data key and recovery secrets for an update that changed the recovery keys or threshold: the store is
+    /// re-encrypted under the new key, so holders of the old secrets can no longer open it.
+    func rotateDataKeyForRecovery(_ manifest: Manifest) throws(CoordinatorError) -> (secrets: [String: [UInt8]], recoveryData: Data?) {
+        guard let store = openStore else {
+            throw CoordinatorError(
+                .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state", hint: "recover first")
+        }
+        let dataKey: SymmetricKey
+        do {
+            dataKey = try store.rotateDataKey(sealingKey: sealingKey)
+        } catch {
+            throw Self.storageError(error, "replacing the data key")
+        }
+        let setup = try Self.recoverySetup(dataKey: dataKey, manifest: manifest)
+        return (setup?.recoverySecrets.mapValues { Array($0) } ?? [:], setup?.recoveryData.encoded())
+    }
+}

@@ -1,0 +1,85 @@
+import Coordinator
+import Crypto
+import Foundation
+import Testing
+import _CryptoExtras
+
+@Suite struct RecoveryTests {
+    struct RecoveryKey {
+        let name: String
+        let signing: _RSA.Signing.PrivateKey
+        var publicPEM: String { signing.publicKey.pemRepresentation }
+
+        init(_ name: String) throws {
+            self.name = name
+            signing = try _RSA.Signing.PrivateKey(keySize: .bits2048)
+        }
+
+        /// What a MarbleRun user does: decrypt the recovery secret (RSA-OAEP-SHA256) and sign it (PKCS#1 v1.5, SHA-256).
+        func decryptAndSign(_ encrypted: [UInt8]) throws -> (secret: [UInt8], signature: [UInt8]) {
+            let decryptor = try _RSA.Encryption.PrivateKey(derRepresentation: signing.derRepresentation)
+            let secret = Array(try decryptor.decrypt(encrypted, padding: .PKCS1_OAEP_SHA256))
+            let signature = Array(try signing.signature(for: secret, padding: .insecurePKCS1v1_5).rawRepresentation)
+            return (secret, signature)
+        }
+    }
+
+    static let sharedKeys: [RecoveryKey] = (try? ["alpha", "beta", "gamma"].map(RecoveryKey.init)) ?? []
+
+    @Test(arguments: [(1, 0), (3, 0), (3, 2)])
+    func recoverAfterTheSealingKeyIsLost(keyCount: Int, threshold: Int) async throws {
+        let keys = Array(Self.sharedKeys.prefix(keyCount))
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let admin = try TestUser(name: "admin")
+        let original = try await fixture.start()
+        var manifest = String(decoding: TestManifests.standard(
+            users: [admin], recoveryKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.publicPEM) })), as: UTF8.self)
+        manifest = manifest.replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"RecoveryThreshold\": \(threshold)")
+        let result = try await original.setManifest(Array(manifest.utf8))
+        #expect(result.recoverySecrets.keys.sorted() == keys.map(\.name).sorted())
+        try await original.writeSecrets(["userKey": UserSecretUpload(key: [UInt8](repeating: 9, count: 16))], clientCertificateDER: admin.certificateDER)
+        let rootBefore = try await original.tlsIdentity().rootCertificatePEM
+        let secretsBefore = try await original.readSecrets(["sharedKey", "userKey"], clientCertificateDER: admin.certificateDER)
+
+        let moved = try await fixture.withOtherSealingIdentity().start()
+        #expect(await moved.status().state == .recovery)
+
+        // A signature by a key that is not a recovery key, and a share signed correctly but not belonging to the state.
+        let stranger = try RecoveryKey("stranger")
+        let first = try keys[0].decryptAndSign(result.recoverySecrets[keys[0].name]!)
+        let foreign = Array(try stranger.signing.signature(for: first.secret, padding: .insecurePKCS1v1_5).rawRepresentation)
+        let unsigned = await #expect(throws: CoordinatorError.self) { _ = try await moved.recover(secret: first.secret, signature: foreign) }
+        #expect(unsigned?.reason == .invalidRecoveryShare)
+        #expect(unsigned?.found.contains("does not verify with recovery key") == true)
+        let wrongSecret = [UInt8](repeating: 1, count: first.secret.count)
+        let wrongSignature = Array(try keys[0].signing.signature(for: wrongSecret, padding: .insecurePKCS1v1_5).rawRepresentation)
+        let wrong = await #expect(throws: CoordinatorError.self) { _ = try await moved.recover(secret: wrongSecret, signature: wrongSignature) }
+        #expect(wrong?.found.contains("is not a share of this state") == true)
+
+        let needed = threshold == 0 ? keyCount : threshold
+        for (index, key) in keys.prefix(needed).enumerated() {
+            let (secret, signature) = try key.decryptAndSign(result.recoverySecrets[key.name]!)
+            let progress = try await moved.recover(secret: secret, signature: signature)
+            #expect(progress.remaining == needed - index - 1)
+        }
+        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(try await moved.tlsIdentity().rootCertificatePEM == rootBefore)
+        #expect(try await moved.readSecrets(["sharedKey", "userKey"], clientCertificateDER: admin.certificateDER) == secretsBefore)
+        #expect(try await moved.updateLog().last?.contains("Coordinator recovered") == true)
+        #expect(try await moved.verifyUpdateLog() == (try await moved.updateLog().count))
+
+        // The state is re-sealed with the new platform key: the next start opens it directly.
+        let restarted = try await fixture.withOtherSealingIdentity().start()
+        #expect(await restarted.status().state == .acceptingMarbles)
+        #expect(try await restarted.tlsIdentity().rootCertificatePEM == rootBefore)
+    }
+
+    @Test func recoverOutsideRecoveryModeIsRefused() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await coordinator.recover(secret: [1], signature: [2]) }
+        #expect(error?.reason == .notInRecovery)
+    }
+}
