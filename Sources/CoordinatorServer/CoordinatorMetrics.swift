@@ -1,0 +1,97 @@
+import Coordinator
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// The Coordinator's metrics, with MarbleRun's names (`coordinator/core/metrics.go`, `coordinator/server/metrics.go`),
+/// kept in a registry of their own (no global metrics system) and served in the Prometheus text format at `/metrics`.
+public final class CoordinatorMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let state: Metrics.Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
+        self.registry = registry
+        factory = PrometheusMetricsFactory(registry: registry)
+        state = Metrics.Gauge(label: "coordinator_state", factory: factory)
+        Metrics.Gauge(label: "coordinator_version_info", dimensions: [("version", version), ("commit", "")], factory: factory).record(1)
+    }
+
+    /// Records the Coordinator's state code (0 uninitialized, 1 recovery, 2 accepting manifest, 3 accepting marbles).
+    func record(state: CoordinatorState) {
+        self.state.record(state.rawValue)
+    }
+
+    /// Counts an activation attempt of `marbleType` and, when it succeeded, a success. Types that are not in the
+    /// manifest are counted as `unknown` so that a client cannot create unbounded label values.
+    func recordActivation(marbleType: String, known: Bool, succeeded: Bool) {
+        let dimensions = [("type", known ? marbleType : "unknown")]
+        Metrics.Counter(label: "coordinator_marble_activations_total", dimensions: dimensions, factory: factory).increment()
+        if succeeded {
+            Metrics.Counter(label: "coordinator_marble_activations_success_total", dimensions: dimensions, factory: factory).increment()
+        }
+    }
+
+    /// Counts a request of `server` (`client_api` or `marble_api`) and its duration.
+    func recordRequest(server: String, method: String, path: String, code: Int, duration: Duration) {
+        Metrics.Counter(
+            label: "server_\(server)_http_request_total", dimensions: [("code", "\(code)"), ("method", method), ("path", path)],
+            factory: factory
+        ).increment()
+        Metrics.Timer(
+            label: "server_\(server)_http_request_duration_histogram_seconds", dimensions: [("method", method), ("path", path)],
+            factory: factory
+        ).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// Counts and times every request of a server, labelled with the matched route (or `unmatched`).
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = CoordinatorRequestContext
+    let metrics: CoordinatorMetrics
+    let server: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.recordRequest(
+            server: server, method: request.method.rawValue, path: context.endpointPath ?? "unmatched",
+            code: response.status.code, duration: ContinuousClock.now - start)
+        return response
+    }
+}
+
+/// Turns what Hummingbird throws (no route, wrong method, body too large) into JSend answers; MarbleRun answers
+/// unknown paths and methods with 405 and a JSend error.
+struct JSendErrorMiddleware: RouterMiddleware {
+    typealias Context = CoordinatorRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as CoordinatorError {
+            return JSendResponse.refusal(error)
+        } catch let error as HTTPError {
+            if error.status == .notFound, context.endpointPath == nil {
+                return JSendResponse.error(
+                    "\(request.method.rawValue) \(request.uri.path) is not an endpoint of this server: the Coordinator serves "
+                        + "MarbleRun's API v2 under /api/v2/ (see /api/v2/openapi.json)",
+                    status: .methodNotAllowed)
+            }
+            return JSendResponse.error(error.body ?? "\(error.status.reasonPhrase)", status: error.status)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Coordinator
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Builds the JSend answers of the Coordinator's servers, encoded as MarbleRun's handlers write them
+/// (`coordinator/server/handler`): success and fail carry `data` (`null` when there is none), error carries only
+/// `message`.
+enum JSendResponse {
+    static func success<Payload: Encodable>(_ payload: Payload?) -> Response {
+        respond(.ok, body: Envelope(status: "success", data: Optional(payload), includesData: true, message: nil))
+    }
+
+    /// The answer to a refused or failed operation, with MarbleRun's status code and JSend status for its kind.
+    /// A `fail` carries the refusal's parts in `data` so that scripts need not parse the message.
+    static func refusal(_ error: CoordinatorError) -> Response {
+        let status = HTTPResponse.Status(code: error.httpStatus)
+        if error.isClientFault {
+            let details = RefusalDetails(
+                reason: error.reason.rawValue, found: error.found, expected: error.expected, hint: error.hint)
+            return respond(status, body: Envelope(status: "fail", data: details, includesData: true, message: error.description))
+        }
+        return Self.error(error.description, status: status)
+    }
+
+    static func error(_ message: String, status: HTTPResponse.Status) -> Response {
+        respond(status, body: Envelope<RefusalDetails>(status: "error", data: nil, includesData: false, message: message))
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private static func respond(_ status: HTTPResponse.Status, body: some Encodable) -> Response {
+        // Every payload is made of strings, numbers, base64 data and collections of them, which always encode.
+        let bytes = (try? encoder.encode(body)) ?? Data(#"{"status":"error","message":"the answer could not be encoded"}"#.utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private struct Envelope<Payload: Encodable>: Encodable {
+        let status: String
+        let data: Payload?
+        let includesData: Bool
+        let message: String?
+
+        enum CodingKeys: String, CodingKey { case status, data, message }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(status, forKey: .status)
+            if includesData {
+                if let data { try container.encode(data, forKey: .data) } else { try container.encodeNil(forKey: .data) }
+            }
+            if let message { try container.encode(message, forKey: .message) }
+        }
+    }
+}
+
+/// The `data` of a JSend `fail`: the refusal's stable reason identifier and its parts.
+struct RefusalDetails: Codable, Sendable, Hashable {
+    let reason: String
+    let found: String
+    let expected: String
+    let hint: String
+}

@@ -1,0 +1,241 @@
+import AsyncHTTPClient
+import Coordinator
+import CoordinatorAPI
+import CoordinatorPKI
+import CoordinatorServer
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import Platform
+import SealedStore
+import SwiftASN1
+import Synchronization
+import X509
+
+/// A Coordinator on a simulated SGX machine with its state in a temporary directory, served over real TLS on
+/// 127.0.0.1 (ports chosen by the system), and real clients for it.
+final class ServerFixture: Sendable {
+    let directory: URL
+    let machine: SimulatedSGXMachine
+    let coordinator: Coordinator
+    let clientPort: Int
+    let marblePort: Int
+    let rootCertificatePEM: String
+    private let serverTask: Task<Void, any Error>
+
+    static let coordinatorEnclave = EnclaveMeasurement(
+        mrEnclave: [UInt8](repeating: 0xC0, count: 32), mrSigner: [UInt8](repeating: 0xC5, count: 32), productID: 1,
+        securityVersion: 1, debug: false)
+    static let marbleSigner = [UInt8](repeating: 0x5A, count: 32)
+    static let frontendEnclave = [UInt8](repeating: 0xF1, count: 32)
+    static let backendEnclave = [UInt8](repeating: 0xB2, count: 32)
+
+    static func frontend(securityVersion: UInt16 = 3, debug: Bool = false) -> EnclaveMeasurement {
+        EnclaveMeasurement(mrEnclave: frontendEnclave, mrSigner: marbleSigner, productID: 43, securityVersion: securityVersion, debug: debug)
+    }
+
+    static func backend() -> EnclaveMeasurement {
+        EnclaveMeasurement(mrEnclave: backendEnclave, mrSigner: marbleSigner, productID: 7, securityVersion: 1, debug: false)
+    }
+
+    /// Starts a Coordinator and its servers. `directory` may hold the state of an earlier fixture (restart);
+    /// `coordinatorEnclave` changes the sealing identity (a lost sealing key).
+    static func start(
+        directory: URL? = nil, coordinatorEnclave: EnclaveMeasurement = ServerFixture.coordinatorEnclave,
+        startupManifest: [UInt8]? = nil
+    ) async throws -> ServerFixture {
+        let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("coordinator-server-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let machine = try SimulatedSGXMachine.openOrCreate(stateDirectory: directory.appendingPathComponent("machine"))
+        var logger = Logger(label: "coordinator-server-tests")
+        logger.logLevel = .warning
+        let configuration = CoordinatorConfiguration(
+            platform: SimulatedPlatform(machine: machine, enclave: coordinatorEnclave, consent: .insecureSimulation(announce: { _ in })),
+            quoteVerification: .simulated(machine),
+            storage: try SQLiteStorage(directory: directory.appendingPathComponent("data")),
+            logger: logger)
+        let coordinator = try await Coordinator.start(configuration, startupManifest: startupManifest)
+        let (ports, continuation) = AsyncStream.makeStream(of: (CoordinatorEndpoint, Int).self)
+        let server = try await CoordinatorServer.make(
+            coordinator: coordinator,
+            configuration: CoordinatorServerConfiguration(
+                clientAPI: ListenAddress(host: "127.0.0.1", port: 0), marbleAPI: ListenAddress(host: "127.0.0.1", port: 0),
+                logger: logger, onListening: { continuation.yield(($0, $1)) }),
+            metrics: CoordinatorMetrics(version: "test"))
+        let task = Task { try await server.run() }
+        var bound: [CoordinatorEndpoint: Int] = [:]
+        for await (endpoint, port) in ports {
+            bound[endpoint] = port
+            if bound.count == 2 { break }
+        }
+        let identity = try await coordinator.tlsIdentity()
+        return ServerFixture(
+            directory: directory, machine: machine, coordinator: coordinator, clientPort: bound[.clientAPI]!,
+            marblePort: bound[.marbleAPI]!, rootCertificatePEM: identity.rootCertificatePEM, serverTask: task)
+    }
+
+    private init(
+        directory: URL, machine: SimulatedSGXMachine, coordinator: Coordinator, clientPort: Int, marblePort: Int,
+        rootCertificatePEM: String, serverTask: Task<Void, any Error>
+    ) {
+        self.directory = directory
+        self.machine = machine
+        self.coordinator = coordinator
+        self.clientPort = clientPort
+        self.marblePort = marblePort
+        self.rootCertificatePEM = rootCertificatePEM
+        self.serverTask = serverTask
+    }
+
+    /// Stops the servers; the state directory stays for a restart.
+    func stop() async {
+        serverTask.cancel()
+        _ = await serverTask.result
+    }
+
+    func remove() async {
+        await stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var clientURL: String { "https://127.0.0.1:\(clientPort)" }
+    var marbleURL: String { "https://127.0.0.1:\(marblePort)" }
+
+    func platform(_ enclave: EnclaveMeasurement) -> SimulatedPlatform {
+        SimulatedPlatform(machine: machine, enclave: enclave, consent: .insecureSimulation(announce: { _ in }))
+    }
+
+    /// A client that pins the Coordinator's root and presents `identity` (if any) as its TLS client certificate.
+    func client(_ identity: ClientIdentity? = nil) throws -> APIClient {
+        try APIClient(rootPEM: rootCertificatePEM, identity: identity)
+    }
+}
+
+/// A certificate and key a client presents over TLS.
+struct ClientIdentity: Sendable {
+    let certificateDER: [UInt8]
+    let privateKeyPEM: String
+
+    var certificatePEM: String { PEMDocument(type: "CERTIFICATE", derBytes: certificateDER).pemString }
+}
+
+/// An HTTPS client (AsyncHTTPClient) with the answers it got: status code and body bytes.
+struct APIClient: Sendable {
+    let http: HTTPClient
+
+    struct Answer: Sendable {
+        let status: Int
+        let body: Data
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+        var jsendStatus: String? { json["status"] as? String }
+        var failReason: String? { (json["data"] as? [String: Any])?["reason"] as? String }
+
+        func data<Payload: Codable & Sendable>(_ type: Payload.Type) throws -> Payload {
+            let envelope = try JSONDecoder().decode(JSend<Payload>.self, from: body)
+            guard let data = envelope.data else { throw MissingData(body: String(decoding: body, as: UTF8.self)) }
+            return data
+        }
+    }
+
+    struct MissingData: Error { let body: String }
+
+    init(rootPEM: String, identity: ClientIdentity?) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(rootPEM.utf8)))
+        if let identity {
+            tls.certificateChain = [.certificate(try NIOSSLCertificate(bytes: identity.certificateDER, format: .der))]
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func get(_ url: String) async throws -> Answer {
+        try await send(HTTPClientRequest(url: url))
+    }
+
+    func post(_ url: String, json: some Encodable) async throws -> Answer {
+        try await post(url, body: try JSONEncoder().encode(json))
+    }
+
+    func post(_ url: String, body: Data) async throws -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return try await send(request)
+    }
+
+    private func send(_ request: HTTPClientRequest) async throws -> Answer {
+        let response = try await http.execute(request, timeout: .seconds(60))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+    }
+
+    func shutdown() async {
+        try? await http.shutdown()
+    }
+}
+
+/// A user: a key and a self-signed certificate, for the manifest and the TLS connection.
+struct TestUser: Sendable {
+    let name: String
+    let identity: ClientIdentity
+
+    init(name: String, notValidBefore: Date = Date().addingTimeInterval(-3600), notValidAfter: Date = Date().addingTimeInterval(86_400)) throws {
+        self.name = name
+        let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName { CommonName(name) }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: notValidBefore, notValidAfter: notValidAfter, issuer: subject, subject: subject,
+            signatureAlgorithm: .ecdsaWithSHA256, extensions: Certificate.Extensions(), issuerPrivateKey: .init(key))
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        identity = ClientIdentity(certificateDER: serializer.serializedBytes, privateKeyPEM: key.pemRepresentation)
+    }
+}
+
+/// A marble as a launcher presents itself: a key, the self-signed TLS client certificate, a CSR, and a quote whose
+/// report data binds SHA-256 of the certificate.
+struct TestMarble: Sendable {
+    let identity: ClientIdentity
+    let csrDER: [UInt8]
+    let uuid: UUID
+
+    init(uuid: UUID = UUID()) throws {
+        let key = P384.Signing.PrivateKey()
+        self.uuid = uuid
+        let name = try DistinguishedName { CommonName("MarbleRun Marble") }
+        let names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400 * 365), issuer: name,
+            subject: name, signatureAlgorithm: .ecdsaWithSHA384,
+            extensions: try Certificate.Extensions { SubjectAlternativeNames(names) }, issuerPrivateKey: .init(key))
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        identity = ClientIdentity(certificateDER: serializer.serializedBytes, privateKeyPEM: key.pemRepresentation)
+        let request = try CertificateSigningRequest(
+            version: .v1, subject: name, privateKey: .init(key),
+            attributes: CertificateSigningRequest.Attributes([
+                .init(ExtensionRequest(extensions: try Certificate.Extensions { SubjectAlternativeNames(names) }))
+            ]),
+            signatureAlgorithm: .ecdsaWithSHA384)
+        var csrSerializer = DER.Serializer()
+        try csrSerializer.serialize(request)
+        csrDER = csrSerializer.serializedBytes
+    }
+
+    /// The activation request with a quote from `platform` over SHA-256(`boundCertificate`, by default this marble's).
+    func request(type: String, on platform: SimulatedPlatform, boundCertificate: [UInt8]? = nil) throws -> ActivationRequest {
+        let hash = SHA256.hash(data: boundCertificate ?? identity.certificateDER)
+        let quote = try platform.quote(reportData: try ReportData.padding(hash))
+        return ActivationRequest(quote: Data(quote), csr: Data(csrDER), marbleType: type, uuid: uuid.uuidString)
+    }
+}
