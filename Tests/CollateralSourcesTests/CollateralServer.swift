@@ -1,6 +1,8 @@
 import Attestation
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import TestSupport
 
@@ -81,8 +83,9 @@ actor CollateralServer {
         metadataHeaders.append(request.headers[.init("Metadata")!])
     }
 
-    /// Runs the server for the duration of `body`, which gets its base URL (`http://127.0.0.1:<port>`).
-    func run<Result: Sendable>(_ body: @Sendable (String) async throws -> Result) async throws -> Result {
+    /// Runs the server for the duration of `body`, which gets its base URL (`http://127.0.0.1:<port>`, or `https://`
+    /// when `tls` is given).
+    func run<Result: Sendable>(tls: TLSConfiguration? = nil, _ body: @Sendable (String) async throws -> Result) async throws -> Result {
         let router = Router()
         router.get("**") { request, _ in
             await self.record(request)
@@ -93,7 +96,8 @@ actor CollateralServer {
         // Cancelling the server at the end of a test is expected; its shutdown complaints are noise.
         quiet.logLevel = .critical
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
                 portContinuation.finish()
@@ -107,7 +111,7 @@ actor CollateralServer {
                 throw CocoaError(.fileReadUnknown)
             }
             do {
-                let result = try await body("http://127.0.0.1:\(port)")
+                let result = try await body("\(tls == nil ? "http" : "https")://127.0.0.1:\(port)")
                 group.cancelAll()
                 return result
             } catch {
