@@ -208,6 +208,13 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(
+            name: "SealedStoreTests",
+            dependencies: [
+                "SealedStore", "TestSupport", "sealed-store-crash-probe",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "AuditLogTests",
             dependencies: [
                 "AuditLog", "CoordinatorPKI", "SealedStore",

@@ -33,11 +33,12 @@ struct CrashConsistencyTests {
         return reported.last ?? 0
     }
 
-    @Test(
-        "SIGKILL at random moments leaves exactly a prefix of the committed transactions",
-        .enabled(if: probe.exists, "build the sealed-store-crash-probe product first (swift build --build-tests)")
-    )
+    @Test("SIGKILL at random moments leaves exactly a prefix of the committed transactions")
     func killedWriterLeavesAPrefix() throws {
+        try #require(
+            Self.probe.exists,
+            "sealed-store-crash-probe not found at \(Self.probe.url.path); it is built with the tests (swift build --build-tests)"
+        )
         let directory = try ScratchDirectory()
         let sealingKey = SymmetricKey(size: .bits256)
         let keyHex = sealingKey.withUnsafeBytes { $0.map { String(format: "%02x", $0) }.joined() }
