@@ -229,13 +229,6 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SealedStoreTests",
-            dependencies: [
-                "SealedStore", "TestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        .testTarget(
             name: "CoordinatorPKITests",
             dependencies: [
                 "CoordinatorPKI",
