@@ -35,6 +35,10 @@ public struct SimulatedSGXMachine: Sendable {
     private let qeMREnclave: [UInt8]
     private let qeMRSigner: [UInt8]
     private let sealingSecret: SymmetricKey
+    private let rootPEM: String
+    private let pckCAPEM: String
+    private let pckPEM: String
+    private let tcbSigningPEM: String
 
     /// Opens the machine kept in `stateDirectory`, or creates one there (certificates valid from one hour before
     /// `instant` for 20 years) when there is none. Concurrent creators agree on one machine.
@@ -100,6 +104,10 @@ public struct SimulatedSGXMachine: Sendable {
             throw .simulationState(path: file.path, reason: "a certificate or key does not parse (\(error))")
         }
         self.stateDirectory = stateDirectory
+        rootPEM = Self.normalized(state.rootCertificate)
+        pckCAPEM = Self.normalized(state.pckCACertificate)
+        pckPEM = Self.normalized(state.pckCertificate)
+        tcbSigningPEM = Self.normalized(state.tcbSigningCertificate)
         hardware = state.hardware
         tcbState = state.tcbState
         qeID = try bytes(state.qeID, "qeID", count: 16)
@@ -115,16 +123,10 @@ public struct SimulatedSGXMachine: Sendable {
     }
 
     /// The root certificate as PEM.
-    public func rootCertificatePEM() throws(PlatformError) -> String {
-        try Self.pem(rootCertificate, step: "serialize the root certificate")
-    }
+    public var rootCertificatePEM: String { rootPEM }
 
     /// The PEM chain a quote carries: PCK certificate, PCK Platform CA, root.
-    public func pckCertificateChainPEM() throws(PlatformError) -> String {
-        try [pckCertificate, pckCACertificate, rootCertificate]
-            .map { (certificate) throws(PlatformError) in try Self.pem(certificate, step: "serialize the PCK chain") }
-            .joined(separator: "\n") + "\n"
-    }
+    public var pckCertificateChainPEM: String { pckPEM + pckCAPEM + rootPEM }
 
     /// Signed collateral for this machine's quotes, issued one hour before `instant` and valid for `validity` after it:
     /// both CRLs, TCB Info v3 and QE Identity v2 signed by the TCB Signing key, with their issuer chains.
@@ -137,9 +139,8 @@ public struct SimulatedSGXMachine: Sendable {
             SimulatedCollateralText.qeIdentity(
                 hardware: hardware, state: tcbState, qeMRSigner: qeMRSigner, issued: issued, nextUpdate: nextUpdate
             ).utf8)
-        let rootPEM = try rootCertificatePEM()
-        let tcbChain = try Self.pem(tcbSigningCertificate, step: "serialize the TCB Signing certificate") + "\n" + rootPEM
-        let pckCAChain = try Self.pem(pckCACertificate, step: "serialize the PCK CA certificate") + "\n" + rootPEM
+        let tcbChain = tcbSigningPEM + rootPEM
+        let pckCAChain = pckCAPEM + rootPEM
         do {
             let rootCRL = try RevocationListBuilder(
                 issuer: rootCertificate.subject, issuerKeyIdentifier: Self.keyIdentifier(rootKey.publicKey),
@@ -187,7 +188,7 @@ public struct SimulatedSGXMachine: Sendable {
             qeSecurityVersion: hardware.qeSecurityVersion, pceSecurityVersion: hardware.pceSVN, qeID: qeID,
             enclaveReport: enclaveReport, attestationKey: attestationKey, qeReport: qeReport,
             qeAuthenticationData: SimulatedQuotingEnclave.authenticationData, pckKey: pckKey,
-            pckCertificateChainPEM: try pckCertificateChainPEM())
+            pckCertificateChainPEM: pckCertificateChainPEM)
         do {
             return try quote.bytes()
         } catch {
@@ -240,12 +241,9 @@ public struct SimulatedSGXMachine: Sendable {
         }
     }
 
-    static func pem(_ certificate: Certificate, step: String) throws(PlatformError) -> String {
-        do {
-            return try certificate.serializeAsPEM().pemString
-        } catch {
-            throw .simulationCryptography(step: step, reason: "\(error)")
-        }
+    /// PEM text ending in exactly one newline, so that blocks concatenate into a chain.
+    private static func normalized(_ pem: String) -> String {
+        pem.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
     }
 }
 

@@ -45,7 +45,7 @@ struct OpenSSLInteroperabilityTests {
     }
 
     private func write(_ machine: SimulatedSGXMachine, now: Date, into directory: URL) throws {
-        let chain = try machine.pckCertificateChainPEM()
+        let chain = machine.pckCertificateChainPEM
         let blocks = chain.components(separatedBy: "-----END CERTIFICATE-----")
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .filter { !$0.isEmpty }

@@ -214,7 +214,7 @@ enum Fixture {
         let reopened = try SimulatedSGXMachine.open(stateDirectory: state.url)
         let reopenedAgain = try SimulatedSGXMachine.openOrCreate(stateDirectory: state.url, at: now.addingTimeInterval(60))
         #expect(try reopened.rootCertificateDER() == created.rootCertificateDER())
-        #expect(try reopenedAgain.pckCertificateChainPEM() == created.pckCertificateChainPEM())
+        #expect(reopenedAgain.pckCertificateChainPEM == created.pckCertificateChainPEM)
 
         for policy in SealingKeyPolicy.allCases {
             let key = created.sealingKey(for: Fixture.enclave, policy: policy)
