@@ -72,14 +72,4 @@ public actor CollateralCache {
         entries[key] = entry
         return entry.collateral
     }
-
-    /// Adds collateral obtained elsewhere (a bundle file, a previous run), keyed as if `source` had served it.
-    public func store(_ collateral: Collateral, for request: CollateralRequest, sourceIdentity: String) throws(CollateralSourceError) {
-        entries[Key(source: sourceIdentity, request: request)] = Entry(
-            collateral: collateral, validity: try CollateralValidity(of: collateral))
-    }
-
-    public func entry(for request: CollateralRequest, sourceIdentity: String) -> Entry? {
-        entries[Key(source: sourceIdentity, request: request)]
-    }
 }
