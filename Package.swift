@@ -242,7 +242,7 @@ let package = Package(
         .target(
             name: "Launcher",
             dependencies: [
-                "CoordinatorAPI", "Platform",
+                "Attestation", "CoordinatorAPI", "Platform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -257,6 +257,7 @@ let package = Package(
             name: "LauncherTests",
             dependencies: [
                 "Launcher", "CoordinatorAPI", "Platform", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -48,29 +48,35 @@ public struct ActivationClient: Sendable {
         -> ActivationResponse
     {
         let subject = "POST https://\(coordinator)\(ActivationRequest.path)"
-        guard let envelope = try? JSONDecoder().decode(JSend<ActivationResponse>.self, from: Data(body)) else {
+        // A refusal carries details of its own shape in `data`, so the status is read before the payload.
+        guard let envelope = try? JSONDecoder().decode(EnvelopeStatus.self, from: Data(body)) else {
             throw LauncherError(
                 .activation, subject,
-                found: "HTTP \(status.code) with a body that is not a JSend activation answer: "
+                found: "HTTP \(status.code) with a body that is not a JSend answer: "
                     + String(decoding: body.prefix(200), as: UTF8.self).quotedForError(),
                 expected: "a JSend envelope from a Cloister Coordinator",
                 hint: "check that \(LauncherSettings.Variable.coordinatorAddress[0]) points at the marble API (default port 2001)")
         }
-        switch envelope.status {
-        case .success:
-            guard let response = envelope.data, status.code == 200 else {
-                throw LauncherError(
-                    .activation, subject, found: "HTTP \(status.code), status success without parameters",
-                    expected: "HTTP 200 with the marble's parameters", hint: "report this Coordinator bug")
-            }
-            return response
-        case .fail, .error:
+        guard envelope.status == .success else {
             throw LauncherError(
                 .activation, subject,
-                found: "refusal (HTTP \(status.code), \(envelope.status.rawValue)): \(envelope.message ?? "no message")",
+                found: "a refusal (HTTP \(status.code), \(envelope.status.rawValue)): \(envelope.message ?? "no message")",
                 expected: "the marble to be activated",
-                hint: "the Coordinator's message says what to change; the program was not started")
+                hint: "the Coordinator's message says what to change")
         }
+        guard status.code == 200,
+            let response = try? JSONDecoder().decode(JSend<ActivationResponse>.self, from: Data(body)).data
+        else {
+            throw LauncherError(
+                .activation, subject, found: "HTTP \(status.code), status success without readable parameters",
+                expected: "HTTP 200 with the marble's files, env and argv", hint: "check that the Coordinator's version matches")
+        }
+        return response
+    }
+
+    private struct EnvelopeStatus: Decodable {
+        let status: JSend<NoPayload>.Status
+        let message: String?
     }
 
     private func exchange(body: Data, key: MarbleKey) async throws(LauncherError) -> (HTTPResponseStatus, [UInt8]) {

@@ -99,7 +99,7 @@ public struct SimulationSettings: Sendable, Hashable {
         }
     }
 
-    private func readDescription() throws(LauncherError) -> EnclaveDescription {
+    func readDescription() throws(LauncherError) -> EnclaveDescription {
         let variable = LauncherSettings.Variable.enclaveDescription
         do {
             return try JSONDecoder().decode(
@@ -112,7 +112,7 @@ public struct SimulationSettings: Sendable, Hashable {
         }
     }
 
-    private func readSigner() throws(LauncherError) -> EnclaveSigner {
+    func readSigner() throws(LauncherError) -> EnclaveSigner {
         let variable = LauncherSettings.Variable.enclaveSigner
         let pem: String
         do {
