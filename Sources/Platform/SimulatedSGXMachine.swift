@@ -316,7 +316,8 @@ private struct PersistedState: Codable {
         let directory = file.deletingLastPathComponent()
         let staging = directory.appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString)")
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try write(to: staging)
             defer { try? FileManager.default.removeItem(at: staging) }
             if link(staging.path, file.path) != 0 && errno != EEXIST {

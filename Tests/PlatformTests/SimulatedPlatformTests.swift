@@ -87,6 +87,37 @@ enum Fixture {
         #expect(chain.components(separatedBy: "BEGIN CERTIFICATE").count - 1 == 3)
     }
 
+    @Test func tamperedQuotesFailTheirSignatureChecks() throws {
+        let state = try TemporaryDirectory("tamper")
+        let now = Date()
+        let machine = try SimulatedSGXMachine.openOrCreate(stateDirectory: state.url, at: now)
+        let quote = try machine.quote(for: Fixture.enclave, reportData: Fixture.reportData("tamper"))
+        let collateral = try machine.collateral(at: now)
+        let cases: [(offset: Int, check: Check)] = [
+            (112, .isvSignature),  // MRENCLAVE
+            (368, .isvSignature),  // REPORTDATA
+            (564 + 64, .qeReportSignature),  // QE report MRENCLAVE
+        ]
+        for (offset, check) in cases {
+            var tampered = quote
+            tampered[offset] ^= 0x01
+            #expect {
+                try Fixture.verifier(for: machine).verify(quoteBytes: tampered, collateral: collateral, at: now)
+            } throws: { error in
+                (error as? AttestationError)?.check == check
+            }
+        }
+        var forgedTCBInfo = collateral
+        forgedTCBInfo.tcbInfo = Array(
+            String(decoding: collateral.tcbInfo, as: UTF8.self)
+                .replacingOccurrences(of: "\"tcbStatus\":\"UpToDate\"", with: "\"tcbStatus\":\"UpToDate\" ").utf8)
+        #expect {
+            try Fixture.verifier(for: machine).verify(quoteBytes: quote, collateral: forgedTCBInfo, at: now)
+        } throws: { error in
+            (error as? AttestationError)?.check == .tcbInfoSignature
+        }
+    }
+
     @Test func debugEnclaveQuotesCarryTheDebugAttribute() throws {
         let state = try TemporaryDirectory("debug")
         let now = Date()
