@@ -165,6 +165,7 @@ let package = Package(
                 "CoordinatorServer", "Attestation", "Coordinator", "CoordinatorAPI", "CoordinatorPKI", "Platform", "SealedStore",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

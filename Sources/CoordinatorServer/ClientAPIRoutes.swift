@@ -29,6 +29,7 @@ struct ClientAPIRoutes: Sendable {
         router.post(RouterPath(ClientAPIPath.updateCancel)) { _, context in try await cancelUpdate(context) }
         router.get(RouterPath(ClientAPIPath.secrets)) { request, context in try await readSecrets(request, context) }
         router.post(RouterPath(ClientAPIPath.secrets)) { request, context in try await writeSecrets(request, context) }
+        router.post(RouterPath(ClientAPIPath.recover)) { request, context in try await recover(request, context) }
         router.get(RouterPath(ClientAPIPath.openAPI)) { _, _ in OpenAPIDocument.response() }
         OperationalRoutes(coordinator: coordinator, metrics: metrics).add(to: router)
     }
@@ -136,6 +137,15 @@ struct ClientAPIRoutes: Sendable {
         }
         try await coordinator.writeSecrets(uploads, clientCertificateDER: certificate)
         return JSendResponse.success(Optional<NoPayload>.none)
+    }
+
+    private func recover(_ request: Request, _ context: CoordinatorRequestContext) async throws -> Response {
+        let body = try await RequestBody.decode(
+            RecoveryRequest.self, from: request, context: context,
+            shape: #"{"recoverySecret": base64, "recoverySecretSignature": base64}"#, limit: RecoveryRequest.maximumBodySize)
+        let progress = try await coordinator.recover(secret: Array(body.recoverySecret), signature: Array(body.recoverySecretSignature))
+        await refreshIdentity()
+        return JSendResponse.success(RecoveryResponse(remaining: progress.remaining, message: progress.message))
     }
 
     /// Reloads the servers' TLS identity after an operation that may have replaced the intermediate.

@@ -1,4 +1,5 @@
 import Coordinator
+import CoordinatorAPI
 import Foundation
 import Hummingbird
 import Metrics
@@ -58,17 +59,28 @@ extension Duration {
     }
 }
 
-/// Counts and times every request of a server, labelled with the matched route (or `unmatched`).
+/// Counts and times every request of a server, labelled with its endpoint, or `unmatched` so that clients cannot
+/// create unbounded label values.
 struct RequestMetricsMiddleware: RouterMiddleware {
     typealias Context = CoordinatorRequestContext
     let metrics: CoordinatorMetrics
     let server: String
 
+    static let endpoints: Set<String> = [
+        ClientAPIPath.status, ClientAPIPath.quote, ClientAPIPath.manifest, ClientAPIPath.update, ClientAPIPath.updateManifest,
+        ClientAPIPath.updateCancel, ClientAPIPath.secrets, ClientAPIPath.recover, ClientAPIPath.openAPI, ClientAPIPath.metrics,
+        ClientAPIPath.health, ClientAPIPath.readiness, ActivationRequest.path,
+    ]
+
+    static func label(for path: String) -> String {
+        endpoints.contains(path) ? path : "unmatched"
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         metrics.recordRequest(
-            server: server, method: request.method.rawValue, path: context.endpointPath ?? "unmatched",
+            server: server, method: request.method.rawValue, path: Self.label(for: request.uri.path),
             code: response.status.code, duration: ContinuousClock.now - start)
         return response
     }
@@ -85,7 +97,7 @@ struct JSendErrorMiddleware: RouterMiddleware {
         } catch let error as CoordinatorError {
             return JSendResponse.refusal(error)
         } catch let error as HTTPError {
-            if error.status == .notFound, context.endpointPath == nil {
+            if error.status == .notFound {
                 return JSendResponse.error(
                     "\(request.method.rawValue) \(request.uri.path) is not an endpoint of this server: the Coordinator serves "
                         + "MarbleRun's API v2 under /api/v2/ (see /api/v2/openapi.json)",

@@ -629,6 +629,54 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/api/v2/recover": {
+   "post": {
+    "operationId": "recover",
+    "summary": "Upload a decrypted recovery secret (share) with its PKCS#1 v1.5 SHA-256 signature (recovery mode)",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/RecoveryRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "Accepted; remaining shares",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/RecoveryEnvelope"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed body or invalid share",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Fail"
+        }
+       }
+      }
+     },
+     "500": {
+      "description": "Not in recovery mode",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/api/v2/activate": {
    "servers": [
     {
