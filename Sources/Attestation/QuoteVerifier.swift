@@ -103,10 +103,10 @@ public struct QuoteVerifier: Sendable {
         recorder.passed(.qeIdentityKind, "\(qeIdentity.id) version \(qeIdentity.version)")
 
         // Step 4: the PCK chain and its SGX extension.
-        let (pckPath, pck) = try pckCertificate(quote, collateral: collateral, at: now, lists: lists, recorder: &recorder)
+        let (pckPath, pck, pckChainKey) = try pckCertificate(quote, collateral: collateral, at: now, lists: lists, recorder: &recorder)
 
         // Steps 5 and 6: the QE report is signed by the PCK key and binds the attestation key.
-        try checkQEReport(quote, pckLeaf: pckPath.leaf, recorder: &recorder)
+        try checkQEReport(quote, pckLeaf: pckPath.leaf, pckChain: pckChainKey, recorder: &recorder)
 
         // Step 7: the QE matches its identity.
         let qeLevel = try appraiseQE(quote.signatureData.qeReport, identity: qeIdentity, recorder: &recorder)
@@ -158,7 +158,8 @@ public struct QuoteVerifier: Sendable {
     // MARK: Step 0
 
     private func revocationLists(_ collateral: Collateral, at now: Int64, recorder: inout Recorder) throws(AttestationError) -> RevocationLists {
-        let cachedRoot = cache?.lookup { $0.rootCRLs[collateral.rootCACRL] }
+        let rootKey = ExactBytes(collateral.rootCACRL)
+        let cachedRoot = cache?.lookup { $0.rootCRLs[rootKey] }
         let root: CertificateRevocationList
         if let cachedRoot {
             root = cachedRoot
@@ -170,7 +171,7 @@ public struct QuoteVerifier: Sendable {
                     expected: "the Root CA CRL signed by \(trustAnchor.subject)",
                     hint: "root_ca_crl must be the Root CA CRL (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der for Intel), not the PCK CRL; fetch it again.")
             }
-            cache?.store { $0.rootCRLs.insertBounded(root, for: collateral.rootCACRL) }
+            cache?.store { $0.rootCRLs.insertBounded(root, for: rootKey) }
         }
         if let nextUpdate = root.nextUpdate, now >= nextUpdate {
             throw AttestationError(
@@ -185,13 +186,14 @@ public struct QuoteVerifier: Sendable {
         }
         recorder.passed(.rootCRL, cached: cachedRoot != nil, "signed by the trust anchor, valid until \(root.nextUpdate.map(UTCTimestamp.iso8601) ?? "-"), root not revoked")
 
-        let cachedPCK = cache?.lookup { $0.pckCRLs[collateral.pckCRL] }
+        let pckKey = ExactBytes(collateral.pckCRL)
+        let cachedPCK = cache?.lookup { $0.pckCRLs[pckKey] }
         let pck: CertificateRevocationList
         if let cachedPCK {
             pck = cachedPCK
         } else {
             pck = try Self.parseCRL(collateral.pckCRL, check: .pckCRL)
-            cache?.store { $0.pckCRLs.insertBounded(pck, for: collateral.pckCRL) }
+            cache?.store { $0.pckCRLs.insertBounded(pck, for: pckKey) }
         }
         recorder.passed(.pckCRL, cached: cachedPCK != nil, "issued by \(pck.issuer), \(pck.revokedSerialNumbers.count) revoked serial(s); signature checked with the PCK chain")
         return RevocationLists(root: root, pck: pck)
@@ -238,19 +240,21 @@ public struct QuoteVerifier: Sendable {
     // MARK: Steps 2 and 3
 
     private func issuerPath(_ pem: String, check: Check, what: String, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, cached: Bool) {
-        if let cached = cache?.lookup({ $0.issuerChains[pem] }) { return (cached, true) }
+        let key = ExactText(pem)
+        if let cached = cache?.lookup({ $0.issuerChains[key] }) { return (cached, true) }
         let certificates = try PEM.certificates(Array(pem.utf8), check: check, what: what)
         let path = try CertifiedPath.build(certificates, anchor: trustAnchor, check: check, what: what)
-        cache?.store { $0.issuerChains.insertBounded(path, for: pem) }
+        cache?.store { $0.issuerChains.insertBounded(path, for: key) }
         return (path, false)
     }
 
     private func verifiedPCKCRL(_ lists: RevocationLists, collateral: Collateral) -> (Certificate) -> Bool {
         { issuer in
-            let key = VerificationCache.PCKCRLSignatureKey(crl: collateral.pckCRL, issuer: issuer)
-            if cache?.lookup({ $0.pckCRLSignatures.contains(key) ? true : nil }) == true { return true }
+            guard let cache else { return lists.pck.isSigned(by: issuer) }
+            let key = VerificationCache.PCKCRLSignatureKey(crl: ExactBytes(collateral.pckCRL), issuerPublicKey: ExactBytes(issuer.publicKey.subjectPublicKeyInfoBytes))
+            if cache.lookup({ $0.pckCRLSignatures.contains(key) ? true : nil }) == true { return true }
             guard lists.pck.isSigned(by: issuer) else { return false }
-            cache?.store { $0.pckCRLSignatures.insertBounded(key) }
+            cache.store { $0.pckCRLSignatures.insertBounded(key) }
             return true
         }
     }
@@ -283,7 +287,7 @@ public struct QuoteVerifier: Sendable {
     }
 
     private func tcbInformation(_ collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (TCBInfo, CertifiedPath) {
-        let key = VerificationCache.SignedDocumentKey(json: collateral.tcbInfo, signature: collateral.tcbInfoSignature, issuerChain: collateral.tcbInfoIssuerChain)
+        let key = VerificationCache.SignedDocumentKey(json: ExactBytes(collateral.tcbInfo), signature: ExactBytes(collateral.tcbInfoSignature), issuerChain: ExactText(collateral.tcbInfoIssuerChain))
         let cached = cache?.lookup { $0.tcbInfos[key] }
         let info: TCBInfo
         if let cached { info = cached } else { info = try TCBInfo(json: collateral.tcbInfo) }
@@ -302,7 +306,7 @@ public struct QuoteVerifier: Sendable {
     }
 
     private func qeIdentityDocument(_ collateral: Collateral, tcbChain: CertifiedPath, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (QEIdentity, CertifiedPath) {
-        let key = VerificationCache.SignedDocumentKey(json: collateral.qeIdentity, signature: collateral.qeIdentitySignature, issuerChain: collateral.qeIdentityIssuerChain)
+        let key = VerificationCache.SignedDocumentKey(json: ExactBytes(collateral.qeIdentity), signature: ExactBytes(collateral.qeIdentitySignature), issuerChain: ExactText(collateral.qeIdentityIssuerChain))
         let cached = cache?.lookup { $0.qeIdentities[key] }
         let identity: QEIdentity
         if let cached { identity = cached } else { identity = try QEIdentity(json: collateral.qeIdentity) }
@@ -329,7 +333,7 @@ public struct QuoteVerifier: Sendable {
 
     // MARK: Step 4
 
-    private func pckCertificate(_ quote: Quote, collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, PCKExtension) {
+    private func pckCertificate(_ quote: Quote, collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, PCKExtension, ExactBytes) {
         let chainBytes: [UInt8]
         let what: String
         let certification = quote.signatureData.certificationData
@@ -348,7 +352,8 @@ public struct QuoteVerifier: Sendable {
             what = "the quote's PCK certificate chain"
             recorder.passed(.certificationDataType, "type 5 (PEM PCK chain, \(certification.data.count) bytes)")
         }
-        let cached = cache?.lookup { $0.pckChains[chainBytes] }
+        let chainKey = ExactBytes(chainBytes)
+        let cached = cache?.lookup { $0.pckChains[chainKey] }
         let path: CertifiedPath, pck: PCKExtension
         if let cached {
             (path, pck) = cached
@@ -356,21 +361,21 @@ public struct QuoteVerifier: Sendable {
             let certificates = try PEM.certificates(chainBytes, check: .pckChain, what: what)
             path = try CertifiedPath.build(certificates, anchor: trustAnchor, check: .pckChain, what: what)
             pck = try PCKExtension(certificate: path.leaf)
-            cache?.store { $0.pckChains.insertBounded((path, pck), for: chainBytes) }
+            cache?.store { $0.pckChains.insertBounded((path, pck), for: chainKey) }
         }
         try path.check(at: now, against: lists, anchor: trustAnchor, check: .pckChain, what: what, verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
         recorder.passed(.pckChain, cached: cached != nil, "\(path.leaf.subject) via \(path.certificates.dropFirst().map { "\($0.subject)" }.joined(separator: ", ")) to the trust anchor, valid and not revoked")
         recorder.passed(.pckExtension, cached: cached != nil, "FMSPC \(pck.fmspc.hexadecimal), PCE-ID \(pck.pceID.hexadecimal), PCESVN \(pck.pceSVN), CPUSVN \(pck.cpuSVN.hexadecimal)")
-        return (path, pck)
+        return (path, pck, chainKey)
     }
 
     // MARK: Steps 5 and 6
 
-    private func checkQEReport(_ quote: Quote, pckLeaf: Certificate, recorder: inout Recorder) throws(AttestationError) {
+    private func checkQEReport(_ quote: Quote, pckLeaf: Certificate, pckChain: ExactBytes, recorder: inout Recorder) throws(AttestationError) {
         let signature = quote.signatureData
         let key = VerificationCache.QEReportKey(
-            pckLeaf: pckLeaf, qeReport: signature.qeReport, qeReportSignature: signature.qeReportSignature,
-            attestationKey: signature.attestationKey, qeAuthenticationData: signature.qeAuthenticationData)
+            pckChain: pckChain, qeReport: ExactBytes(signature.qeReport.rawSlice), qeReportSignature: ExactBytes(signature.qeReportSignature),
+            attestationKey: ExactBytes(signature.attestationKey), qeAuthenticationData: ExactBytes(signature.qeAuthenticationData))
         if cache?.lookup({ $0.qeReports.contains(key) ? true : nil }) == true {
             recorder.passed(.qeReportSignature, cached: true, "signed by the PCK key")
             recorder.passed(.qeAuthDataLength, cached: true, "32 bytes")

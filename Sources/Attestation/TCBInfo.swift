@@ -78,126 +78,108 @@ struct TCBInfo: Sendable {
     let moduleIdentities: [ModuleIdentity]
 
     init(json: [UInt8]) throws(AttestationError) {
-        let raw: Raw
+        let document = try Self.document(json, what: "TCB Info")
         do {
-            raw = try JSONDecoder().decode(Raw.self, from: Data(json))
+            let version = try document["version"].integer()
+            guard version >= 3, let id = try document.optional("id")?.string() else {
+                throw AttestationError(
+                    check: .collateralFormat, found: "TCB Info version \(version)\(try document.optional("id") == nil ? " without an id" : "")",
+                    expected: "TCB Info version 3 (id SGX or TDX)",
+                    hint: "Fetch TCB Info from PCS API v4 (/sgx/certification/v4/tcb or /tdx/certification/v4/tcb); version 2 (API v3, sgxtcbcompNNsvn fields) is not supported, as in dcap-qvl.")
+            }
+            self.id = id
+            self.version = Int(version)
+            issueDate = try Self.date(document["issueDate"])
+            nextUpdate = try Self.date(document["nextUpdate"])
+            fmspc = try Self.hex(document["fmspc"])
+            pceID = try Self.hex(document["pceId"])
+            var levels = [Level]()
+            for level in try document["tcbLevels"].elements() {
+                let tcb = try level["tcb"]
+                var tdx: [UInt8]?
+                if let components = try tcb.optional("tdxtcbcomponents") { tdx = try Self.svns(components) }
+                levels.append(
+                    Level(
+                        sgxComponents: try Self.svns(tcb["sgxtcbcomponents"]), pceSVN: UInt16(clamping: try tcb["pcesvn"].integer()),
+                        tdxComponents: tdx, tcbDate: try Self.date(level["tcbDate"]), status: try Self.status(level["tcbStatus"]),
+                        advisoryIDs: try level.optional("advisoryIDs")?.strings() ?? []))
+            }
+            levels.sort { lhs, rhs in
+                if lhs.sgxComponents != rhs.sgxComponents { return rhs.sgxComponents.lexicographicallyPrecedes(lhs.sgxComponents) }
+                if lhs.pceSVN != rhs.pceSVN { return lhs.pceSVN > rhs.pceSVN }
+                return (rhs.tdxComponents ?? []).lexicographicallyPrecedes(lhs.tdxComponents ?? [])
+            }
+            self.levels = levels
+            module = try document.optional("tdxModule").map { (entry) throws(JSONPath.Failure) in try Self.moduleIdentity(entry, id: "tdxModule") }
+            var identities = [ModuleIdentity]()
+            for entry in try document.optional("tdxModuleIdentities")?.elements() ?? [] {
+                identities.append(try Self.moduleIdentity(entry, id: try entry["id"].string()))
+            }
+            moduleIdentities = identities
+        } catch let failure as JSONPath.Failure {
+            throw Self.fieldFailure(failure, what: "TCB Info", expected: "a TCB Info v3 object as served by Intel PCS")
+        } catch let error as AttestationError {
+            throw error
         } catch {
-            throw Self.decodingFailure(error, json: json)
+            throw Self.fieldFailure(JSONPath.Failure(path: "?", problem: "\(error)"), what: "TCB Info", expected: "a TCB Info v3 object")
         }
-        guard raw.version >= 3, let id = raw.id else {
-            throw AttestationError(
-                check: .collateralFormat, found: "TCB Info version \(raw.version)\(raw.id == nil ? " without an id" : "")",
-                expected: "TCB Info version 3 (id SGX or TDX)",
-                hint: "Fetch TCB Info from PCS API v4 (/sgx/certification/v4/tcb or /tdx/certification/v4/tcb); version 2 (API v3) is not supported, as in dcap-qvl.")
-        }
-        func date(_ text: String, _ field: String) throws(AttestationError) -> Int64 {
-            guard let seconds = UTCTimestamp.parse(text) else {
-                throw AttestationError(
-                    check: .collateralFormat, found: "TCB Info \(field) \"\(text)\"", expected: "an RFC 3339 UTC time",
-                    hint: "The TCB Info is malformed; fetch it again.")
-            }
-            return seconds
-        }
-        func hex(_ text: String, _ field: String) throws(AttestationError) -> [UInt8] {
-            guard let bytes = [UInt8](hexadecimal: text) else {
-                throw AttestationError(
-                    check: .collateralFormat, found: "TCB Info \(field) \"\(text.prefix(40))\"", expected: "hexadecimal",
-                    hint: "The TCB Info is malformed; fetch it again.")
-            }
-            return bytes
-        }
-        self.id = id
-        version = raw.version
-        issueDate = try date(raw.issueDate, "issueDate")
-        nextUpdate = try date(raw.nextUpdate, "nextUpdate")
-        fmspc = try hex(raw.fmspc, "fmspc")
-        pceID = try hex(raw.pceId, "pceId")
-        var levels = [Level]()
-        for level in raw.tcbLevels {
+    }
+
+    private static func moduleIdentity(_ entry: JSONPath, id: String) throws(JSONPath.Failure) -> ModuleIdentity {
+        var levels: [(isvSVN: UInt8, tcbDate: Int64, status: TCBStatus, advisoryIDs: [String])] = []
+        for level in try entry.optional("tcbLevels")?.elements() ?? [] {
             levels.append(
-                Level(
-                    sgxComponents: level.tcb.sgxtcbcomponents.map { UInt8(clamping: $0.svn) },
-                    pceSVN: UInt16(clamping: level.tcb.pcesvn),
-                    tdxComponents: level.tcb.tdxtcbcomponents?.map { UInt8(clamping: $0.svn) },
-                    tcbDate: try date(level.tcbDate, "tcbDate"), status: level.tcbStatus,
-                    advisoryIDs: level.advisoryIDs ?? []))
+                (UInt8(clamping: try level["tcb"]["isvsvn"].integer()), try date(level["tcbDate"]), try status(level["tcbStatus"]),
+                 try level.optional("advisoryIDs")?.strings() ?? []))
         }
-        levels.sort { lhs, rhs in
-            if lhs.sgxComponents != rhs.sgxComponents { return lhs.sgxComponents.lexicographicallyPrecedes(rhs.sgxComponents) == false }
-            if lhs.pceSVN != rhs.pceSVN { return lhs.pceSVN > rhs.pceSVN }
-            return (rhs.tdxComponents ?? []).lexicographicallyPrecedes(lhs.tdxComponents ?? [])
-        }
-        self.levels = levels
-        func identity(_ raw: Raw.Module, id: String) throws(AttestationError) -> ModuleIdentity {
-            var levels: [(isvSVN: UInt8, tcbDate: Int64, status: TCBStatus, advisoryIDs: [String])] = []
-            for level in raw.tcbLevels ?? [] {
-                levels.append((UInt8(clamping: level.tcb.isvsvn), try date(level.tcbDate, "tdxModuleIdentities.tcbDate"), level.tcbStatus, level.advisoryIDs ?? []))
-            }
-            return ModuleIdentity(
-                id: id, mrSigner: try hex(raw.mrsigner, "mrsigner"), attributes: try hex(raw.attributes, "attributes"),
-                attributesMask: try hex(raw.attributesMask, "attributesMask"), levels: levels)
-        }
-        module = try raw.tdxModule.map { (module) throws(AttestationError) in try identity(module, id: "tdxModule") }
-        var identities = [ModuleIdentity]()
-        for entry in raw.tdxModuleIdentities ?? [] { identities.append(try identity(entry, id: entry.id ?? "")) }
-        moduleIdentities = identities
+        return ModuleIdentity(
+            id: id, mrSigner: try hex(entry["mrsigner"]), attributes: try hex(entry["attributes"]),
+            attributesMask: try hex(entry["attributesMask"]), levels: levels)
     }
 
-    static func decodingFailure(_ error: any Error, json: [UInt8]) -> AttestationError {
-        let detail: String
-        switch error {
-        case DecodingError.keyNotFound(let key, let context):
-            detail = "missing key '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
-            DecodingError.dataCorrupted(let context):
-            detail = "bad value at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
-        default:
-            detail = "\(error)"
-        }
-        return AttestationError(
-            check: .collateralFormat, found: "TCB Info JSON that does not decode (\(detail))",
-            expected: "a TCB Info v3 object as served by Intel PCS",
-            hint: json.first == UInt8(ascii: "{") && detail.contains("sgxtcbcomponents")
-                ? "This looks like TCB Info version 2 (PCS API v3, sgxtcbcompNNsvn fields), which is not supported: fetch TCB Info from PCS API v4."
-                : "The collateral's tcb_info must be the exact JSON text of the tcbInfo object; fetch it again.")
+    static func svns(_ components: JSONPath) throws(JSONPath.Failure) -> [UInt8] {
+        var svns = [UInt8]()
+        for component in try components.elements() { svns.append(UInt8(clamping: try component["svn"].integer())) }
+        return svns
     }
 
-    private struct Raw: Decodable {
-        struct Component: Decodable { let svn: Int }
-        struct TCB: Decodable {
-            let sgxtcbcomponents: [Component]
-            let pcesvn: Int
-            let tdxtcbcomponents: [Component]?
+    static func date(_ field: JSONPath) throws(JSONPath.Failure) -> Int64 {
+        guard let seconds = UTCTimestamp.parse(try field.string()) else {
+            throw JSONPath.Failure(path: field.path, problem: "is not an RFC 3339 UTC time")
         }
-        struct Level: Decodable {
-            let tcb: TCB
-            let tcbDate: String
-            let tcbStatus: TCBStatus
-            let advisoryIDs: [String]?
+        return seconds
+    }
+
+    static func hex(_ field: JSONPath, count: Int? = nil) throws(JSONPath.Failure) -> [UInt8] {
+        guard let bytes = [UInt8](hexadecimal: try field.string()), count == nil || bytes.count == count else {
+            throw JSONPath.Failure(path: field.path, problem: "is not hexadecimal\(count.map { " of \($0) bytes" } ?? "")")
         }
-        struct ModuleLevel: Decodable {
-            struct SVN: Decodable { let isvsvn: Int }
-            let tcb: SVN
-            let tcbDate: String
-            let tcbStatus: TCBStatus
-            let advisoryIDs: [String]?
+        return bytes
+    }
+
+    static func status(_ field: JSONPath) throws(JSONPath.Failure) -> TCBStatus {
+        let text = try field.string()
+        guard let status = TCBStatus(rawValue: text) else {
+            throw JSONPath.Failure(path: field.path, problem: "is the unknown status \"\(text)\"")
         }
-        struct Module: Decodable {
-            let id: String?
-            let mrsigner: String
-            let attributes: String
-            let attributesMask: String
-            let tcbLevels: [ModuleLevel]?
+        return status
+    }
+
+    static func document(_ json: [UInt8], what: String) throws(AttestationError) -> JSONPath {
+        do {
+            return JSONPath(try JSONValue.parse(json))
+        } catch {
+            throw AttestationError(
+                check: .collateralFormat, found: "\(what) text that is not JSON (\(error.reason) at byte \(error.offset))",
+                expected: "the exact JSON text of the \(what) object",
+                hint: "The collateral's \(what) field is damaged or truncated; fetch it again from Intel PCS or the PCCS.")
         }
-        let id: String?
-        let version: Int
-        let issueDate: String
-        let nextUpdate: String
-        let fmspc: String
-        let pceId: String
-        let tcbLevels: [Level]
-        let tdxModule: Module?
-        let tdxModuleIdentities: [Module]?
+    }
+
+    static func fieldFailure(_ failure: JSONPath.Failure, what: String, expected: String) -> AttestationError {
+        AttestationError(
+            check: .collateralFormat, found: "\(what) field '\(failure.path)' that \(failure.problem)", expected: expected,
+            hint: "The collateral's \(what) must be the exact JSON text Intel PCS serves; fetch it again.")
     }
 }
 
@@ -228,71 +210,28 @@ struct QEIdentity: Sendable {
     let levels: [Level]
 
     init(json: [UInt8]) throws(AttestationError) {
-        let raw: Raw
+        let document = try TCBInfo.document(json, what: "QE Identity")
         do {
-            raw = try JSONDecoder().decode(Raw.self, from: Data(json))
+            id = try document["id"].string()
+            version = Int(try document["version"].integer())
+            issueDate = try TCBInfo.date(document["issueDate"])
+            nextUpdate = try TCBInfo.date(document["nextUpdate"])
+            miscSelect = try TCBInfo.hex(document["miscselect"], count: 4).uint32(at: 0)
+            miscSelectMask = try TCBInfo.hex(document["miscselectMask"], count: 4).uint32(at: 0)
+            attributes = try TCBInfo.hex(document["attributes"], count: 16)
+            attributesMask = try TCBInfo.hex(document["attributesMask"], count: 16)
+            mrSigner = try TCBInfo.hex(document["mrsigner"], count: 32)
+            isvProductID = UInt16(clamping: try document["isvprodid"].integer())
+            var levels = [Level]()
+            for level in try document["tcbLevels"].elements() {
+                levels.append(
+                    Level(
+                        isvSVN: UInt16(clamping: try level["tcb"]["isvsvn"].integer()), tcbDate: try TCBInfo.date(level["tcbDate"]),
+                        status: try TCBInfo.status(level["tcbStatus"]), advisoryIDs: try level.optional("advisoryIDs")?.strings() ?? []))
+            }
+            self.levels = levels
         } catch {
-            throw AttestationError(
-                check: .collateralFormat, found: "QE Identity JSON that does not decode (\(error))",
-                expected: "a QE Identity v2 object as served by Intel PCS",
-                hint: "The collateral's qe_identity must be the exact JSON text of the enclaveIdentity object; fetch it again.")
+            throw TCBInfo.fieldFailure(error, what: "QE Identity", expected: "a QE Identity v2 object as served by Intel PCS")
         }
-        func malformed(_ field: String, _ value: String) -> AttestationError {
-            AttestationError(
-                check: .collateralFormat, found: "QE Identity \(field) \"\(value.prefix(40))\"",
-                expected: field.contains("Date") ? "an RFC 3339 UTC time" : "hexadecimal of the right length",
-                hint: "The QE Identity is malformed; fetch it again.")
-        }
-        func date(_ text: String, _ field: String) throws(AttestationError) -> Int64 {
-            guard let seconds = UTCTimestamp.parse(text) else { throw malformed(field, text) }
-            return seconds
-        }
-        func hex(_ text: String, _ field: String, count: Int) throws(AttestationError) -> [UInt8] {
-            guard let bytes = [UInt8](hexadecimal: text), bytes.count == count else { throw malformed(field, text) }
-            return bytes
-        }
-        func littleEndian32(_ text: String, _ field: String) throws(AttestationError) -> UInt32 {
-            let bytes = try hex(text, field, count: 4)
-            return bytes.uint32(at: 0)
-        }
-        id = raw.id
-        version = raw.version
-        issueDate = try date(raw.issueDate, "issueDate")
-        nextUpdate = try date(raw.nextUpdate, "nextUpdate")
-        miscSelect = try littleEndian32(raw.miscselect, "miscselect")
-        miscSelectMask = try littleEndian32(raw.miscselectMask, "miscselectMask")
-        attributes = try hex(raw.attributes, "attributes", count: 16)
-        attributesMask = try hex(raw.attributesMask, "attributesMask", count: 16)
-        mrSigner = try hex(raw.mrsigner, "mrsigner", count: 32)
-        isvProductID = UInt16(clamping: raw.isvprodid)
-        var levels = [Level]()
-        for level in raw.tcbLevels {
-            levels.append(
-                Level(
-                    isvSVN: UInt16(clamping: level.tcb.isvsvn), tcbDate: try date(level.tcbDate, "tcbDate"),
-                    status: level.tcbStatus, advisoryIDs: level.advisoryIDs ?? []))
-        }
-        self.levels = levels
-    }
-
-    private struct Raw: Decodable {
-        struct Level: Decodable {
-            struct SVN: Decodable { let isvsvn: Int }
-            let tcb: SVN
-            let tcbDate: String
-            let tcbStatus: TCBStatus
-            let advisoryIDs: [String]?
-        }
-        let id: String
-        let version: Int
-        let issueDate: String
-        let nextUpdate: String
-        let miscselect: String
-        let miscselectMask: String
-        let attributes: String
-        let attributesMask: String
-        let mrsigner: String
-        let isvprodid: Int
-        let tcbLevels: [Level]
     }
 }

@@ -1,5 +1,4 @@
 import Synchronization
-import X509
 
 /// Results of expensive, instant-independent work (parsing and signature checks), keyed on the exact input bytes.
 ///
@@ -7,32 +6,33 @@ import X509
 /// against every verification's instant, so a cached entry can never make an expired input pass.
 final class VerificationCache: Sendable {
     struct SignedDocumentKey: Hashable, Sendable {
-        let json: [UInt8]
-        let signature: [UInt8]
-        let issuerChain: String
+        let json: ExactBytes
+        let signature: ExactBytes
+        let issuerChain: ExactText
     }
 
     struct QEReportKey: Hashable, Sendable {
-        let pckLeaf: Certificate
-        let qeReport: EnclaveReport
-        let qeReportSignature: [UInt8]
-        let attestationKey: [UInt8]
-        let qeAuthenticationData: [UInt8]
+        /// The PCK chain the QE report signature was checked against (its leaf's key signed the QE report).
+        let pckChain: ExactBytes
+        let qeReport: ExactBytes
+        let qeReportSignature: ExactBytes
+        let attestationKey: ExactBytes
+        let qeAuthenticationData: ExactBytes
     }
 
     struct PCKCRLSignatureKey: Hashable, Sendable {
-        let crl: [UInt8]
-        let issuer: Certificate
+        let crl: ExactBytes
+        let issuerPublicKey: ExactBytes
     }
 
     struct State: Sendable {
-        var rootCRLs: [[UInt8]: CertificateRevocationList] = [:]
-        var pckCRLs: [[UInt8]: CertificateRevocationList] = [:]
+        var rootCRLs: [ExactBytes: CertificateRevocationList] = [:]
+        var pckCRLs: [ExactBytes: CertificateRevocationList] = [:]
         var pckCRLSignatures: Set<PCKCRLSignatureKey> = []
-        var issuerChains: [String: CertifiedPath] = [:]
+        var issuerChains: [ExactText: CertifiedPath] = [:]
         var tcbInfos: [SignedDocumentKey: TCBInfo] = [:]
         var qeIdentities: [SignedDocumentKey: QEIdentity] = [:]
-        var pckChains: [[UInt8]: (path: CertifiedPath, pck: PCKExtension)] = [:]
+        var pckChains: [ExactBytes: (path: CertifiedPath, pck: PCKExtension)] = [:]
         var qeReports: Set<QEReportKey> = []
     }
 
@@ -68,4 +68,31 @@ extension Set {
         if count >= VerificationCache.tableLimit { removeAll(keepingCapacity: true) }
         insert(member)
     }
+}
+
+/// Bytes as a cache key: hashed in bulk (`Array<UInt8>`'s own hashing feeds the hasher a byte at a time, which cost more
+/// than the warm path's signature check) and compared exactly.
+struct ExactBytes: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = Array(bytes) }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
+/// Text (PEM chains) as a cache key, hashed in bulk over its UTF-8 and compared byte for byte.
+struct ExactText: Hashable, Sendable {
+    let text: String
+
+    init(_ text: String) { self.text = text }
+
+    func hash(into hasher: inout Hasher) {
+        var text = text
+        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    static func == (lhs: ExactText, rhs: ExactText) -> Bool { lhs.text.utf8.elementsEqual(rhs.text.utf8) }
 }
