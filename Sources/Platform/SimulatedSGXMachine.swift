@@ -115,6 +115,7 @@ public struct SimulatedSGXMachine: Sendable {
         qeMRSigner = try bytes(state.qeMRSigner, "qeMRSigner", count: 32)
         sealingSecret = SymmetricKey(data: try bytes(state.sealingSecret, "sealingSecret", count: 32))
         try hardware.validate()
+        try tcbState.validate()
     }
 
     /// The root certificate as DER, the trust anchor a verifier must be given to accept this machine's quotes.
