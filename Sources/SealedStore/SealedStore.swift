@@ -174,12 +174,34 @@ public final class SealedStore: Sendable {
     /// Replaces the data key with a new random one, re-encrypting every record and re-sealing the key, all in one
     /// transaction. Do this when the recovery keys change, so that holders of old shares cannot open new state;
     /// then split the returned key into new shares.
+    ///
+    /// The recovery data stored beside the state is left as it is; prefer
+    /// ``rotateDataKey(sealingKey:recoveryData:)``, which replaces it in the same transaction.
     @discardableResult
     public func rotateDataKey(sealingKey: SymmetricKey) throws(SealedStoreError) -> SymmetricKey {
+        try rotate(to: StateCipher(dataKey: SymmetricKey(size: .bits256)), sealingKey: sealingKey, recoveryData: nil)
+    }
+
+    /// Replaces the data key like ``rotateDataKey(sealingKey:)`` and, in the same transaction, the recovery data
+    /// with what `recoveryData` makes for the new key (the hashes of its new recovery shares), so that a crash
+    /// cannot leave a new data key beside the recovery data of the old one. `recoveryData` runs before the
+    /// transaction; its errors are rethrown and nothing changes. Returning nil removes the recovery data.
+    @discardableResult
+    public func rotateDataKey(sealingKey: SymmetricKey, recoveryData: (SymmetricKey) throws -> Data?) throws
+        -> SymmetricKey
+    {
         let newCipher = try StateCipher(dataKey: SymmetricKey(size: .bits256))
+        let data = try recoveryData(newCipher.dataKey)
+        return try rotate(to: newCipher, sealingKey: sealingKey, recoveryData: .some(data))
+    }
+
+    /// - Parameter recoveryData: nil keeps the stored recovery data; `.some(nil)` removes it.
+    private func rotate(to newCipher: StateCipher, sealingKey: SymmetricKey, recoveryData: Data??)
+        throws(SealedStoreError) -> SymmetricKey
+    {
         var replacedCipher: StateCipher?
         do {
-            try rotate(to: newCipher, sealingKey: sealingKey, replaced: &replacedCipher)
+            try rotate(to: newCipher, sealingKey: sealingKey, recoveryData: recoveryData, replaced: &replacedCipher)
         } catch {
             if let replacedCipher { cipher.withLock { $0 = replacedCipher } }
             throw error
@@ -187,9 +209,9 @@ public final class SealedStore: Sendable {
         return newCipher.dataKey
     }
 
-    private func rotate(to newCipher: StateCipher, sealingKey: SymmetricKey, replaced: inout StateCipher?)
-        throws(SealedStoreError)
-    {
+    private func rotate(
+        to newCipher: StateCipher, sealingKey: SymmetricKey, recoveryData: Data??, replaced: inout StateCipher?
+    ) throws(SealedStoreError) {
         try Self.storageCall("rotating the data key") {
             try backend.write { storage in
                 let oldCipher = cipher.withLock { $0 }
@@ -202,6 +224,7 @@ public final class SealedStore: Sendable {
                 }
                 try storage.setMetadata(Self.sealedDataKeyName, StateCipher.sealDataKey(newCipher.dataKey, with: sealingKey))
                 try storage.setMetadata(Self.keyCheckName, newCipher.keyCheck())
+                if let recoveryData { try storage.setMetadata(Self.recoveryDataName, recoveryData) }
                 cipher.withLock { $0 = newCipher }
                 replaced = oldCipher
             }

@@ -185,6 +185,31 @@ struct SealedStoreTests {
         #expect(try locked.unlock(dataKey: newKey, resealingWith: sealingKey).values().count == 3)
     }
 
+    @Test("rotation can replace the recovery data in the same transaction, or keep everything when it fails")
+    func rotationWithRecoveryData() throws {
+        struct NoShares: Error {}
+        let directory = try ScratchDirectory()
+        let store = try unlocked(openStore(directory, sealingKey))
+        var change = StateChange()
+        change.put("a", "1")
+        change.setRecoveryData(Data("old shares".utf8))
+        try store.commit(change)
+        let oldKey = store.dataKey
+        #expect(throws: NoShares.self) {
+            try store.rotateDataKey(sealingKey: sealingKey) { _ in throw NoShares() }
+        }
+        #expect(store.dataKey == oldKey)
+        #expect(try store.recoveryData() == Data("old shares".utf8))
+        var seenKey: SymmetricKey?
+        let newKey = try store.rotateDataKey(sealingKey: sealingKey) { key in
+            seenKey = key
+            return Data("new shares".utf8)
+        }
+        #expect(seenKey == newKey && store.dataKey == newKey)
+        #expect(try store.recoveryData() == Data("new shares".utf8))
+        #expect(try store.value(forKey: "a") == Data("1".utf8))
+    }
+
     @Test("discarding a locked state starts empty under the new key")
     func discard() throws {
         let directory = try ScratchDirectory()
