@@ -78,6 +78,26 @@ import _CryptoExtras
         #expect(try EnclaveSigner(pem: key.publicKey.pemRepresentation) == signer)
     }
 
+    /// A key made as Gramine requires (`openssl genrsa -3 3072`); MRSIGNER computed independently from
+    /// `openssl rsa -modulus` (SHA-256 of the byte-reversed modulus).
+    @Test func mrSignerOfAnExponentThreeKeyMatchesTheIndependentValue() throws {
+        let pem = """
+            -----BEGIN PUBLIC KEY-----
+            MIIBoDANBgkqhkiG9w0BAQEFAAOCAY0AMIIBiAKCAYEAzndwDLYoEJycXZiYhSso
+            d/uOYpG+XeArFzthgPqRaT7Sp9z9gYf1FCW+zevkPtKjSx20Vj2b7TzZYbrBd7oW
+            6kGb4N5Rn2xJoNPMgukUk37fCn8XUV/P1augo1dFBoSdfmWyD4jvh54LUOYFtBCx
+            XNy6oVR9m+p8RVBJzXf4Di50JbK/nKu/ZcdtDNNq+4UBTsNpcnbfRKqzZKcPmp1K
+            +BengO0rsj/hHMh6vJKIkGeDODqPdwOIzFC3KYJR7cz8aDhCpYBgnVL01eGrqFZs
+            t30NNFXt2fuY6C9NAMsw6XdnYi2HDtR9QzVMK3VXa3EK5po4C4Mm0x12W8H5rQnI
+            6RFX6rDpUIajU0We9xuAXQ8Jydgbp22giOxn/nkMI5uJy05OGvsUCaG3oGH4jrd6
+            W6o1ELa+fOvVX+Lxpz7y5h8z5mO6cvd+Wnb6Mv5KqspFDRVJd3dqL0+V72vICwcc
+            273Pj3leN9AyyJUE9/guzbtcsoiER6vHjG0ns2xCoIY5AgED
+            -----END PUBLIC KEY-----
+            """
+        let signer = try EnclaveSigner(pem: pem)
+        #expect(signer.mrSigner.hexadecimalText == "012fe2977193833fd0565c533b2c68bdfa094704bfe19f6d52f91cb2cdd2a4d0")
+    }
+
     @Test func signingKeyOfWrongSizeOrFormatIsRejected() throws {
         let small = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         #expect {
