@@ -1,0 +1,114 @@
+import CoordinatorAPI
+import CoordinatorServer
+import Foundation
+import Testing
+
+/// The served OpenAPI document against the real answers: every documented operation is called, every answer's status
+/// is documented for its operation, and every JSON body validates against the documented schema.
+@Suite struct OpenAPITests {
+    struct Exchange {
+        let path: String
+        let method: String
+        let answer: APIClient.Answer
+    }
+
+    @Test func everyDocumentedOperationAnswersAsDocumented() async throws {
+        let fixture = try await ServerFixture.start()
+        let admin = try TestUser(name: "admin"), alice = try TestUser(name: "alice"), bob = try TestUser(name: "bob")
+        let anonymous = try fixture.client(), adminClient = try fixture.client(admin.identity)
+        let aliceClient = try fixture.client(alice.identity), bobClient = try fixture.client(bob.identity)
+        let marble = try TestMarble()
+        let marbleClient = try fixture.client(marble.identity)
+        let base = fixture.clientURL
+        var exchanges: [Exchange] = []
+        func get(_ client: APIClient, _ path: String, query: String = "") async throws {
+            exchanges.append(Exchange(path: path, method: "get", answer: try await client.get(base + path + query)))
+        }
+        func post(_ client: APIClient, _ path: String, _ body: Data, url: String? = nil) async throws {
+            exchanges.append(Exchange(path: path, method: "post", answer: try await client.post((url ?? base) + path, body: body)))
+        }
+        func json(_ value: some Encodable) throws -> Data { try JSONEncoder().encode(value) }
+
+        // Before a manifest.
+        try await get(anonymous, ClientAPIPath.status)
+        try await get(anonymous, ClientAPIPath.quote)
+        try await get(anonymous, ClientAPIPath.quote, query: "?nonce=not+base64url")
+        try await get(anonymous, ClientAPIPath.manifest)
+        try await get(anonymous, ClientAPIPath.updateManifest)
+        try await get(anonymous, ClientAPIPath.health)
+        try await get(anonymous, ClientAPIPath.readiness)
+        try await post(anonymous, ClientAPIPath.manifest, Data("{\"manifest\": 1}".utf8))
+        try await post(anonymous, ClientAPIPath.recover, try json(RecoveryRequest(recoverySecret: Data(count: 32), recoverySecretSignature: Data(count: 4))))
+        let manifest = TestManifests.standard(users: [admin, alice, bob], updateThreshold: 2)
+        try await post(anonymous, ClientAPIPath.manifest, try json(ManifestRequest(manifest: Data(manifest))))
+        // With a manifest.
+        try await get(anonymous, ClientAPIPath.manifest)
+        try await get(anonymous, ClientAPIPath.secrets, query: "?s=apiToken")
+        try await get(adminClient, ClientAPIPath.secrets, query: "?s=apiToken")
+        try await post(adminClient, ClientAPIPath.secrets, Data("[]".utf8))
+        try await post(adminClient, ClientAPIPath.secrets, try json(SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("t".utf8))])))
+        try await get(adminClient, ClientAPIPath.secrets, query: "?s=apiToken&s=sharedKey")
+        try await get(adminClient, ClientAPIPath.secrets, query: "?s=nosuchsecret")
+        try await post(adminClient, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 4)))))
+        try await post(anonymous, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 5)))))
+        try await post(adminClient, ClientAPIPath.update, Data("not json".utf8))
+        try await post(bobClient, ClientAPIPath.updateCancel, Data())
+        try await post(bobClient, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(manifest))))
+        let updated = TestManifests.standard(users: [admin, alice, bob], frontendSecurityVersion: 4, updateThreshold: 2, backendEnv: "staging")
+        try await post(aliceClient, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(updated))))
+        try await get(anonymous, ClientAPIPath.updateManifest)
+        try await post(anonymous, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(updated))))
+        try await post(bobClient, ClientAPIPath.updateManifest, Data("{".utf8))
+        try await post(bobClient, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(updated))))
+        try await post(anonymous, ClientAPIPath.updateCancel, Data())
+        try await get(anonymous, ClientAPIPath.update)
+        try await post(anonymous, ClientAPIPath.recover, Data("{}".utf8))
+        try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
+        try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
+        try await post(marbleClient, ActivationRequest.path, Data("{}".utf8), url: fixture.marbleURL)
+        try await get(anonymous, ClientAPIPath.metrics)
+        try await get(anonymous, ClientAPIPath.openAPI)
+
+        let served = try #require(exchanges.last).answer
+        let document = try JSONValue.parse(served.body)
+        #expect(document == (try JSONValue.parse(Data(OpenAPIDocument.json.utf8))))
+        let checker = SchemaChecker(document: document)
+        let paths = try #require(document["paths"]?.object)
+        var answered: Set<String> = []
+        for exchange in exchanges {
+            let label = "\(exchange.method.uppercased()) \(exchange.path) -> \(exchange.answer.status)"
+            guard let operation = paths[exchange.path]?[exchange.method] else {
+                Issue.record("\(label): the operation is not documented")
+                continue
+            }
+            answered.insert("\(exchange.method) \(exchange.path)")
+            guard let response = operation["responses"]?["\(exchange.answer.status)"] else {
+                Issue.record("\(label): status not documented; body \(String(decoding: exchange.answer.body, as: UTF8.self))")
+                continue
+            }
+            if let schema = response["content"]?["application/json"]?["schema"] {
+                let body = try JSONValue.parse(exchange.answer.body)
+                let problems = checker.problems(body, against: schema)
+                #expect(problems.isEmpty, "\(label): \(problems.joined(separator: "; "))")
+            } else {
+                #expect(response["content"]?["text/plain"] != nil, "\(label): no schema")
+            }
+        }
+        for (path, item) in paths {
+            for method in (item.object ?? [:]).keys where ["get", "post"].contains(method) {
+                #expect(answered.contains("\(method) \(path)"), "\(method.uppercased()) \(path) is documented but was not called")
+            }
+        }
+
+        // The metrics name the state and count the activations by type.
+        let metrics = String(decoding: try #require(exchanges.first { $0.path == ClientAPIPath.metrics }).answer.body, as: UTF8.self)
+        #expect(metrics.contains("coordinator_state 3"))
+        #expect(metrics.contains(#"coordinator_marble_activations_total{type="backend"} 1"#))
+        #expect(metrics.contains(#"coordinator_marble_activations_success_total{type="backend"} 1"#))
+        #expect(metrics.contains(#"coordinator_marble_activations_total{type="frontend"} 1"#))
+        #expect(metrics.contains("server_client_api_http_request_total"))
+
+        for client in [anonymous, adminClient, aliceClient, bobClient, marbleClient] { await client.shutdown() }
+        await fixture.remove()
+    }
+}
