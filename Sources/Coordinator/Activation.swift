@@ -8,6 +8,13 @@ import Manifest
 import SwiftASN1
 import X509
 
+/// An activation waiting for its batch commit.
+struct PendingActivationRecord {
+    let marbleType: String
+    let event: AuditEvent
+    let continuation: CheckedContinuation<Result<Void, CoordinatorError>, Never>
+}
+
 /// What an activation needs from the Coordinator's state, taken at one instant so that the expensive work (quote
 /// verification, key generation, certificate issuing, rendering) runs outside the actor.
 struct ActivationSnapshot: Sendable {
@@ -49,6 +56,10 @@ extension Coordinator {
     /// exactly under concurrency. Then the marble certificate is issued, per-marble secrets are derived or issued, the
     /// parameters are rendered and the `MARBLE_PREDEFINED_*` entries added.
     ///
+    /// The expensive work runs outside the actor, so activations proceed in parallel; their counters and update-log
+    /// entries are committed in batches (one transaction for all activations that finished meanwhile), and each call
+    /// returns only after its record is durable.
+    ///
     /// - Parameter clientCertificateDER: the DER of the TLS client certificate the marble presented.
     public func activate(_ request: ActivationRequest, clientCertificateDER: [UInt8]?) async throws(CoordinatorError)
         -> ActivationResponse
@@ -60,7 +71,13 @@ extension Coordinator {
                 request, clientCertificateDER: clientCertificateDER, snapshot: snapshot, verifier: verifier, now: configuration.clock())
             guard snapshot.generation == generation else { continue }
             try checkActivationLimit(request.marbleType, snapshot: snapshot)
-            try recordActivation(request.marbleType, prepared: prepared, snapshot: snapshot)
+            activations[request.marbleType, default: 0] += 1
+            do {
+                try await recordActivation(request.marbleType, prepared: prepared)
+            } catch {
+                activations[request.marbleType, default: 1] -= 1
+                throw error
+            }
             return prepared.response
         }
         throw CoordinatorError(
@@ -97,15 +114,17 @@ extension Coordinator {
         }
     }
 
-    private func recordActivation(_ marbleType: String, prepared: PreparedActivation, snapshot: ActivationSnapshot)
-        throws(CoordinatorError)
-    {
-        let count = (activations[marbleType] ?? 0) + 1
-        let limit = snapshot.manifest.content.marbles[marbleType]?.maxActivations ?? 0
-        let extra = limit > 0 ? [(PersistedCore.activationKey(marbleType), Data("\(count)".utf8))] : []
+    /// Queues the activation's update-log entry (and counter) for the next batch commit and waits until it is durable.
+    private func recordActivation(_ marbleType: String, prepared: PreparedActivation) async throws(CoordinatorError) {
         let event = AuditEvent.activation(marbleType: marbleType, uuid: prepared.uuid, time: configuration.clock())
-        try appendOnly(events: [event], extra: extra)
-        activations[marbleType] = count
+        let result: Result<Void, CoordinatorError> = await withCheckedContinuation { continuation in
+            activationBatch.append(PendingActivationRecord(marbleType: marbleType, event: event, continuation: continuation))
+            if !isFlushingActivations {
+                isFlushingActivations = true
+                Task { await self.flushActivations() }
+            }
+        }
+        try result.get()
         logger.info(
             "Marble activated",
             metadata: [
@@ -113,6 +132,30 @@ extension Coordinator {
                 "tcbStatus": "\(prepared.tcbStatus.rawValue)",
                 "verification": "\(verifier.isSimulation ? "SIMULATION (proves nothing)" : "DCAP")",
             ])
+    }
+
+    /// Commits every queued activation record in one transaction, repeatedly, until none are left. Yielding first
+    /// lets activations that are about to finish join the batch.
+    private func flushActivations() async {
+        await Task.yield()
+        while !activationBatch.isEmpty {
+            let batch = activationBatch
+            activationBatch = []
+            let limits = manifest?.content.marbles.mapValues(\.maxActivations) ?? [:]
+            let counters = Set(batch.map(\.marbleType)).filter { (limits[$0] ?? 0) > 0 }.map {
+                (PersistedCore.activationKey($0), Data("\(activations[$0] ?? 0)".utf8))
+            }
+            let result: Result<Void, CoordinatorError>
+            do {
+                try appendOnly(events: batch.map(\.event), extra: counters)
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            for record in batch { record.continuation.resume(returning: result) }
+            await Task.yield()
+        }
+        isFlushingActivations = false
     }
 
     /// Commits log entries and extra records without rewriting the core record.

@@ -32,6 +32,7 @@ extension Coordinator {
         case .fullManifest:
             try users.require(.updateManifest, on: [], for: user)
             try requireNoErrors(validation.report)
+            _ = try sealingPolicy(for: candidate)
             if let pending = core.pendingUpdate {
                 throw CoordinatorError(
                     .badRequest, .updateAlreadyPending,
@@ -191,8 +192,12 @@ extension Coordinator {
             .manifestUpdated, user: nil, fingerprint: candidate.fingerprint, missingAcknowledgments: 0, missingUsers: [],
             time: now)
         var recoverySecrets: [String: [UInt8]]?
-        if changes.recoveryKeysChanged {
-            let (secrets, recoveryData) = try rotateDataKeyForRecovery(candidate)
+        let policyBefore = sealingPolicy
+        if let store = openStore { try applySealMode(of: candidate, store: store) }
+        if changes.recoveryKeysChanged || policyBefore != sealingPolicy {
+            // A re-sealed state already has a new data key, whose shares replace the old ones too.
+            let (secrets, recoveryData) = try policyBefore != sealingPolicy
+                ? recoveryForCurrentDataKey(candidate) : rotateDataKeyForRecovery(candidate)
             recoverySecrets = secrets
             try commit(core, events: precedingEvents + [applied], recoveryData: .some(recoveryData))
         } else {

@@ -24,7 +24,9 @@ public actor Coordinator {
 
     let configuration: CoordinatorConfiguration
     let verifier: MarbleQuoteVerifier
-    let sealingKey: SymmetricKey
+    /// The key that seals the state's data key, and the platform identity it is bound to.
+    var sealingKey: SymmetricKey
+    var sealingPolicy: SealingKeyPolicy
     var logger: Logger { configuration.logger }
 
     enum Storage {
@@ -43,17 +45,21 @@ public actor Coordinator {
     var generation = 0
     var tlsVersion = 0
     var cachedQuote: [UInt8]
+    /// Activations whose records wait for the next batch commit.
+    var activationBatch: [PendingActivationRecord] = []
+    var isFlushingActivations = false
     /// The recovery secrets accepted so far in recovery mode.
     var recoverySession: RecoverySession?
 
     init(
-        configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, storage: Storage, core: PersistedCore,
-        pki: CoordinatorPKI, manifest: Manifest?, activations: [String: UInt64], cachedQuote: [UInt8]
+        configuration: CoordinatorConfiguration, sealing: (key: SymmetricKey, policy: SealingKeyPolicy), storage: Storage,
+        core: PersistedCore, pki: CoordinatorPKI, manifest: Manifest?, activations: [String: UInt64], cachedQuote: [UInt8]
     ) {
         self.configuration = configuration
         platformKind = configuration.platform.kind
         verifier = MarbleQuoteVerifier(configuration: configuration.quoteVerification)
-        self.sealingKey = sealingKey
+        sealingKey = sealing.key
+        sealingPolicy = sealing.policy
         self.storage = storage
         self.core = core
         self.pki = pki
@@ -85,10 +91,20 @@ public actor Coordinator {
             logger.warning(
                 "Marble quotes are verified against the SIMULATION root \(configuration.quoteVerification.trustAnchor.fingerprint): activations prove nothing about real SGX hardware")
         }
-        let sealingKey = try configuration.stateSealingKey()
-        let outcome: SealedStore.OpenOutcome
+        var sealingKey = (key: try configuration.stateSealingKey(configuration.sealingKeyPolicy), policy: configuration.sealingKeyPolicy)
+        var outcome: SealedStore.OpenOutcome
         do {
-            outcome = try SealedStore.open(backend: configuration.storage, sealingKey: sealingKey)
+            outcome = try SealedStore.open(backend: configuration.storage, sealingKey: sealingKey.key)
+            if case .sealedWithAnotherKey = outcome {
+                // A manifest's SealMode may have sealed the state with the other identity's key.
+                let other: SealingKeyPolicy = sealingKey.policy == .signer ? .enclave : .signer
+                let otherKey = try configuration.stateSealingKey(other)
+                let retried = try SealedStore.open(backend: configuration.storage, sealingKey: otherKey)
+                if case .opened = retried {
+                    outcome = retried
+                    sealingKey = (otherKey, other)
+                }
+            }
         } catch {
             throw storageError(error, "opening the sealed state")
         }
@@ -125,7 +141,9 @@ public actor Coordinator {
         return coordinator
     }
 
-    private static func fresh(_ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, store: SealedStore)
+    private static func fresh(
+        _ configuration: CoordinatorConfiguration, sealingKey: (key: SymmetricKey, policy: SealingKeyPolicy), store: SealedStore
+    )
         throws(CoordinatorError) -> Coordinator
     {
         let (pki, core) = try newCore(configuration)
@@ -139,7 +157,7 @@ public actor Coordinator {
             throw storageError(error, "writing the new state")
         }
         return Coordinator(
-            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: pki, manifest: nil,
+            configuration: configuration, sealing: sealingKey, storage: .open(store), core: core, pki: pki, manifest: nil,
             activations: [:], cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
     }
 
@@ -157,12 +175,12 @@ public actor Coordinator {
     }
 
     private static func restore(
-        _ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, store: SealedStore, core: PersistedCore,
-        activations stored: [String: Data]
+        _ configuration: CoordinatorConfiguration, sealingKey: (key: SymmetricKey, policy: SealingKeyPolicy), store: SealedStore,
+        core: PersistedCore, activations stored: [String: Data]
     ) throws(CoordinatorError) -> Coordinator {
         let loaded = try loadedState(core: core, activations: stored)
         return Coordinator(
-            configuration: configuration, sealingKey: sealingKey, storage: .open(store), core: core, pki: loaded.pki,
+            configuration: configuration, sealing: sealingKey, storage: .open(store), core: core, pki: loaded.pki,
             manifest: loaded.manifest, activations: loaded.activations,
             cachedQuote: try quote(configuration.platform, pki: loaded.pki, nonce: nil))
     }
@@ -194,13 +212,15 @@ public actor Coordinator {
         return (pki, manifest, activations)
     }
 
-    private static func inRecovery(_ configuration: CoordinatorConfiguration, sealingKey: SymmetricKey, locked: LockedSealedState)
+    private static func inRecovery(
+        _ configuration: CoordinatorConfiguration, sealingKey: (key: SymmetricKey, policy: SealingKeyPolicy), locked: LockedSealedState
+    )
         throws(CoordinatorError) -> Coordinator
     {
         var (pki, core) = try newCore(configuration)
         core.state = .recovery
         return Coordinator(
-            configuration: configuration, sealingKey: sealingKey, storage: .locked(locked), core: core, pki: pki, manifest: nil,
+            configuration: configuration, sealing: sealingKey, storage: .locked(locked), core: core, pki: pki, manifest: nil,
             activations: [:], cachedQuote: try quote(configuration.platform, pki: pki, nonce: nil))
     }
 
@@ -267,6 +287,7 @@ public actor Coordinator {
                 hint: core.state == .acceptingMarbles ? "a manifest is already set: change it with a manifest update" : "wait until the Coordinator has started")
         }
         let manifest = try Self.parseValidManifest(bytes)
+        _ = try sealingPolicy(for: manifest)
         let now = configuration.clock()
         var core = core
         if case .locked = storage {
@@ -288,6 +309,7 @@ public actor Coordinator {
         core.packageSecurityVersions = [:]
         core.pendingUpdate = nil
         let store = try openStoreDiscardingLockedState()
+        try applySealMode(of: manifest, store: store)
         let recovery = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
         try commit(
             core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
@@ -404,6 +426,37 @@ public actor Coordinator {
             secrets[spec.name] = try SecretFactory.generateShared(spec, definition: definition, pki: pki, now: now)
         }
         return secrets
+    }
+
+    /// Re-seals the state under the platform key `manifest`'s `Config.SealMode` asks for, if it is not already:
+    /// `ProductKey` binds it to MRSIGNER, `UniqueKey` to MRENCLAVE, empty keeps the configured default. The data key
+    /// is replaced in the process, so call this before making recovery secrets.
+    func applySealMode(of manifest: Manifest, store: SealedStore) throws(CoordinatorError) {
+        let wanted = try sealingPolicy(for: manifest)
+        guard wanted != sealingPolicy else { return }
+        let key = try configuration.stateSealingKey(wanted)
+        do {
+            try store.rotateDataKey(sealingKey: key)
+        } catch {
+            throw Self.storageError(error, "re-sealing the state for SealMode \(manifest.content.config.sealMode)")
+        }
+        sealingKey = key
+        sealingPolicy = wanted
+        logger.info("State re-sealed", metadata: ["sealingKey": "\(wanted.rawValue)"])
+    }
+
+    /// The platform key `manifest`'s `Config.SealMode` asks for.
+    func sealingPolicy(for manifest: Manifest) throws(CoordinatorError) -> SealingKeyPolicy {
+        switch manifest.content.config.sealMode {
+        case "ProductKey": return .signer
+        case "UniqueKey": return .enclave
+        case "": return configuration.sealingKeyPolicy
+        default:
+            throw CoordinatorError(
+                .badRequest, .invalidManifest, found: "Config.SealMode \(manifest.content.config.sealMode)",
+                expected: "ProductKey, UniqueKey or empty",
+                hint: "a Cloister Coordinator always persists its state sealed; SealMode Disabled is not supported")
+        }
     }
 
     /// The open store; in recovery mode, the locked state is discarded for an empty one (setting a new manifest).

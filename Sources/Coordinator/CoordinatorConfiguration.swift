@@ -14,10 +14,12 @@ public struct CoordinatorConfiguration: Sendable {
     public var quoteVerification: QuoteVerificationConfiguration
     /// Where the sealed state lives: `SQLiteStorage(directory:)` for a data directory.
     public var storage: any SealedStorageBackend
-    /// Settings of the PKI created on first start (and in recovery mode, for the temporary one).
+    /// Settings of the PKI created on first start (and in recovery mode, for the temporary one). The default curve is
+    /// P-256, several times cheaper than MarbleRun's P-384 per activation; clients accept either, and
+    /// `PKIConfiguration(curve: .p384)` reproduces MarbleRun exactly.
     public var pki: PKIConfiguration
-    /// Which platform sealing key protects the state's data key: MRSIGNER (MarbleRun's default `ProductKey`) or
-    /// MRENCLAVE (`UniqueKey`).
+    /// Which platform sealing key protects the state's data key when the manifest does not say: MRSIGNER (MarbleRun's
+    /// default `ProductKey`) or MRENCLAVE (`UniqueKey`). A manifest's `Config.SealMode` overrides it once set.
     public var sealingKeyPolicy: SealingKeyPolicy
     public var logger: Logger
     /// The time source for certificate validity, collateral checks and log entries.
@@ -27,7 +29,7 @@ public struct CoordinatorConfiguration: Sendable {
         platform: any EnclavePlatform,
         quoteVerification: QuoteVerificationConfiguration,
         storage: any SealedStorageBackend,
-        pki: PKIConfiguration = PKIConfiguration(curve: .p384, commonName: "Cloister Coordinator"),
+        pki: PKIConfiguration = PKIConfiguration(),
         sealingKeyPolicy: SealingKeyPolicy = .signer,
         logger: Logger = Logger(label: "cloister.coordinator"),
         clock: @escaping @Sendable () -> Date = { Date() }
@@ -42,13 +44,13 @@ public struct CoordinatorConfiguration: Sendable {
     }
 
     /// The 256-bit key that seals the state's data key, derived from the platform's 128-bit SGX sealing key.
-    func stateSealingKey() throws(CoordinatorError) -> SymmetricKey {
+    func stateSealingKey(_ policy: SealingKeyPolicy) throws(CoordinatorError) -> SymmetricKey {
         let platformKey: SymmetricKey
         do {
-            platformKey = try platform.sealingKey(sealingKeyPolicy)
+            platformKey = try platform.sealingKey(policy)
         } catch {
             throw CoordinatorError(
-                .internal, .platform, found: "\(error)", expected: "the platform's \(sealingKeyPolicy.rawValue) sealing key",
+                .internal, .platform, found: "\(error)", expected: "the platform's \(policy.rawValue) sealing key",
                 hint: "check that the Coordinator runs in an enclave that can derive sealing keys")
         }
         return HKDF<SHA256>.deriveKey(

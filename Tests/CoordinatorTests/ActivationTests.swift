@@ -171,6 +171,30 @@ import X509
             clientCertificateDER: accepted.certificateDER)
     }
 
+    @Test func advisoriesNotAcceptedAreRefused() async throws {
+        let fixture = try CoordinatorFixture(
+            tcbState: SimulatedTCBState(platformStatus: .swHardeningNeeded, platformAdvisoryIDs: ["INTEL-SA-00615", "INTEL-SA-00657"]))
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        var manifest = String(decoding: TestManifests.standard(frontendTCB: ["SWHardeningNeeded"]), as: UTF8.self)
+        manifest = manifest.replacingOccurrences(
+            of: #""AcceptedTCBStatuses": ["SWHardeningNeeded"]"#,
+            with: #""AcceptedTCBStatuses": ["SWHardeningNeeded"], "AcceptedAdvisories": ["INTEL-SA-00615"]"#)
+        _ = try await coordinator.setManifest(Array(manifest.utf8))
+        let marble = try TestMarble()
+        let quote = try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))
+        let error = await #expect(throws: CoordinatorError.self) {
+            _ = try await coordinator.activate(marble.request(type: "frontend", quote: quote), clientCertificateDER: marble.certificateDER)
+        }
+        #expect(error?.attestation?.check == .policyAdvisories)
+        #expect(error?.found.contains("INTEL-SA-00657") == true)
+        // The backend package accepts SWHardeningNeeded by default (an empty AcceptedTCBStatuses) with all advisories.
+        let backend = try TestMarble()
+        _ = try await coordinator.activate(
+            backend.request(type: "backend", quote: try backend.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+            clientCertificateDER: backend.certificateDER)
+    }
+
     @Test func maxActivationsIsExactUnderConcurrency() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
@@ -201,5 +225,16 @@ import X509
         }
         #expect(outcomes.filter { $0 == nil }.count == 37)
         #expect(outcomes.filter { $0 == .maxActivationsReached }.count == 163)
+        let log = try await coordinator.updateLog()
+        #expect(log.filter { $0.contains("Marble activated") }.count == 37)
+        #expect(try await coordinator.verifyUpdateLog() == log.count)
+        // The durable counter agrees: after a restart the limit is still reached.
+        let restarted = try await fixture.start()
+        let marble = try TestMarble()
+        let over = await #expect(throws: CoordinatorError.self) {
+            _ = try await restarted.activate(
+                marble.request(type: "frontend", quote: try marble.quote(on: platform)), clientCertificateDER: marble.certificateDER)
+        }
+        #expect(over?.reason == .maxActivationsReached)
     }
 }

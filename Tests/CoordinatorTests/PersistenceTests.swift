@@ -60,6 +60,27 @@ import Testing
         #expect(try await second.updateLog().count == 1)
     }
 
+    @Test func uniqueKeySealModeBindsTheStateToMRENCLAVE() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let original = try await fixture.start()
+        let manifest = String(decoding: TestManifests.standard(), as: UTF8.self)
+            .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"UniqueKey\"")
+        _ = try await original.setManifest(Array(manifest.utf8))
+        let root = try await original.tlsIdentity().rootCertificatePEM
+        // Same MRENCLAVE, another MRSIGNER: the MRENCLAVE-bound key still opens the state.
+        let resigned = try await fixture.withOtherSealingIdentity().start()
+        #expect(await resigned.status().state == .acceptingMarbles)
+        #expect(try await resigned.tlsIdentity().rootCertificatePEM == root)
+
+        let disabled = String(decoding: TestManifests.standard(), as: UTF8.self)
+            .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"Disabled\"")
+        let other = try CoordinatorFixture()
+        defer { other.remove() }
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await other.start().setManifest(Array(disabled.utf8)) }
+        #expect(error?.found.contains("Disabled") == true)
+    }
+
     @Test func lostSealingKeyEntersRecoveryMode() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }

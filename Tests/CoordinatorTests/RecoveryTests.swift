@@ -75,6 +75,31 @@ import _CryptoExtras
         #expect(try await restarted.tlsIdentity().rootCertificatePEM == rootBefore)
     }
 
+    @Test func updateThatChangesRecoveryKeysReturnsNewSecrets() async throws {
+        let keys = Array(Self.sharedKeys.prefix(2))
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let users = [try TestUser(name: "admin")]
+        let coordinator = try await fixture.start()
+        let first = try await coordinator.setManifest(
+            TestManifests.standard(users: users, recoveryKeys: [keys[0].name: keys[0].publicPEM]))
+        let updated = TestManifests.standard(users: users, recoveryKeys: [keys[0].name: keys[0].publicPEM, keys[1].name: keys[1].publicPEM])
+        let result = try await coordinator.update(updated, clientCertificateDER: users[0].certificateDER)
+        let secrets = try #require(result.recoverySecrets)
+        #expect(secrets.keys.sorted() == [keys[0].name, keys[1].name])
+
+        let moved = try await fixture.withOtherSealingIdentity().start()
+        // The secret issued before the update no longer belongs to the state.
+        let old = try keys[0].decryptAndSign(first.recoverySecrets[keys[0].name]!)
+        await #expect(throws: CoordinatorError.self) { _ = try await moved.recover(secret: old.secret, signature: old.signature) }
+        for key in keys {
+            let (secret, signature) = try key.decryptAndSign(secrets[key.name]!)
+            _ = try await moved.recover(secret: secret, signature: signature)
+        }
+        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(try await moved.signedManifest().manifest == updated)
+    }
+
     @Test func recoverOutsideRecoveryModeIsRefused() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
