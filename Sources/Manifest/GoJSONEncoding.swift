@@ -29,7 +29,7 @@ enum GoJSONEncoding {
                 case .object(let members):
                     output.append(UInt8(ascii: "{"))
                     work.append(.literal(UInt8(ascii: "}")))
-                    let sorted = members.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+                    let sorted = members.map { (Array($0.key.utf8), $0) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }.map(\.1)
                     for (position, member) in sorted.enumerated().reversed() {
                         work.append(.value(member.value))
                         work.append(.literal(UInt8(ascii: ":")))
@@ -45,27 +45,32 @@ enum GoJSONEncoding {
     static func appendString(_ text: String, to output: inout [UInt8]) {
         let hexDigits = Array("0123456789abcdef".utf8)
         output.append(UInt8(ascii: "\""))
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case "\\": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case "\n": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case "\r": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case "\t": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case "\u{08}": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case "\u{0C}": output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                let code = scalar.value
-                output.append(contentsOf: Array("\\u".utf8))
-                for shift in stride(from: 12, through: 0, by: -4) { output.append(hexDigits[Int((code >> UInt32(shift)) & 0xF)]) }
+        let bytes = Array(text.utf8)
+        output.reserveCapacity(output.count + bytes.count + 2)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                output.append(UInt8(ascii: "\\"))
+                output.append(byte)
+            case 0x0A: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), 0x00..<0x20:
+                output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                output.append(hexDigits[Int(byte >> 4)])
+                output.append(hexDigits[Int(byte & 0xF)])
+            case 0xE2 where index + 1 < bytes.count && bytes[index] == 0x80 && (bytes[index + 1] == 0xA8 || bytes[index + 1] == 0xA9):
+                // U+2028 and U+2029 break JavaScript string literals, so Go escapes them.
+                output.append(contentsOf: Array("\\u202".utf8))
+                output.append(bytes[index + 1] == 0xA8 ? UInt8(ascii: "8") : UInt8(ascii: "9"))
+                index += 2
             default:
-                if scalar.value < 0x20 {
-                    output.append(contentsOf: Array("\\u00".utf8))
-                    output.append(hexDigits[Int(scalar.value >> 4)])
-                    output.append(hexDigits[Int(scalar.value & 0xF)])
-                } else {
-                    output.append(contentsOf: Array(String(scalar).utf8))
-                }
+                output.append(byte)
             }
         }
         output.append(UInt8(ascii: "\""))

@@ -379,8 +379,8 @@ struct ManifestDecoder {
             warn(path, "\(key) is not a field of the \(typeName) and is ignored by MarbleRun", hint: "move it to \(target)")
             return
         }
-        let folded = Self.fold(key)
-        let suggestion = fields.map { ($0, EditDistance.between(Self.fold($0), folded)) }.filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
+        let folded = Self.fold(String(key.prefix(64)))
+        let suggestion = key.utf8.count > 64 ? nil : fields.map { ($0, EditDistance.between(Self.fold($0), folded)) }.filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
             .min { $0.1 < $1.1 }?.0
         if let suggestion {
             warn(path, "unknown field \"\(key)\" is ignored by MarbleRun", hint: "did you mean \(suggestion)?")

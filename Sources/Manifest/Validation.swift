@@ -115,7 +115,7 @@ struct ManifestValidator {
                 }
             }
             for (field, value) in [("UniqueID", package.uniqueID), ("SignerID", package.signerID)] where !value.isEmpty {
-                if value.count != 64 || Hexadecimal.decode(value) == nil {
+                if value.utf8.count != 64 || Hexadecimal.decode(value) == nil {
                     warning(path / field, "\(field) \"\(value.prefix(80))\" is not 64 hex digits, so no enclave can match it", hint: "paste the 32-byte measurement as hex (e.g. from `ego uniqueid` or `gramine-sgx-sigstruct-view`)")
                 }
             }

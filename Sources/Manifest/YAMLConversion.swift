@@ -153,52 +153,59 @@ enum YAMLConversion {
     /// Yams (which recurses per level) sees it. Block nesting needs indentation or an indicator per level; flow nesting
     /// needs a bracket per level. Block-scalar bodies and quoted text are skipped.
     static func nestingUpperBound(of text: String) -> Int {
+        let space = UInt8(ascii: " ")
         var bound = 0
         var flowDepth = 0
         var blockScalarIndent: Int?
-        var openQuote: Character?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let indent = line.prefix { $0 == " " }.count
+        var openQuote: UInt8?
+        for line in Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            let indent = line.prefix { $0 == space }.count
             let content = line.dropFirst(indent)
             if let scalarIndent = blockScalarIndent {
-                if content.trimmingCharacters(in: .whitespaces).isEmpty || indent > scalarIndent { continue }
+                if content.allSatisfy({ $0 == space || $0 == 0x09 || $0 == 0x0D }) || indent > scalarIndent { continue }
                 blockScalarIndent = nil
             }
             var indicators = 0
-            var previous: Character = " "
-            var meaningful = ""
+            var previous = space
+            var lastMeaningful: [UInt8] = []
             for character in content {
                 if let quote = openQuote {
-                    if character == quote && !(quote == "\"" && previous == "\\") { openQuote = nil }
-                    previous = previous == "\\" && character == "\\" ? " " : character
+                    if character == quote && !(quote == UInt8(ascii: "\"") && previous == UInt8(ascii: "\\")) { openQuote = nil }
+                    previous = previous == UInt8(ascii: "\\") && character == UInt8(ascii: "\\") ? space : character
                     continue
                 }
-                if character == "#" && (previous == " " || previous == "\t") { break }
+                if character == UInt8(ascii: "#") && (previous == space || previous == 0x09) { break }
                 switch character {
-                case "\"", "'":
-                    if previous == " " || previous == "[" || previous == "{" || previous == "," || previous == ":" || previous == "-" {
+                case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                    if [space, UInt8(ascii: "["), UInt8(ascii: "{"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-")].contains(previous) {
                         openQuote = character
                     }
-                case "[", "{":
+                case UInt8(ascii: "["), UInt8(ascii: "{"):
                     flowDepth += 1
-                case "]", "}":
+                case UInt8(ascii: "]"), UInt8(ascii: "}"):
                     flowDepth = max(0, flowDepth - 1)
-                case " ":
-                    if previous == "-" || previous == ":" || previous == "?" { indicators += 1 }
+                case space:
+                    if previous == UInt8(ascii: "-") || previous == UInt8(ascii: ":") || previous == UInt8(ascii: "?") { indicators += 1 }
                 default:
                     break
                 }
-                meaningful.append(character)
+                if character != space && character != 0x09 && character != 0x0D {
+                    lastMeaningful.append(character)
+                    if lastMeaningful.count > 8 { lastMeaningful.removeFirst() }
+                } else if !lastMeaningful.isEmpty {
+                    lastMeaningful.append(space)
+                    if lastMeaningful.count > 8 { lastMeaningful.removeFirst() }
+                }
                 bound = max(bound, 2 * (indent + 1) + indicators + flowDepth)
                 previous = character
             }
-            if previous == ":" || previous == "-" { indicators += 1 }
+            if previous == UInt8(ascii: ":") || previous == UInt8(ascii: "-") { indicators += 1 }
             bound = max(bound, 2 * (indent + 1) + indicators + flowDepth)
-            let trimmed = meaningful.trimmingCharacters(in: .whitespaces)
-            if openQuote == nil, let last = trimmed.last, "|>+-0123456789".contains(last),
-                let marker = trimmed.lastIndex(where: { $0 == "|" || $0 == ">" }),
-                trimmed[trimmed.index(after: marker)...].allSatisfy({ "+-0123456789".contains($0) }),
-                marker == trimmed.startIndex || trimmed[trimmed.index(before: marker)] == " "
+            // A line ending in a block-scalar header (`|`, `>-`, `|2+` ...) starts a body that is only text.
+            let tail = Array(lastMeaningful.reversed().drop { $0 == space }.reversed())
+            if openQuote == nil, let marker = tail.lastIndex(where: { $0 == UInt8(ascii: "|") || $0 == UInt8(ascii: ">") }),
+                tail[(marker + 1)...].allSatisfy({ Array("+-0123456789".utf8).contains($0) }),
+                marker == 0 || tail[marker - 1] == space
             {
                 blockScalarIndent = indent
             }

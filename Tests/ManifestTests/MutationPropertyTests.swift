@@ -21,7 +21,9 @@ struct SeededGenerator: RandomNumberGenerator {
 /// Random damage to valid manifests must never crash the reader, validator or renderer, and must end either in a
 /// valid manifest (which then renders for every marble) or in faults that each say where, what and what to do.
 @Suite struct MutationPropertyTests {
-    static let iterations = 10_000
+    /// 10,000 mutations in four independently seeded chunks, which Swift Testing runs in parallel.
+    static let chunks = 4
+    static let iterationsPerChunk = 2_500
 
     static let seeds: [String] = [baseManifestJSON, MarbleRunSamples.unitTestManifest, MarbleRunSamples.documentationManifest]
 
@@ -29,11 +31,13 @@ struct SeededGenerator: RandomNumberGenerator {
         case deleteKey, wrongType, brokenReference, truncate, deepNesting, hugeString, flipByte, templateNoise, oddNumber, renameKey
     }
 
-    @Test func randomMutationsEndInAValidManifestOrPreciseFaults() throws {
-        var generator = SeededGenerator(seed: 0x5EED_C10157E5)
+    @Test(arguments: 0..<chunks)
+    func randomMutationsEndInAValidManifestOrPreciseFaults(chunk: Int) throws {
+        var generator = SeededGenerator(seed: 0x5EED_C10157E5 &+ UInt64(chunk))
         let trees = try Self.seeds.map { try JSONParser.parse(Array($0.utf8)) }
         var outcomes = (unreadable: 0, invalid: 0, valid: 0)
-        for iteration in 0..<Self.iterations {
+
+        for iteration in 0..<Self.iterationsPerChunk {
             var tree = trees[Int.random(in: 0..<trees.count, using: &generator)]
             var bytes: [UInt8]? = nil
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
@@ -52,30 +56,35 @@ struct SeededGenerator: RandomNumberGenerator {
             do {
                 manifest = try ManifestDocument.parse(input)
             } catch {
-                #expect(!error.message.isEmpty && !error.hint.isEmpty, "iteration \(iteration)")
+                if error.message.isEmpty || error.hint.isEmpty { Issue.record("iteration \(iteration): unreadable without explanation") }
                 outcomes.unreadable += 1
                 continue
             }
             let report = manifest.validate()
-            for finding in report.errors + report.warnings {
-                #expect(!finding.message.isEmpty && !finding.hint.isEmpty, "iteration \(iteration): \(finding)")
+            // Plain checks with Issue.record keep 10,000 iterations fast; #expect per finding costs more than the work.
+            if let vague = (report.errors + report.warnings).first(where: { $0.message.isEmpty || $0.hint.isEmpty }) {
+                Issue.record("iteration \(iteration): a finding without message or hint: \(vague)")
             }
             if report.isValid {
                 outcomes.valid += 1
                 let values = RenderingFixtures.input(for: manifest)
                 for marble in manifest.content.marbles.keys {
-                    #expect(throws: Never.self, "iteration \(iteration): a valid manifest renders") {
+                    do {
                         _ = try manifest.renderParameters(forMarble: marble, input: values)
+                    } catch {
+                        Issue.record("iteration \(iteration): a valid manifest failed to render: \(error)")
                     }
                 }
                 _ = manifest.secretsToGenerate
             } else {
                 outcomes.invalid += 1
-                #expect(report.errors.allSatisfy { !$0.path.isEmpty || $0.message.hasPrefix("expected an object (manifest)") }, "iteration \(iteration): \(report.errors)")
+                if let unplaced = report.errors.first(where: { $0.path.isEmpty && !$0.message.hasPrefix("expected an object (manifest)") }) {
+                    Issue.record("iteration \(iteration): an error without a path: \(unplaced)")
+                }
             }
         }
         // The mutations must exercise all three outcomes, or the property says little.
-        #expect(outcomes.unreadable > 100 && outcomes.invalid > 1_000 && outcomes.valid > 100, "\(outcomes)")
+        #expect(outcomes.unreadable > 25 && outcomes.invalid > 250 && outcomes.valid > 25, "\(outcomes)")
     }
 
     static func mutateBytes(_ bytes: inout [UInt8], _ mutation: Mutation, using generator: inout SeededGenerator) {
@@ -105,7 +114,7 @@ struct SeededGenerator: RandomNumberGenerator {
         case .brokenReference:
             replacement = .string(["ghost", "backend", "frontend", "web", "dataKey", "", "Secrets"].randomElement(using: &generator)!)
         case .hugeString:
-            replacement = .string(String(repeating: "A", count: Int.random(in: 10_000...200_000, using: &generator)))
+            replacement = .string(String(repeating: "A", count: Int.random(in: 10_000...100_000, using: &generator)))
         case .templateNoise:
             let noise = ["{{", "}}", "{{ raw .Secrets.dataKey }}", "{{ string .Secrets.apiToken }}", "{{ pem .Secrets.ghost.Cert }}", "{{ hex .MarbleRun.RootCA.Private }}", "{{- /* c */ -}}", "{{ \"{{\" }}", "\u{0}"]
             let base: String = if case .string(let text) = current { text } else { "" }

@@ -130,6 +130,16 @@ import Testing
         #expect(YAMLConversion.goInteger("09") == nil)
     }
 
+    @Test func rfc3339TimesAsGoReadsThem() {
+        #expect(RFC3339.date("1970-01-01T00:00:00Z") == Date(timeIntervalSince1970: 0))
+        #expect(RFC3339.date("2030-01-01T01:00:00+01:00") == Date(timeIntervalSince1970: 1_893_456_000))
+        #expect(RFC3339.date("2000-02-29T12:00:00.5Z") == Date(timeIntervalSince1970: 951_825_600.5))
+        #expect(RFC3339.date("0001-01-01T00:00:00Z") == Date(timeIntervalSince1970: -62_135_596_800))
+        #expect(RFC3339.date("2001-02-29T00:00:00Z") == nil)
+        #expect(RFC3339.date("2030-01-01 00:00:00Z") == nil)
+        #expect(RFC3339.date("2030-01-01T00:00:00") == nil)
+    }
+
     @Test func pathsQuoteKeysThatAreNotPlainWords() {
         let path = JSONPath.root / "Marbles" / "web" / "Parameters" / "Files" / "/etc/app.conf"
         #expect(path.description == #"Marbles.web.Parameters.Files["/etc/app.conf"]"#)
