@@ -9,6 +9,7 @@ import Manifest
 import Platform
 import Recovery
 import SealedStore
+import _CryptoExtras
 
 /// The attested control plane: holds the manifest, the PKI and the secrets, attests and activates marbles, and serves
 /// the client operations of MarbleRun's API v2. Transport-free: servers call it with the bytes and the client
@@ -50,6 +51,8 @@ public actor Coordinator {
     var isFlushingActivations = false
     /// The recovery secrets accepted so far in recovery mode.
     var recoverySession: RecoverySession?
+    /// The key of `GET /api/v2/recover/public-key`, made on first request in recovery mode.
+    var ephemeralRecoveryKey: _RSA.Encryption.PrivateKey?
 
     init(
         configuration: CoordinatorConfiguration, sealing: (key: SymmetricKey, policy: SealingKeyPolicy), storage: Storage,

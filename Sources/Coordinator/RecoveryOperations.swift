@@ -4,17 +4,38 @@ import Foundation
 import Manifest
 import Recovery
 import SealedStore
+import _CryptoExtras
 
 extension Coordinator {
     /// `POST /api/v2/recover`: one decrypted recovery secret and its signature (PKCS#1 v1.5, SHA-256) by the matching
     /// recovery key. Each is checked at once against the public keys and share hashes stored beside the locked state;
     /// when enough have arrived, the data key is reassembled, the state unlocked, re-sealed with this platform's key
     /// and loaded with its original root, secrets and certificates.
+    ///
+    /// A secret of any length other than 16, 32 or 33 bytes is taken to be encrypted to ``recoveryPublicKey()``
+    /// (RSA-OAEP-SHA256), as MarbleRun's offline flow sends it; the signature covers the decrypted secret.
     public func recover(secret: [UInt8], signature: [UInt8]) throws(CoordinatorError) -> RecoveryProgress {
         guard case .locked(let locked) = storage else {
             throw CoordinatorError(
                 .wrongState, .notInRecovery, found: "state \(core.state)", expected: "recovery",
                 hint: "recovery is only needed when the sealed state cannot be unsealed")
+        }
+        var secret = secret
+        if ![16, 32, 33].contains(secret.count) {
+            guard let ephemeral = ephemeralRecoveryKey else {
+                throw CoordinatorError(
+                    .badRequest, .invalidRecoveryShare, found: "a \(secret.count)-byte secret",
+                    expected: "the decrypted 32- or 33-byte secret, or one encrypted to the recovery public key",
+                    hint: "decrypt the recovery secret first, or fetch GET /api/v2/recover/public-key and encrypt it to that key")
+            }
+            do {
+                secret = Array(try ephemeral.decrypt(secret, padding: .PKCS1_OAEP_SHA256))
+            } catch {
+                throw CoordinatorError(
+                    .badRequest, .invalidRecoveryShare, found: "a \(secret.count)-byte secret that the recovery public key does not decrypt",
+                    expected: "RSA-OAEP-SHA256 ciphertext for the key of GET /api/v2/recover/public-key",
+                    hint: "encrypt the decrypted secret to this Coordinator's current recovery public key")
+            }
         }
         var session: RecoverySession
         do {
@@ -42,6 +63,7 @@ extension Coordinator {
                 message: "Secret was processed successfully. Upload the next secret. Remaining secrets: \(remaining)")
         }
         recoverySession = nil
+        ephemeralRecoveryKey = nil
         let store: SealedStore
         do {
             store = try session.unlock(locked, resealingWith: sealingKey)
@@ -54,6 +76,24 @@ extension Coordinator {
         try appendOnly(events: [.recovered(sharesUsed: session.acceptedKeyNames.count, time: configuration.clock())], extra: [])
         logger.info("Sealed state recovered and re-sealed with this platform's key", metadata: ["state": "\(core.state)"])
         return RecoveryProgress(remaining: 0, message: "Recovery successful.")
+    }
+
+    /// `GET /api/v2/recover/public-key`: the PKIX DER of an ephemeral RSA-4096 key (made on first use, kept in memory
+    /// only) to which key holders may encrypt their decrypted secrets for transport.
+    public func recoveryPublicKey() throws(CoordinatorError) -> [UInt8] {
+        guard case .locked = storage else {
+            throw CoordinatorError(
+                .wrongState, .notInRecovery, found: "state \(core.state)", expected: "recovery",
+                hint: "the recovery public key exists only in recovery mode")
+        }
+        if let key = ephemeralRecoveryKey { return Array(key.publicKey.derRepresentation) }
+        do {
+            let key = try _RSA.Encryption.PrivateKey(keySize: .bits4096)
+            ephemeralRecoveryKey = key
+            return Array(key.publicKey.derRepresentation)
+        } catch {
+            throw Self.cryptographyError(error, "creating the ephemeral RSA-4096 recovery key")
+        }
     }
 
     /// Replaces the in-memory state with what `store` holds.

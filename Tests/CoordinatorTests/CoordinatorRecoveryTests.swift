@@ -4,7 +4,7 @@ import Foundation
 import Testing
 import _CryptoExtras
 
-@Suite struct RecoveryTests {
+@Suite struct CoordinatorRecoveryTests {
     struct RecoveryKey {
         let name: String
         let signing: _RSA.Signing.PrivateKey
@@ -98,6 +98,26 @@ import _CryptoExtras
         }
         #expect(await moved.status().state == .acceptingMarbles)
         #expect(try await moved.signedManifest().manifest == updated)
+    }
+
+    @Test func recoverySecretEncryptedToTheEphemeralKey() async throws {
+        let key = Self.sharedKeys[0]
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let original = try await fixture.start()
+        let result = try await original.setManifest(TestManifests.standard(recoveryKeys: [key.name: key.publicPEM]))
+        let moved = try await fixture.withOtherSealingIdentity().start()
+        let publicKey = try await moved.recoveryPublicKey()
+        #expect(try await moved.recoveryPublicKey() == publicKey, "made once, then kept")
+        let transport = try _RSA.Encryption.PublicKey(derRepresentation: publicKey)
+        #expect(transport.keySizeInBits == 4096)
+        let (secret, signature) = try key.decryptAndSign(result.recoverySecrets[key.name]!)
+        let sealed = Array(try transport.encrypt(secret, padding: .PKCS1_OAEP_SHA256))
+        let progress = try await moved.recover(secret: sealed, signature: signature)
+        #expect(progress.remaining == 0)
+        #expect(await moved.status().state == .acceptingMarbles)
+        let notInRecovery = await #expect(throws: CoordinatorError.self) { _ = try await moved.recoveryPublicKey() }
+        #expect(notInRecovery?.reason == .notInRecovery)
     }
 
     @Test func recoverOutsideRecoveryModeIsRefused() async throws {
