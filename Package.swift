@@ -64,6 +64,7 @@ let package = Package(
                 "CollateralSources",
                 "Manifest",
                 "Coordinator", "CoordinatorPKI", "CoordinatorServer", "Platform", "SealedStore",
+                "CoordinatorClient", "CoordinatorAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
