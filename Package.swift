@@ -99,6 +99,19 @@ let package = Package(
         ),
         .target(name: "CoordinatorAPI"),
         .target(
+            name: "CoordinatorClient",
+            dependencies: [
+                "Attestation", "CollateralSources", "CoordinatorAPI", "Platform",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .target(
             name: "Coordinator",
             dependencies: [
                 "Attestation", "AuditLog", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",

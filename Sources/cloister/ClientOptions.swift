@@ -1,0 +1,284 @@
+import ArgumentParser
+import CollateralSources
+import CoordinatorClient
+import Foundation
+
+/// The options every command that talks to a Coordinator shares: where it is, how it is verified, who the user is,
+/// and how output is printed. Each setting comes from its flag, else its environment variable, else the config file
+/// (JSON object keyed by flag name without dashes, default `~/.config/cloister/config.json`).
+struct ClientOptions: ParsableArguments {
+    @Option(name: .customLong("coordinator"), help: ArgumentHelp("The Coordinator's client API (env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "host:port"))
+    var coordinator: String?
+
+    @Option(help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY).", valueName: "file"))
+    var policy: String?
+
+    @Option(name: .customLong("unique-id"), help: ArgumentHelp("Accepted Coordinator MRENCLAVE (hex).", valueName: "hex"))
+    var uniqueID: String?
+
+    @Option(name: .customLong("signer-id"), help: ArgumentHelp("Accepted Coordinator MRSIGNER (hex); needs --product-id and --security-version.", valueName: "hex"))
+    var signerID: String?
+
+    @Option(name: .customLong("product-id"), help: ArgumentHelp("Required Coordinator ISVPRODID.", valueName: "n"))
+    var productID: UInt16?
+
+    @Option(name: .customLong("security-version"), help: ArgumentHelp("Minimum Coordinator ISVSVN.", valueName: "n"))
+    var securityVersion: UInt16?
+
+    @Option(name: .customLong("accepted-tcb-statuses"), help: ArgumentHelp("Comma-separated accepted TCB statuses (UpToDate always; default SWHardeningNeeded).", valueName: "list"))
+    var acceptedTCBStatuses: String?
+
+    @Option(name: .customLong("accepted-advisories"), help: ArgumentHelp("Comma-separated accepted advisory IDs (default: all).", valueName: "list"))
+    var acceptedAdvisories: String?
+
+    @Option(help: ArgumentHelp("Collateral bundle file (dcap-qvl QuoteCollateralV3 JSON) (env CLOISTER_COLLATERAL_FILE).", valueName: "file"))
+    var collateral: String?
+
+    @Option(help: ArgumentHelp("Intel PCS base URL for collateral (env CLOISTER_PCS_URL; the default source).", valueName: "url"))
+    var pcs: String?
+
+    @Option(help: ArgumentHelp("PCCS base URL for collateral (env CLOISTER_PCCS_URL).", valueName: "url"))
+    var pccs: String?
+
+    @Flag(name: .customLong("accept-simulation"), help: "Accept a SIMULATED Coordinator (no SGX; proves nothing) verified against the simulated machine's root (env CLOISTER_ACCEPT_SIMULATION=1).")
+    var acceptSimulation = false
+
+    @Option(name: .customLong("simulation-state-directory"), help: ArgumentHelp("The simulated SGX machine's state directory, for --accept-simulation (env CLOISTER_SIMULATION_STATE_DIR).", valueName: "directory"))
+    var simulationStateDirectory: String?
+
+    @Flag(help: "Skip verifying the Coordinator. UNSAFE: anyone can impersonate it.")
+    var insecure = false
+
+    @Option(help: ArgumentHelp("User certificate (PEM) for authenticated operations (env CLOISTER_CERT).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("User private key (PEM) for --cert (env CLOISTER_KEY).", valueName: "file"))
+    var key: String?
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
+    var configFile: String?
+
+    @Option(name: .customLong("root-cache"), help: ArgumentHelp("Where the attested root certificate is cached (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
+    var rootCache: String?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    /// Connects, verifies, runs `body` with the pinned client and prints its result; every failure is printed (JSON
+    /// when asked) and ends the process with the documented exit code.
+    func run(_ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let client: CoordinatorClient
+        let result: ClientResult
+        do {
+            let settings = try ClientSettings.resolve(self, environment: environment)
+            if case .insecure = settings.verification {
+                FileHandle.standardError.write(Data("WARNING: --insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.\n".utf8))
+            }
+            client = try await CoordinatorClient.connect(address: settings.address, verification: settings.verification, user: settings.user)
+            if client.identity.isSimulation {
+                FileHandle.standardError.write(Data("WARNING: the Coordinator runs in SIMULATION: no enclave protects it; its quote proves nothing.\n".utf8))
+            }
+            if client.identity.explanation != nil { settings.cacheRoot(client.identity.rootPEM) }
+            do {
+                result = try await body(client)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+        } catch {
+            try ClientOutput.fail(error, json: json)
+        }
+        try ClientOutput.emit(result, json: json, coordinator: client)
+    }
+}
+
+/// What a command prints: a text for people, a JSON value for scripts, and whether the check it made passed.
+struct ClientResult {
+    var text: String
+    var json: [String: ClientJSON]
+    var passed = true
+}
+
+/// A JSON value for command output.
+enum ClientJSON: Encodable {
+    case string(String)
+    case int(Int)
+    case bool(Bool)
+    case array([ClientJSON])
+    case object([String: ClientJSON])
+    case null
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .string(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .bool(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        case .null: try container.encodeNil()
+        }
+    }
+
+    static func strings(_ values: [String]) -> ClientJSON { .array(values.map { .string($0) }) }
+}
+
+enum ClientOutput {
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
+    }
+
+    static func emit(_ result: ClientResult, json: Bool, coordinator client: CoordinatorClient?) throws {
+        if json {
+            var object = result.json
+            if let client {
+                object["coordinator"] = .object([
+                    "address": .string(client.address), "verified": .bool(client.identity.explanation != nil),
+                    "simulation": .bool(client.identity.isSimulation),
+                ])
+            }
+            object["ok"] = .bool(result.passed)
+            print(encode(object))
+        } else {
+            print(result.text)
+        }
+        if !result.passed { throw ExitCode(1) }
+    }
+
+    static func fail(_ error: any Error, json: Bool) throws -> Never {
+        let failure = error as? CoordinatorClientError
+            ?? CoordinatorClientError(.invalidInput, String(describing: error), hint: "See --help.")
+        if json {
+            var object: [String: ClientJSON] = [
+                "kind": .string(failure.kind.rawValue), "message": .string(failure.message), "hint": .string(failure.hint),
+            ]
+            if let found = failure.found { object["found"] = .string(found) }
+            if let expected = failure.expected { object["expected"] = .string(expected) }
+            if let explanation = failure.explanation { object["explanation"] = .strings(explanation.split(separator: "\n").map(String.init)) }
+            print(encode(["ok": ClientJSON.bool(false), "error": .object(object)]))
+        } else {
+            FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
+        }
+        throw ExitCode(failure.exitCode)
+    }
+}
+
+/// The resolved client settings: flags, then environment, then config file.
+struct ClientSettings {
+    let address: String
+    let verification: CoordinatorVerification
+    let user: UserIdentity?
+    let rootCachePath: String
+
+    static func resolve(_ options: ClientOptions, environment: [String: String]) throws(CoordinatorClientError) -> ClientSettings {
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let configDirectory = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+        let configPath = options.configFile ?? environment["CLOISTER_CONFIG"] ?? configDirectory + "/cloister/config.json"
+        let config = try readConfig(configPath, explicit: options.configFile != nil || environment["CLOISTER_CONFIG"] != nil)
+        func value(_ flag: String?, _ variable: String, _ key: String) -> String? {
+            if let flag { return flag }
+            if let value = environment[variable], !value.isEmpty { return value }
+            return config[key]
+        }
+        func truthy(_ flag: Bool, _ variable: String, _ key: String) -> Bool {
+            flag || ["1", "true", "yes"].contains((environment[variable] ?? config[key] ?? "").lowercased())
+        }
+        let address = value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator") ?? "localhost:\(4433)"
+        let certificate = value(options.cert, "CLOISTER_CERT", "cert")
+        let key = value(options.key, "CLOISTER_KEY", "key")
+        let user: UserIdentity?
+        switch (certificate, key) {
+        case (nil, nil): user = nil
+        case (let certificate?, let key?): user = UserIdentity(certificatePath: certificate, keyPath: key)
+        default:
+            throw CoordinatorClientError(
+                .invalidInput, "a user certificate needs its key and the other way round",
+                found: certificate == nil ? "--key without --cert" : "--cert without --key", expected: "both --cert and --key",
+                hint: "Give both PEM files.")
+        }
+        let rootCache = options.rootCache ?? configDirectory + "/cloister/coordinator-cert.pem"
+        if truthy(options.insecure, "CLOISTER_INSECURE", "insecure") {
+            return ClientSettings(address: address, verification: .insecure, user: user, rootCachePath: rootCache)
+        }
+        var policy = CoordinatorPolicy()
+        if let path = value(options.policy, "CLOISTER_POLICY", "policy") { policy = try CoordinatorPolicy.load(path: path) }
+        let list: (String?) -> [String]? = { text in
+            text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        policy = policy.overridden(by: CoordinatorPolicy(
+            uniqueID: value(options.uniqueID, "CLOISTER_UNIQUE_ID", "unique-id"),
+            signerID: value(options.signerID, "CLOISTER_SIGNER_ID", "signer-id"),
+            productID: try number(value(options.productID.map(String.init), "CLOISTER_PRODUCT_ID", "product-id"), "product-id"),
+            securityVersion: try number(value(options.securityVersion.map(String.init), "CLOISTER_SECURITY_VERSION", "security-version"), "security-version"),
+            acceptedTCBStatuses: list(value(options.acceptedTCBStatuses, "CLOISTER_ACCEPTED_TCB_STATUSES", "accepted-tcb-statuses")),
+            acceptedAdvisories: list(value(options.acceptedAdvisories, "CLOISTER_ACCEPTED_ADVISORIES", "accepted-advisories"))))
+        let trust: CoordinatorTrust
+        if truthy(options.acceptSimulation, "CLOISTER_ACCEPT_SIMULATION", "accept-simulation") {
+            guard let directory = value(options.simulationStateDirectory, "CLOISTER_SIMULATION_STATE_DIR", "simulation-state-directory") else {
+                throw CoordinatorClientError(
+                    .invalidInput, "--accept-simulation needs the simulated machine's root", found: "no --simulation-state-directory",
+                    expected: "the directory the Coordinator was given as --simulation-state-directory",
+                    hint: "Give --simulation-state-directory DIR (or CLOISTER_SIMULATION_STATE_DIR).")
+            }
+            trust = .simulation(machineDirectory: URL(fileURLWithPath: directory, isDirectory: true))
+        } else {
+            trust = .intel(try collateralSource(options, value: value))
+        }
+        return ClientSettings(
+            address: address, verification: .attested(policy: policy, trust: trust), user: user, rootCachePath: rootCache)
+    }
+
+    private static func collateralSource(
+        _ options: ClientOptions, value: (String?, String, String) -> String?
+    ) throws(CoordinatorClientError) -> any CollateralSource {
+        do {
+            if let file = value(options.collateral, "CLOISTER_COLLATERAL_FILE", "collateral") {
+                return CollateralBundleFile(path: file)
+            }
+            if let pccs = value(options.pccs, "CLOISTER_PCCS_URL", "pccs") { return try PCCS(baseURL: pccs) }
+            return try IntelPCS(baseURL: value(options.pcs, "CLOISTER_PCS_URL", "pcs") ?? IntelPCS.defaultBaseURL)
+        } catch {
+            throw CoordinatorClientError(.invalidInput, "the collateral source is unusable", found: "\(error)", hint: "Fix --pcs, --pccs or --collateral.")
+        }
+    }
+
+    private static func number(_ text: String?, _ name: String) throws(CoordinatorClientError) -> UInt16? {
+        guard let text else { return nil }
+        guard let number = UInt16(text) else {
+            throw CoordinatorClientError(.invalidInput, "--\(name) is not a number from 0 to 65535", found: text, hint: "Fix --\(name).")
+        }
+        return number
+    }
+
+    private static func readConfig(_ path: String, explicit: Bool) throws(CoordinatorClientError) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if explicit {
+                throw CoordinatorClientError(.invalidInput, "cannot read the configuration file \(path)", hint: "Check --config or CLOISTER_CONFIG.")
+            }
+            return [:]
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CoordinatorClientError(
+                .invalidInput, "the configuration file \(path) is not a JSON object", expected: #"{"coordinator": "host:port", "policy": "file", ...}"#,
+                hint: "Fix the file; keys are the flag names without dashes.")
+        }
+        return object.compactMapValues { value in
+            switch value {
+            case let text as String: text
+            case let number as NSNumber: number.stringValue
+            default: nil
+            }
+        }
+    }
+
+    /// Keeps the attested root so that other tools (curl --cacert, openssl) can pin it too.
+    func cacheRoot(_ pem: String) {
+        let url = URL(fileURLWithPath: rootCachePath)
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? Data(pem.utf8).write(to: url, options: .atomic)
+    }
+}
