@@ -38,8 +38,9 @@ enum PEM {
         return nil
     }
 
-    /// Parses every block as a certificate. `check` and `what` name the chain in errors.
-    static func certificates<Bytes: RandomAccessCollection<UInt8>>(_ text: Bytes, check: Check, what: String) throws(AttestationError) -> [Certificate]
+    /// Parses every block as a certificate. `check` and `what` name the chain in errors. A block holding the trust
+    /// anchor's exact DER is not parsed again.
+    static func certificates<Bytes: RandomAccessCollection<UInt8>>(_ text: Bytes, check: Check, what: String, anchor: TrustAnchor) throws(AttestationError) -> [Certificate]
     where Bytes.Index == Int {
         guard let blocks = derBlocks(text) else {
             throw AttestationError(
@@ -50,6 +51,10 @@ enum PEM {
         var certificates = [Certificate]()
         certificates.reserveCapacity(blocks.count)
         for (position, der) in blocks.enumerated() {
+            if der == anchor.der {
+                certificates.append(anchor.certificate)
+                continue
+            }
             do {
                 certificates.append(try Certificate(derEncoded: der))
             } catch {

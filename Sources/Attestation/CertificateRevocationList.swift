@@ -11,8 +11,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
     public let thisUpdate: Int64
     /// Unix seconds; nil when absent (DCAP CRLs always carry it).
     public let nextUpdate: Int64?
-    /// Serial numbers of revoked certificates, as the DER INTEGER content bytes.
-    public let revokedSerialNumbers: Set<[UInt8]>
+    let revokedSerials: Set<ExactBytes>
     let signedBytes: [UInt8]
     let signature: [UInt8]
     let signatureAlgorithm: ASN1ObjectIdentifier
@@ -23,7 +22,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
     public init(derEncoded bytes: [UInt8]) throws(AttestationError) {
         do {
             let root = try DER.parse(bytes)
-            var parsed: (DistinguishedName, Int64, Int64?, Set<[UInt8]>, [UInt8], [UInt8], ASN1ObjectIdentifier)?
+            var parsed: (DistinguishedName, Int64, Int64?, Set<ExactBytes>, [UInt8], [UInt8], ASN1ObjectIdentifier)?
             try DER.sequence(root, identifier: .sequence) { nodes in
                 guard let tbsNode = nodes.next(), let algorithmNode = nodes.next(), let signatureNode = nodes.next() else {
                     throw ASN1Error.invalidASN1Object(reason: "CertificateList needs tbsCertList, signatureAlgorithm and signatureValue")
@@ -36,7 +35,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
                 parsed = (tbs.issuer, tbs.thisUpdate, tbs.nextUpdate, tbs.revoked, Array(tbsNode.encodedBytes), Array(signature.bytes), algorithm)
             }
             guard let parsed else { throw ASN1Error.invalidASN1Object(reason: "empty CertificateList") }
-            (issuer, thisUpdate, nextUpdate, revokedSerialNumbers, signedBytes, signature, signatureAlgorithm) = parsed
+            (issuer, thisUpdate, nextUpdate, revokedSerials, signedBytes, signature, signatureAlgorithm) = parsed
         } catch let error as AttestationError {
             throw error
         } catch {
@@ -47,7 +46,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
         }
     }
 
-    private static func parseTBS(_ node: ASN1Node) throws -> (issuer: DistinguishedName, thisUpdate: Int64, nextUpdate: Int64?, revoked: Set<[UInt8]>) {
+    private static func parseTBS(_ node: ASN1Node) throws -> (issuer: DistinguishedName, thisUpdate: Int64, nextUpdate: Int64?, revoked: Set<ExactBytes>) {
         try DER.sequence(node, identifier: .sequence) { nodes in
             var next = nodes.next()
             if let version = next, version.identifier == .integer { next = nodes.next() }
@@ -57,7 +56,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
             let issuer = try DistinguishedName(derEncoded: issuerNode)
             let thisUpdate = try UTCTimestamp.seconds(of: thisNode)
             var nextUpdate: Int64?
-            var revoked = Set<[UInt8]>()
+            var revoked = Set<ExactBytes>()
             next = nodes.next()
             if let node = next, node.identifier == UTCTime.defaultIdentifier || node.identifier == GeneralizedTime.defaultIdentifier {
                 nextUpdate = try UTCTimestamp.seconds(of: node)
@@ -68,7 +67,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
                     while let entry = entries.next() {
                         try DER.sequence(entry, identifier: .sequence) { fields in
                             let serial = try ArraySlice<UInt8>(derEncoded: &fields)
-                            revoked.insert(Array(serial))
+                            revoked.insert(ExactBytes(serial))
                             while fields.next() != nil {}
                         }
                     }
@@ -80,9 +79,12 @@ public struct CertificateRevocationList: Sendable, Hashable {
         }
     }
 
+    /// Serial numbers of revoked certificates, as the DER INTEGER content bytes.
+    public var revokedSerialNumbers: Set<[UInt8]> { Set(revokedSerials.map(\.bytes)) }
+
     /// Whether `certificate` is listed.
     public func revokes(_ certificate: Certificate) -> Bool {
-        revokedSerialNumbers.contains(Array(certificate.serialNumber.bytes))
+        revokedSerials.contains(ExactBytes(certificate.serialNumber.bytes))
     }
 
     /// Whether the CRL's ECDSA P-256 SHA-256 signature was made by `issuer`'s key.

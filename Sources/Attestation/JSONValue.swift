@@ -211,33 +211,55 @@ enum JSONValue: Sendable {
 }
 
 /// A position in a JSON document with typed accessors; failures name the path, such as `tcbLevels[3].tcb.pcesvn`.
+///
+/// The path is kept as a chain of steps and only rendered as text when a lookup fails.
 struct JSONPath {
     struct Failure: Error {
         let path: String
         let problem: String
     }
 
-    let value: JSONValue
-    let path: String
+    indirect enum Trail {
+        case root
+        case key(Trail, String)
+        case index(Trail, Int)
 
-    init(_ value: JSONValue, path: String = "") {
-        self.value = value
-        self.path = path
+        var text: String {
+            switch self {
+            case .root: ""
+            case .key(let parent, let key):
+                parent.text.isEmpty ? key : "\(parent.text).\(key)"
+            case .index(let parent, let index): "\(parent.text)[\(index)]"
+            }
+        }
     }
 
-    private func failure(_ problem: String) -> Failure { Failure(path: path.isEmpty ? "(top level)" : path, problem: problem) }
+    let value: JSONValue
+    let trail: Trail
+
+    init(_ value: JSONValue, trail: Trail = .root) {
+        self.value = value
+        self.trail = trail
+    }
+
+    var path: String { trail.text }
+
+    private func failure(_ problem: String) -> Failure {
+        let text = path
+        return Failure(path: text.isEmpty ? "(top level)" : text, problem: problem)
+    }
 
     func optional(_ key: String) throws(Failure) -> JSONPath? {
         guard case .object(let members) = value else { throw failure("is not an object") }
         guard let member = members.first(where: { $0.key == key }) else { return nil }
         if case .null = member.value { return nil }
-        return JSONPath(member.value, path: path.isEmpty ? key : "\(path).\(key)")
+        return JSONPath(member.value, trail: .key(trail, key))
     }
 
     subscript(_ key: String) -> JSONPath {
         get throws(Failure) {
             guard let child = try optional(key) else {
-                throw Failure(path: path.isEmpty ? key : "\(path).\(key)", problem: "is missing")
+                throw Failure(path: Trail.key(trail, key).text, problem: "is missing")
             }
             return child
         }
@@ -245,7 +267,10 @@ struct JSONPath {
 
     func elements() throws(Failure) -> [JSONPath] {
         guard case .array(let values) = value else { throw failure("is not an array") }
-        return values.enumerated().map { JSONPath($1, path: "\(path)[\($0)]") }
+        var children = [JSONPath]()
+        children.reserveCapacity(values.count)
+        for (index, child) in values.enumerated() { children.append(JSONPath(child, trail: .index(trail, index))) }
+        return children
     }
 
     func string() throws(Failure) -> String {

@@ -195,7 +195,7 @@ public struct QuoteVerifier: Sendable {
             pck = try Self.parseCRL(collateral.pckCRL, check: .pckCRL)
             cache?.store { $0.pckCRLs.insertBounded(pck, for: pckKey) }
         }
-        recorder.passed(.pckCRL, cached: cachedPCK != nil, "issued by \(pck.issuer), \(pck.revokedSerialNumbers.count) revoked serial(s); signature checked with the PCK chain")
+        recorder.passed(.pckCRL, cached: cachedPCK != nil, "issued by \(pck.issuer), \(pck.revokedSerials.count) revoked serial(s); signature checked with the PCK chain")
         return RevocationLists(root: root, pck: pck)
     }
 
@@ -242,7 +242,7 @@ public struct QuoteVerifier: Sendable {
     private func issuerPath(_ pem: String, check: Check, what: String, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, cached: Bool) {
         let key = ExactText(pem)
         if let cached = cache?.lookup({ $0.issuerChains[key] }) { return (cached, true) }
-        let certificates = try PEM.certificates(Array(pem.utf8), check: check, what: what)
+        let certificates = try PEM.certificates(Array(pem.utf8), check: check, what: what, anchor: trustAnchor)
         let path = try CertifiedPath.build(certificates, anchor: trustAnchor, check: check, what: what)
         cache?.store { $0.issuerChains.insertBounded(path, for: key) }
         return (path, false)
@@ -358,7 +358,7 @@ public struct QuoteVerifier: Sendable {
         if let cached {
             (path, pck) = cached
         } else {
-            let certificates = try PEM.certificates(chainBytes, check: .pckChain, what: what)
+            let certificates = try PEM.certificates(chainBytes, check: .pckChain, what: what, anchor: trustAnchor)
             path = try CertifiedPath.build(certificates, anchor: trustAnchor, check: .pckChain, what: what)
             pck = try PCKExtension(certificate: path.leaf)
             cache?.store { $0.pckChains.insertBounded((path, pck), for: chainKey) }

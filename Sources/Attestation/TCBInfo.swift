@@ -137,9 +137,21 @@ struct TCBInfo: Sendable {
             attributesMask: try hex(entry["attributesMask"]), levels: levels)
     }
 
+    /// The `svn` of each component, read directly (this is most of a TCB Info); paths are rendered only on failure.
     static func svns(_ components: JSONPath) throws(JSONPath.Failure) -> [UInt8] {
+        guard case .array(let values) = components.value else {
+            throw JSONPath.Failure(path: components.path, problem: "is not an array")
+        }
         var svns = [UInt8]()
-        for component in try components.elements() { svns.append(UInt8(clamping: try component["svn"].integer())) }
+        svns.reserveCapacity(values.count)
+        for (index, value) in values.enumerated() {
+            guard case .object(let members) = value, let member = members.first(where: { $0.key == "svn" }),
+                case .integer(let svn) = member.value
+            else {
+                throw JSONPath.Failure(path: "\(components.path)[\(index)].svn", problem: "is missing or not an integer")
+            }
+            svns.append(UInt8(clamping: svn))
+        }
         return svns
     }
 

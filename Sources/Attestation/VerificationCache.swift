@@ -94,5 +94,6 @@ struct ExactText: Hashable, Sendable {
         text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    static func == (lhs: ExactText, rhs: ExactText) -> Bool { lhs.text.utf8.elementsEqual(rhs.text.utf8) }
+    // String equality is exact here: PEM text is ASCII, so canonical equivalence is byte equality.
+    static func == (lhs: ExactText, rhs: ExactText) -> Bool { lhs.text == rhs.text }
 }
