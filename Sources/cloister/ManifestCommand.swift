@@ -6,7 +6,7 @@ struct ManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "manifest",
         abstract: "Check and fingerprint MarbleRun-compatible deployment manifests.",
-        subcommands: [ManifestCheckCommand.self, ManifestHashCommand.self]
+        subcommands: [ManifestCheckCommand.self, ManifestHashCommand.self, ManifestSetCommand.self, ManifestGetCommand.self, ManifestVerifyCommand.self, ManifestLogCommand.self, ManifestSignatureCommand.self, ManifestUpdateCommand.self]
     )
 }
 
