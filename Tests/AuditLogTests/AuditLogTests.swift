@@ -6,6 +6,10 @@ import Testing
 
 @testable import AuditLog
 
+struct UnexpectedOutcome: Error, CustomStringConvertible {
+    let description: String
+}
+
 final class LogFixture {
     let directory: URL
     let store: SealedStore
@@ -15,7 +19,7 @@ final class LogFixture {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("auditlog-\(UUID().uuidString)")
         guard case .created(let store) = try SealedStore.open(
             backend: SQLiteStorage(directory: directory), sealingKey: SymmetricKey(size: .bits256)
-        ) else { throw CancellationError() }
+        ) else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
         self.store = store
     }
 

@@ -13,8 +13,7 @@ struct CoordinatorPKITests {
 
     func marbleCSR(dnsNames: [String] = ["backend.local"], ipAddresses: [String] = ["192.0.2.10"]) throws -> [UInt8] {
         let key = P384.Signing.PrivateKey()
-        var names = try SubjectNames(dnsNames: dnsNames, ipAddresses: ipAddresses).generalNames()
-        if names.isEmpty { names = [] }
+        let names = try SubjectNames(dnsNames: dnsNames, ipAddresses: ipAddresses).generalNames()
         let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
         let request = try CertificateSigningRequest(
             version: .v1,

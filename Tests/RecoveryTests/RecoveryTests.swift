@@ -35,6 +35,10 @@ struct KeyHolder {
     }
 }
 
+struct UnexpectedOutcome: Error, CustomStringConvertible {
+    let description: String
+}
+
 final class RecoveryFixture {
     let directory: URL
     let openssl: OpenSSLTool
@@ -53,7 +57,7 @@ final class RecoveryFixture {
     func lockedState(holders: [KeyHolder], threshold: Int) throws -> ([String: Data], LockedSealedState) {
         guard case .created(let store) = try SealedStore.open(
             backend: SQLiteStorage(directory: directory), sealingKey: originalSealingKey
-        ) else { throw CancellationError() }
+        ) else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
         let keys = try RecoveryKeys(pemByName: Dictionary(uniqueKeysWithValues: holders.map { ($0.name, try $0.publicKeyPEM) }))
         let setup = try RecoverySetup.split(dataKey: store.dataKey, keys: keys, threshold: threshold)
         var change = StateChange()
@@ -62,7 +66,7 @@ final class RecoveryFixture {
         try store.commit(change)
         guard case .sealedWithAnotherKey(let locked) = try SealedStore.open(
             backend: SQLiteStorage(directory: directory), sealingKey: newSealingKey
-        ) else { throw CancellationError() }
+        ) else { throw UnexpectedOutcome(description: "another sealing key must give a locked state") }
         return (setup.recoverySecrets, locked)
     }
 

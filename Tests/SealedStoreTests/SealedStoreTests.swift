@@ -21,7 +21,7 @@ func openStore(_ directory: ScratchDirectory, _ sealingKey: SymmetricKey) throws
 func unlocked(_ outcome: SealedStore.OpenOutcome) throws -> SealedStore {
     switch outcome {
     case .created(let store), .opened(let store): return store
-    case .sealedWithAnotherKey(let locked): throw locked.reason.isEmpty ? CancellationError() : SealedStoreError.dataKeyDoesNotOpenState(detail: locked.reason)
+    case .sealedWithAnotherKey(let locked): throw SealedStoreError.dataKeyDoesNotOpenState(detail: locked.reason)
     }
 }
 
