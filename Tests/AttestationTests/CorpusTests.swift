@@ -165,6 +165,22 @@ struct CorpusTests {
         #expect(try warm.verify(quoteBytes: item.quote, collateral: item.collateral, at: item.instant).status == verified.status)
     }
 
+    @Test func everyRejectionExplainsItself() throws {
+        let corpus = try #require(Corpus.shared)
+        var checks = Set<Check>()
+        for item in corpus.cases + corpus.negatives {
+            let explanation = QuoteVerifier().explain(quoteBytes: item.quote, collateral: item.collateral, at: item.instant, policy: .dcapQVLDefault)
+            guard let error = explanation.error else { continue }
+            checks.insert(error.check)
+            #expect(!error.found.isEmpty && !error.expected.isEmpty && error.hint.count > 20, "\(item.id): \(error)")
+            #expect(error.description.contains(error.check.title) && error.description.contains(error.found) && error.description.contains(error.hint))
+            if error.check == .quoteStructure {
+                #expect(error.structure != nil && error.offset != nil, "\(item.id): a parse error without its location")
+            }
+        }
+        #expect(checks.count >= 25, "only \(checks.count) distinct checks failed across the corpus")
+    }
+
     @Test func explanationAgreesWithVerification() throws {
         let corpus = try #require(Corpus.shared)
         for item in corpus.cases + corpus.negatives {
