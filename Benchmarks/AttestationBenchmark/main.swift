@@ -64,8 +64,14 @@ func run() throws {
         seconds = value
         arguments.removeSubrange(index...index + 1)
     }
+    // `--only tdx-cold` (or sgx-warm, ...) runs one measurement, to profile it alone.
+    var only: String?
+    if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count {
+        only = arguments[index + 1]
+        arguments.removeSubrange(index...index + 1)
+    }
     guard let corpusPath = arguments.first else {
-        throw BenchmarkFailure(description: "usage: attestation-benchmark CORPUS_DCAP_DIRECTORY [--seconds S]")
+        throw BenchmarkFailure(description: "usage: attestation-benchmark CORPUS_DCAP_DIRECTORY [--seconds S] [--only sgx-cold|sgx-warm|tdx-cold|tdx-warm]")
     }
     let corpus = URL(fileURLWithPath: corpusPath)
     let cases = [
@@ -75,10 +81,13 @@ func run() throws {
     for benchmark in cases {
         let reference = try QuoteVerifier().verify(quoteBytes: benchmark.quote, collateral: benchmark.collateral, at: benchmark.instant)
         print("CASE \(benchmark.label) \(benchmark.id) \(reference.status.rawValue)")
-        let cold = try throughput(seconds: seconds) {
-            _ = try QuoteVerifier().verify(quoteBytes: benchmark.quote, collateral: benchmark.collateral, at: benchmark.instant)
+        if only == nil || only == "\(benchmark.label)-cold" {
+            let cold = try throughput(seconds: seconds) {
+                _ = try QuoteVerifier().verify(quoteBytes: benchmark.quote, collateral: benchmark.collateral, at: benchmark.instant)
+            }
+            print("RESULT \(benchmark.label) cold \(String(format: "%.1f", cold))")
         }
-        print("RESULT \(benchmark.label) cold \(String(format: "%.1f", cold))")
+        guard only == nil || only == "\(benchmark.label)-warm" else { continue }
         let warmVerifier = CachingQuoteVerifier()
         let warmReference = try warmVerifier.verify(quoteBytes: benchmark.quote, collateral: benchmark.collateral, at: benchmark.instant)
         guard warmReference == reference else {
