@@ -149,6 +149,10 @@ enum ClientOutput {
         if !result.passed { throw ExitCode(1) }
     }
 
+    static func fail(_ error: ClientInputError, json: Bool, exitCode: Int32) throws -> Never {
+        try fail(CoordinatorClientError(exitCode == 2 ? .invalidInput : .refused, error.message, hint: error.hint), json: json)
+    }
+
     static func fail(_ error: any Error, json: Bool) throws -> Never {
         let failure = error as? CoordinatorClientError
             ?? CoordinatorClientError(.invalidInput, String(describing: error), hint: "See --help.")
@@ -165,6 +169,12 @@ enum ClientOutput {
         }
         throw ExitCode(failure.exitCode)
     }
+}
+
+/// A local problem found before any connection: what is wrong and what to do.
+struct ClientInputError: Error {
+    let message: String
+    let hint: String
 }
 
 /// The resolved client settings: flags, then environment, then config file.
