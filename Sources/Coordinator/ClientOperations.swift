@@ -192,17 +192,11 @@ extension Coordinator {
             .manifestUpdated, user: nil, fingerprint: candidate.fingerprint, missingAcknowledgments: 0, missingUsers: [],
             time: now)
         var recoverySecrets: [String: [UInt8]]?
-        let policyBefore = sealingPolicy
-        if let store = openStore { try applySealMode(of: candidate, store: store) }
-        if changes.recoveryKeysChanged || policyBefore != sealingPolicy {
-            // A re-sealed state already has a new data key, whose shares replace the old ones too.
-            let (secrets, recoveryData) = try policyBefore != sealingPolicy
-                ? recoveryForCurrentDataKey(candidate) : rotateDataKeyForRecovery(candidate)
-            recoverySecrets = secrets
-            try commit(core, events: precedingEvents + [applied], recoveryData: .some(recoveryData))
-        } else {
-            try commit(core, events: precedingEvents + [applied])
+        let resealing = try sealingPolicy(for: candidate) != sealingPolicy
+        if changes.recoveryKeysChanged || resealing, let store = openStore {
+            recoverySecrets = try rotateDataKey(for: candidate, store: store)
         }
+        try commit(core, events: precedingEvents + [applied])
         self.core = core
         pki = newPKI
         manifest = candidate

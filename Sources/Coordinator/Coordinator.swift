@@ -312,11 +312,17 @@ public actor Coordinator {
         core.packageSecurityVersions = [:]
         core.pendingUpdate = nil
         let store = try openStoreDiscardingLockedState()
-        try applySealMode(of: manifest, store: store)
-        let recovery = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
-        try commit(
-            core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
-            recoveryData: .some(recovery?.recoveryData.encoded()))
+        let recoverySecrets: [String: [UInt8]]
+        if try sealingPolicy(for: manifest) != sealingPolicy {
+            recoverySecrets = try rotateDataKey(for: manifest, store: store)
+            try commit(core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store)
+        } else {
+            let recovery = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
+            recoverySecrets = recovery?.recoverySecrets.mapValues { Array($0) } ?? [:]
+            try commit(
+                core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
+                recoveryData: .some(recovery?.recoveryData.encoded()))
+        }
         self.core = core
         self.manifest = manifest
         users = UserDirectory(content: manifest.content)
@@ -324,8 +330,7 @@ public actor Coordinator {
         generation += 1
         let warnings = manifest.validate().warnings.map(\.description)
         logger.info("Manifest set", metadata: ["fingerprint": "\(manifest.fingerprint)", "warnings": "\(warnings.count)"])
-        return ManifestSetResult(
-            recoverySecrets: recovery?.recoverySecrets.mapValues { Array($0) } ?? [:], warnings: warnings)
+        return ManifestSetResult(recoverySecrets: recoverySecrets, warnings: warnings)
     }
 
     /// `GET /api/v2/manifest`: the manifest as uploaded, its root-key signature and fingerprint.
@@ -431,21 +436,27 @@ public actor Coordinator {
         return secrets
     }
 
-    /// Re-seals the state under the platform key `manifest`'s `Config.SealMode` asks for, if it is not already:
-    /// `ProductKey` binds it to MRSIGNER, `UniqueKey` to MRENCLAVE, empty keeps the configured default. The data key
-    /// is replaced in the process, so call this before making recovery secrets.
-    func applySealMode(of manifest: Manifest, store: SealedStore) throws(CoordinatorError) {
-        let wanted = try sealingPolicy(for: manifest)
-        guard wanted != sealingPolicy else { return }
-        let key = try configuration.stateSealingKey(wanted)
+    /// Replaces the data key with a new one sealed under the platform key `manifest`'s `Config.SealMode` asks for,
+    /// and, in the same transaction, the recovery data with that of the new key's shares for `manifest`'s recovery
+    /// keys, so that a crash never leaves a data key beside recovery data of another. Returns the recovery secrets.
+    func rotateDataKey(for manifest: Manifest, store: SealedStore) throws(CoordinatorError) -> [String: [UInt8]] {
+        let policy = try sealingPolicy(for: manifest)
+        let key = policy == sealingPolicy ? sealingKey : try configuration.stateSealingKey(policy)
+        var setup: RecoverySetup?
         do {
-            try store.rotateDataKey(sealingKey: key)
+            try store.rotateDataKey(sealingKey: key) { dataKey in
+                setup = try Self.recoverySetup(dataKey: dataKey, manifest: manifest)
+                return setup?.recoveryData.encoded()
+            }
         } catch {
-            throw Self.storageError(error, "re-sealing the state for SealMode \(manifest.content.config.sealMode)")
+            throw Self.storageError(error, "replacing the data key")
+        }
+        if policy != sealingPolicy {
+            logger.info("State re-sealed", metadata: ["sealingKey": "\(policy.rawValue)"])
         }
         sealingKey = key
-        sealingPolicy = wanted
-        logger.info("State re-sealed", metadata: ["sealingKey": "\(wanted.rawValue)"])
+        sealingPolicy = policy
+        return setup?.recoverySecrets.mapValues { Array($0) } ?? [:]
     }
 
     /// The platform key `manifest`'s `Config.SealMode` asks for.

@@ -122,31 +122,4 @@ extension Coordinator {
         generation += 1
         tlsVersion += 1
     }
-
-    /// Recovery secrets for the store's current data key.
-    func recoveryForCurrentDataKey(_ manifest: Manifest) throws(CoordinatorError) -> (secrets: [String: [UInt8]], recoveryData: Data?) {
-        guard let store = openStore else {
-            throw CoordinatorError(
-                .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state", hint: "recover first")
-        }
-        let setup = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
-        return (setup?.recoverySecrets.mapValues { Array($0) } ?? [:], setup?.recoveryData.encoded())
-    }
-
-    /// A new data key and recovery secrets for an update that changed the recovery keys or threshold: the store is
-    /// re-encrypted under the new key, so holders of the old secrets can no longer open it.
-    func rotateDataKeyForRecovery(_ manifest: Manifest) throws(CoordinatorError) -> (secrets: [String: [UInt8]], recoveryData: Data?) {
-        guard let store = openStore else {
-            throw CoordinatorError(
-                .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state", hint: "recover first")
-        }
-        let dataKey: SymmetricKey
-        do {
-            dataKey = try store.rotateDataKey(sealingKey: sealingKey)
-        } catch {
-            throw Self.storageError(error, "replacing the data key")
-        }
-        let setup = try Self.recoverySetup(dataKey: dataKey, manifest: manifest)
-        return (setup?.recoverySecrets.mapValues { Array($0) } ?? [:], setup?.recoveryData.encoded())
-    }
 }
