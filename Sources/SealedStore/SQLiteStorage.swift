@@ -25,6 +25,10 @@ public final class SQLiteStorage: SealedStorageBackend {
                         """
                 )
             }
+            // Only ciphertext is stored, but nobody else needs to read even that (or its size and timing).
+            for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+            }
         } catch {
             throw SealedStoreError.storage(
                 operation: "opening SQLite database \(path)",

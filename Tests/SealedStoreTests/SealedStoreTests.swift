@@ -54,7 +54,10 @@ struct SealedStoreTests {
         #expect(try store.values(withPrefix: "secret/") == ["secret/a": Data([1, 2, 3]), "secret/b": Data([4])])
 
         let files = try FileManager.default.contentsOfDirectory(at: directory.url, includingPropertiesForKeys: nil)
+        #expect(files.map(\.lastPathComponent).contains("state.sqlite"))
         for file in files {
+            let permissions = try FileManager.default.attributesOfItem(atPath: file.path)[.posixPermissions] as? Int
+            #expect(permissions == 0o600, "\(file.lastPathComponent) has mode \(String(permissions ?? 0, radix: 8))")
             let bytes = try Data(contentsOf: file)
             #expect(bytes.range(of: Data("very-secret-manifest-text".utf8)) == nil, "\(file.lastPathComponent)")
             #expect(bytes.range(of: Data("secret/a".utf8)) == nil, "\(file.lastPathComponent) shows a state key")
