@@ -39,6 +39,7 @@ struct ManifestValidator {
     ]
     static let featureGates = ["SignQuoteEndpoint", "MonotonicCounter", "AzureHSMSealing"]
     static let sealModes = ["", "ProductKey", "UniqueKey", "Disabled"]
+    static let maximumSymmetricKeyBits: UInt64 = 65_536
 
     mutating func run() {
         checkTopLevel()
@@ -140,8 +141,14 @@ struct ManifestValidator {
             for (position, tag) in marble.tlsTags.enumerated() where content.tls[tag] == nil {
                 error((path / "TLS").appending(index: position), "the TLS tag \"\(tag)\" is not defined in TLS", hint: "define TLS.\(tag), or use one of: \(Self.names(content.tls.keys))")
             }
-            for (position, argument) in marble.parameters.argv.enumerated() where argument.utf8.contains(0) {
-                error((path / "Parameters" / "Argv").appending(index: position), "the argument contains a NUL byte, which no program argument can hold", hint: "remove the \\u0000")
+            for (position, argument) in marble.parameters.argv.enumerated() {
+                let argumentPath = (path / "Parameters" / "Argv").appending(index: position)
+                if argument.utf8.contains(0) {
+                    error(argumentPath, "the argument contains a NUL byte, which no program argument can hold", hint: "remove the \\u0000")
+                }
+                if argument.contains("{{") {
+                    warning(argumentPath, "Argv is not a template, so the program receives \"{{\" literally", hint: "pass secrets through Env or Files, and let the program read them there")
+                }
             }
             for (variable, value) in marble.parameters.env {
                 let variablePath = path / "Parameters" / "Env" / variable
@@ -162,6 +169,8 @@ struct ManifestValidator {
                 let entryPath = (path / "Incoming").appending(index: position)
                 if entry.port.isEmpty {
                     error(entryPath / "Port", "an Incoming entry needs a Port", hint: "set Port to the listening port as a string, e.g. \"8443\"")
+                } else {
+                    checkPortNumber(entry.port, at: entryPath / "Port")
                 }
                 if !entry.certificate.isEmpty {
                     if let secret = content.secrets[entry.certificate] {
@@ -185,8 +194,17 @@ struct ManifestValidator {
                 }
                 if entry.port.isEmpty {
                     error(entryPath / "Port", "an Outgoing entry needs a Port", hint: "set Port to the port as a string, e.g. \"443\"")
+                } else {
+                    checkPortNumber(entry.port, at: entryPath / "Port")
                 }
             }
+        }
+    }
+
+    private mutating func checkPortNumber(_ port: String, at path: JSONPath) {
+        guard let number = UInt16(port), number > 0 else {
+            warning(path, "\"\(port)\" is not a port number between 1 and 65535, so no connection matches it", hint: "write the port as a decimal string, e.g. \"8443\"")
+            return
         }
     }
 
@@ -219,7 +237,9 @@ struct ManifestValidator {
                     error(path / "UserDefined", "plain secrets are never generated, so they must be UserDefined", hint: "set UserDefined to true and upload the value with `secret set`")
                 }
             case .symmetricKey:
-                if secret.size == 0 || secret.size % 8 != 0 {
+                if secret.size > Self.maximumSymmetricKeyBits {
+                    error(sizePath, "a symmetric-key Size of \(secret.size) bits is larger than Cloister supports (\(Self.maximumSymmetricKeyBits))", hint: "use e.g. 128 or 256; store large data as a plain secret")
+                } else if secret.size == 0 || secret.size % 8 != 0 {
                     let consequence = secret.userDefined ? "no upload can match it" : "the key cannot be generated"
                     error(sizePath, "a symmetric-key Size must be a positive multiple of 8 bits, but it is \(secret.size); \(consequence)", hint: "use e.g. 128 or 256")
                 }
@@ -402,7 +422,7 @@ enum DryRun {
     static func placeholder(for definition: SecretDefinition) -> SecretValue {
         switch definition.type {
         case .symmetricKey:
-            let length = definition.size > 0 && definition.size % 8 == 0 && definition.size <= 1 << 16 ? Int(definition.size / 8) : 1
+            let length = definition.size > 0 && definition.size % 8 == 0 && definition.size <= ManifestValidator.maximumSymmetricKeyBits ? Int(definition.size / 8) : 1
             return .key(Array(repeating: filler, count: length), type: .symmetricKey)
         case .plain:
             return .key([filler], type: .plain)

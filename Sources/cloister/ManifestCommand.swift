@@ -30,8 +30,8 @@ struct ManifestCheckCommand: ParsableCommand {
         let manifest: Manifest
         do {
             manifest = try ManifestDocument.parse(try ManifestFile.read(file))
-        } catch let failure as ManifestFile.Failure {
-            try report(unreadable: failure.message, hint: failure.hint)
+        } catch {
+            try report(unreadable: error.message, hint: error.hint)
         }
         let report = manifest.validate()
         if json {
@@ -104,8 +104,8 @@ struct ManifestHashCommand: ParsableCommand {
             if manifest.sourceFormat == .yaml {
                 FileHandle.standardError.write(Data("note: \(file) is YAML; hashed the \(manifest.bytes.count)-byte JSON that the MarbleRun CLI would upload\n".utf8))
             }
-        } catch let failure as ManifestFile.Failure {
-            FileHandle.standardError.write(Data("error: \(file): \(failure.message)\n  hint: \(failure.hint)\n".utf8))
+        } catch {
+            FileHandle.standardError.write(Data("error: \(file): \(error.message)\n  hint: \(error.hint)\n".utf8))
             throw ExitCode(2)
         }
     }

@@ -71,6 +71,12 @@ private func strings(_ texts: String...) -> JSONValue { .array(texts.map(JSONVal
                  errors: [("Marbles.frontend.Parameters.Env.BINARY", "the value contains NUL bytes, which an environment variable cannot hold")]),
         RuleCase(rule: "Env names cannot contain =", changes: [(["Marbles", "frontend", "Parameters", "Env", "A=B"], string("x"))],
                  errors: [], warnings: [("Marbles.frontend.Parameters.Env[\"A=B\"]", "\"A=B\" cannot be an environment variable name")]),
+        RuleCase(rule: "Argv is not templated", changes: [(["Marbles", "backend", "Parameters", "Argv"], strings("./backend", "--key={{ hex .Secrets.dataKey }}"))],
+                 errors: [], warnings: [("Marbles.backend.Parameters.Argv[1]", "Argv is not a template, so the program receives \"{{\" literally")]),
+        RuleCase(rule: "symmetric keys have an upper size", changes: [(["Secrets", "sessionKey", "Size"], number("18446744073709551608"))],
+                 errors: [("Secrets.sessionKey.Size", "a symmetric-key Size of 18446744073709551608 bits is larger than Cloister supports (65536)")]),
+        RuleCase(rule: "TLS ports are port numbers", changes: [(["TLS", "web", "Outgoing"], .array([.object([JSONMember(key: "Port", value: string("https")), JSONMember(key: "Addr", value: string("a"))])]))],
+                 errors: [], warnings: [("TLS.web.Outgoing[0].Port", "\"https\" is not a port number between 1 and 65535, so no connection matches it")]),
         RuleCase(rule: "an Incoming TLS entry needs a Port", changes: [(["TLS", "web", "Incoming"], .array([.object([])]))],
                  errors: [("TLS.web.Incoming[0].Port", "an Incoming entry needs a Port")]),
         RuleCase(rule: "an Incoming Cert must be a defined secret",
@@ -196,6 +202,16 @@ private func strings(_ texts: String...) -> JSONValue { .array(texts.map(JSONVal
         for finding in report.errors + report.warnings {
             #expect(!finding.hint.isEmpty, "every finding carries a hint: \(finding)")
         }
+    }
+
+    @Test func likelyTyposGetASuggestion() throws {
+        let report = try check(try baseManifest().setting(["Secrets", "sessionKey", "Sise"], to: .number("1")).setting(["Marbles", "frontend", "Parameter"], to: .object([])))
+        #expect(report.warning(at: "Secrets.sessionKey.Sise")?.hint == "did you mean Size?")
+        #expect(report.warning(at: "Marbles.frontend.Parameter")?.hint == "did you mean Parameters?")
+        let unrelated = try check(try baseManifest().setting(["Packages", "backend", "Comment"], to: .string("x")))
+        #expect(unrelated.warning(at: "Packages.backend.Comment")?.hint == "remove it; a package has Debug, UniqueID, SignerID, ProductID, SecurityVersion, AcceptedTCBStatuses, AcceptedAdvisories")
+        let users = try check(try baseManifest().setting(["Users", "alice", "Cert"], to: .string("x")).setting(["Users", "alice", "Certificate"], to: .string(try TestKeys.userCertificatePEM(commonName: "alice"))))
+        #expect(users.warning(at: "Users.alice.Cert")?.hint == "move it to Certificate")
     }
 
     @Test func userCertificatesMustBeUniqueAndParse() throws {
