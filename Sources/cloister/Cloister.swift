@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Cloister: AsyncParsableCommand {
@@ -11,6 +12,22 @@ struct Cloister: AsyncParsableCommand {
         version: CloisterVersion.current,
         subcommands: [ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self, PackageInfoCommand.self, VersionCommand.self]
     )
+
+    /// Runs the command, reporting usage errors with exit code 2 as documented (the parser's own default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
 }
 
 enum CloisterVersion {
