@@ -126,8 +126,8 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "Attestation", "AuditLog", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
-                "SealedStore",
+                "Coordinator", "Attestation", "AuditLog", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest",
+                "Platform", "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,3 +1,4 @@
+import CollateralSources
 import Coordinator
 import CoordinatorAPI
 import CoordinatorPKI
@@ -169,6 +170,48 @@ import X509
         _ = try await tolerant.activate(
             accepted.request(type: "frontend", quote: try accepted.quote(on: accepting.platform(CoordinatorFixture.frontend()))),
             clientCertificateDER: accepted.certificateDER)
+    }
+
+    @Test func collateralFromASourceSelectedByTheQuotesFMSPC() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let bundle = fixture.directory.appendingPathComponent("collateral.json")
+        try JSONEncoder().encode(try fixture.machine.collateral(at: Date())).write(to: bundle)
+        let cache = CollateralCache()
+        let coordinator = try await fixture.start(
+            quoteVerification: QuoteVerificationConfiguration(
+                trustAnchor: .simulation(root: fixture.machine.rootCertificate),
+                collateral: .source(CollateralBundleFile(path: bundle.path), cache: cache)))
+        _ = try await coordinator.setManifest(TestManifests.standard())
+        for _ in 0..<2 {
+            let marble = try TestMarble()
+            _ = try await coordinator.activate(
+                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+                clientCertificateDER: marble.certificateDER)
+        }
+        #expect(await cache.statistics.fetches == 1)
+        #expect(await cache.statistics.hits == 1)
+
+        // A bundle for another platform family is refused with the FMSPC named.
+        let otherMachine = try SimulatedSGXMachine.openOrCreate(
+            stateDirectory: fixture.directory.appendingPathComponent("other-machine"),
+            hardware: SimulatedHardware(fmspc: [0x00, 0x90, 0x6E, 0xA1, 0x00, 0x00]))
+        let otherBundle = fixture.directory.appendingPathComponent("other-collateral.json")
+        try JSONEncoder().encode(try otherMachine.collateral(at: Date())).write(to: otherBundle)
+        let otherFixture = try CoordinatorFixture()
+        defer { otherFixture.remove() }
+        let mismatched = try await otherFixture.start(
+            quoteVerification: QuoteVerificationConfiguration(
+                trustAnchor: .simulation(root: fixture.machine.rootCertificate),
+                collateral: .source(CollateralBundleFile(path: otherBundle.path), cache: CollateralCache())))
+        _ = try await mismatched.setManifest(TestManifests.standard())
+        let marble = try TestMarble()
+        let error = await #expect(throws: CoordinatorError.self) {
+            _ = try await mismatched.activate(
+                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+                clientCertificateDER: marble.certificateDER)
+        }
+        #expect(error?.reason == .collateralUnavailable)
     }
 
     @Test func advisoriesNotAcceptedAreRefused() async throws {

@@ -46,17 +46,23 @@ struct CoordinatorFixture {
         SimulatedPlatform(machine: machine, enclave: enclave, consent: .insecureSimulation(announce: { _ in }))
     }
 
-    func configuration(clock: @escaping @Sendable () -> Date = { Date() }) throws -> CoordinatorConfiguration {
+    func configuration(
+        quoteVerification: QuoteVerificationConfiguration? = nil, clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws -> CoordinatorConfiguration {
         CoordinatorConfiguration(
             platform: platform(coordinatorEnclaveOverride ?? coordinatorEnclave),
-            quoteVerification: .simulated(machine),
+            quoteVerification: quoteVerification ?? .simulated(machine),
             storage: try SQLiteStorage(directory: dataDirectory),
             logger: Self.quietLogger,
             clock: clock)
     }
 
-    func start(startupManifest: [UInt8]? = nil, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> Coordinator {
-        try await Coordinator.start(try configuration(clock: clock), startupManifest: startupManifest)
+    func start(
+        startupManifest: [UInt8]? = nil, quoteVerification: QuoteVerificationConfiguration? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) async throws -> Coordinator {
+        try await Coordinator.start(
+            try configuration(quoteVerification: quoteVerification, clock: clock), startupManifest: startupManifest)
     }
 
     static var quietLogger: Logger {
