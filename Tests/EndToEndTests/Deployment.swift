@@ -1,0 +1,335 @@
+import Crypto
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A directory that is removed when the test is done with it.
+final class TestDirectory: Sendable {
+    let url: URL
+    var path: String { url.path }
+
+    init(_ label: String) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-e2e-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// A failure of the test harness itself (not of the system under test), with what happened and what to look at.
+struct HarnessFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Programs the tests need from the host, found in `PATH` (the Debian packages of `scripts/setup`).
+enum HostProgram {
+    static func path(_ name: String) -> String? {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"
+        for directory in directories.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: candidate) {
+                return URL(fileURLWithPath: candidate).resolvingSymlinksInPath().path
+            }
+        }
+        return nil
+    }
+
+    static func installed(_ names: String...) -> Bool { names.allSatisfy { path($0) != nil } }
+
+    /// Runs `name` to completion; `allowFailure` returns the outcome of a non-zero exit instead of throwing.
+    @discardableResult
+    static func run(_ name: String, _ arguments: [String], allowFailure: Bool = false) throws -> Outcome {
+        guard let path = path(name) else { throw HarnessFailure("\(name) is not installed; run scripts/setup") }
+        let outcome = try runToCompletion(path, arguments)
+        if !allowFailure && outcome.exitCode != 0 {
+            throw HarnessFailure("\(name) \(arguments.joined(separator: " ")) exited \(outcome.exitCode): \(outcome.standardError)")
+        }
+        return outcome
+    }
+}
+
+/// What a program did when run to completion.
+struct Outcome {
+    let exitCode: Int32
+    let standardOutput: String
+    let standardError: String
+}
+
+/// Runs `executable` to completion with extra `environment`, reading both pipes concurrently so that a chatty
+/// program cannot block.
+func runToCompletion(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    let errorData = ErrorBuffer()
+    let reader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
+    reader.start()
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let standardError = errorData.waitForData()
+    return Outcome(
+        exitCode: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
+        standardError: String(decoding: standardError, as: UTF8.self))
+}
+
+private final class ErrorBuffer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var data: Data?
+    func set(_ value: Data) { condition.withLock { data = value; condition.broadcast() } }
+    func waitForData() -> Data {
+        condition.withLock {
+            while data == nil { condition.wait() }
+            return data!
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read back and released).
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw HarnessFailure("could not bind a free port on 127.0.0.1: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A background process the test owns; it is stopped (SIGTERM, then SIGKILL) when `stop()` runs or the object goes.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    let logPath: String
+
+    init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String, directory: String? = nil) throws {
+        self.logPath = logPath
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var isRunning: Bool { process.isRunning }
+
+    /// Polls `condition` every 100 ms for at most `attempts` tries; fails with the log when the process exits first.
+    func waitUntil(_ what: String, attempts: Int = 300, _ condition: () -> Bool) throws {
+        for _ in 0..<attempts {
+            if condition() { return }
+            guard process.isRunning else { throw HarnessFailure("\(what): the process exited (\(process.terminationStatus)):\n\(log)") }
+            usleep(100_000)
+        }
+        throw HarnessFailure("\(what): not ready after \(attempts / 10) s:\n\(log)")
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Kills without warning, as a crash would.
+    func crash() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+/// `cloister coordinator --simulation` with its state in `directory/data`, driven through its client API with curl.
+final class Coordinator: @unchecked Sendable {
+    let directory: TestDirectory
+    let clientPort: Int
+    let marblePort: Int
+    private(set) var server: ChildProcess
+    /// The Coordinator root (PEM), fetched once as `curl -k` would and pinned from then on.
+    let rootPath: String
+    var machineDirectory: String { directory.file("data/simulated-sgx-machine") }
+    var clientURL: String { "https://127.0.0.1:\(clientPort)" }
+
+    init(directory: TestDirectory) throws {
+        self.directory = directory
+        clientPort = try freePort()
+        marblePort = try freePort()
+        server = try Self.start(directory: directory, clientPort: clientPort, marblePort: marblePort)
+        rootPath = directory.file("coordinator-root.pem")
+        try waitForRoot(writingTo: rootPath)
+    }
+
+    private static func start(directory: TestDirectory, clientPort: Int, marblePort: Int) throws -> ChildProcess {
+        try ChildProcess(
+            executable: BuiltProgram(named: "cloister").url.path,
+            arguments: [
+                "coordinator", "--simulation", "--data-directory", directory.file("data"),
+                "--client-address", "127.0.0.1:\(clientPort)", "--marble-address", "127.0.0.1:\(marblePort)",
+            ],
+            logPath: directory.file("coordinator-\(UUID().uuidString.prefix(8)).log"))
+    }
+
+    private func waitForRoot(writingTo path: String) throws {
+        var root: String?
+        try server.waitUntil("the Coordinator's client API") {
+            guard let outcome = try? HostProgram.run("curl", ["-sk", "\(clientURL)/api/v2/quote"], allowFailure: true),
+                outcome.exitCode == 0,
+                let json = try? JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+                let chain = (json["data"] as? [String: Any])?["cert"] as? String
+            else { return false }
+            let certificates = chain.components(separatedBy: "-----END CERTIFICATE-----").filter { $0.contains("BEGIN") }
+            root = certificates.last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n-----END CERTIFICATE-----\n" }
+            return root != nil
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            let pinned = try String(contentsOfFile: path, encoding: .utf8)
+            guard pinned == root else { throw HarnessFailure("the restarted Coordinator presents another root certificate") }
+        } else {
+            try root!.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// Stops the Coordinator and starts it again on the same ports and state; it must keep its root.
+    func restart() throws {
+        server.crash()
+        server = try Self.start(directory: directory, clientPort: clientPort, marblePort: marblePort)
+        try waitForRoot(writingTo: rootPath)
+        try server.waitUntil("the restarted Coordinator's state") {
+            (try? curl(["\(clientURL)/api/v2/status"]).contains("\"status\"")) ?? false
+        }
+    }
+
+    /// curl pinned to the Coordinator root.
+    func curl(_ arguments: [String]) throws -> String {
+        try HostProgram.run("curl", ["-sS", "--fail-with-body", "--cacert", rootPath] + arguments).standardOutput
+    }
+
+    func setManifest(_ manifest: [String: Any]) throws {
+        let path = directory.file("manifest-\(UUID().uuidString.prefix(8)).json")
+        let body = ["manifest": try JSONSerialization.data(withJSONObject: manifest).base64EncodedString()]
+        try JSONSerialization.data(withJSONObject: body).write(to: URL(fileURLWithPath: path))
+        _ = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(path)", "\(clientURL)/api/v2/manifest"])
+    }
+
+    /// The secret `name` as the user holding `user` fetches it (`GET /api/v2/secrets`, mutual TLS).
+    func secret(_ name: String, as user: TestUser) throws -> [UInt8] {
+        let answer = try curl(["--cert", user.certificatePath, "--key", user.keyPath, "\(clientURL)/api/v2/secrets?s=\(name)"])
+        guard let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
+            let secrets = (json["data"] as? [String: Any])?["secrets"] as? [String: Any] ?? (json["data"] as? [String: Any]),
+            let secret = secrets[name] as? [String: Any], let privateBase64 = secret["Private"] as? String,
+            let bytes = Data(base64Encoded: privateBase64)
+        else { throw HarnessFailure("GET /api/v2/secrets?s=\(name) answered \(answer.prefix(400))") }
+        return [UInt8](bytes)
+    }
+
+    deinit { server.stop() }
+}
+
+/// A user of the client API: a self-signed certificate made by openssl.
+struct TestUser {
+    let certificatePath: String
+    let keyPath: String
+    let certificatePEM: String
+
+    init(name: String, directory: TestDirectory) throws {
+        certificatePath = directory.file("\(name)-cert.pem")
+        keyPath = directory.file("\(name)-key.pem")
+        try HostProgram.run(
+            "openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath,
+             "-out", certificatePath, "-subj", "/CN=\(name)", "-days", "1"])
+        certificatePEM = try String(contentsOfFile: certificatePath, encoding: .utf8)
+    }
+}
+
+/// A simulated enclave: a signing key and a description (Gramine's model) trusting the given files; the host's
+/// command line gives the program and its arguments.
+struct SimulatedEnclave {
+    let descriptionPath: String
+    let signerPath: String
+    let trustedFiles: [String]
+
+    init(directory: TestDirectory, name: String, trustedFiles: [String]) throws {
+        signerPath = directory.file("\(name)-signer.pem")
+        if !FileManager.default.fileExists(atPath: signerPath) {
+            try HostProgram.run("openssl", ["genrsa", "-3", "-out", signerPath, "3072"])
+        }
+        self.trustedFiles = trustedFiles
+        descriptionPath = directory.file("\(name)-enclave.json")
+        let files = try trustedFiles.map { path -> [String: String] in
+            let contents = try Data(contentsOf: URL(fileURLWithPath: path))
+            return ["path": path, "sha256": SHA256.hash(data: contents).map { String(format: "%02x", $0) }.joined()]
+        }
+        let description: [String: Any] = [
+            "entrypoint": "cloister-premain", "arguments": ["fromHost": true], "trustedFiles": files,
+            "productID": 1, "securityVersion": 1, "debug": false,
+        ]
+        try JSONSerialization.data(withJSONObject: description).write(to: URL(fileURLWithPath: descriptionPath))
+    }
+
+    /// The manifest package pinning this enclave (`cloister-premain --print-measurement`).
+    func package() throws -> [String: Any] {
+        let outcome = try runToCompletion(
+            BuiltProgram(named: "cloister-premain").url.path, ["--print-measurement"],
+            environment: ["CLOISTER_ENCLAVE_DESCRIPTION": descriptionPath, "CLOISTER_ENCLAVE_SIGNER": signerPath])
+        guard outcome.exitCode == 0, let report = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
+            let uniqueID = report["UniqueID"] as? String
+        else { throw HarnessFailure("cloister-premain --print-measurement failed: \(outcome.standardError)") }
+        return ["UniqueID": uniqueID, "Debug": false]
+    }
+}
+
+/// How one marble is launched: its type, enclave, UUID file and Coordinator.
+struct MarbleLaunch {
+    let coordinator: Coordinator
+    let enclave: SimulatedEnclave
+    let type: String
+    let uuidFile: String
+    var rootPath: String? = nil
+    var extraEnvironment: [String: String] = [:]
+
+    var environment: [String: String] {
+        [
+            "CLOISTER_PLATFORM": "simulation", "CLOISTER_SIMULATION_STATE_DIR": coordinator.machineDirectory,
+            "CLOISTER_ENCLAVE_DESCRIPTION": enclave.descriptionPath, "CLOISTER_ENCLAVE_SIGNER": enclave.signerPath,
+            "EDG_MARBLE_TYPE": type, "EDG_MARBLE_COORDINATOR_ADDR": "127.0.0.1:\(coordinator.marblePort)",
+            "EDG_MARBLE_UUID_FILE": uuidFile, "CLOISTER_COORDINATOR_ROOT_CA": rootPath ?? coordinator.rootPath,
+        ].merging(extraEnvironment) { $1 }
+    }
+
+    /// Runs `cloister-premain program...` to completion.
+    func run(_ command: [String]) throws -> Outcome {
+        try runToCompletion(BuiltProgram(named: "cloister-premain").url.path, command, environment: environment)
+    }
+
+    /// Starts `cloister-premain program...` in the background (servers).
+    func start(_ command: [String], logPath: String) throws -> ChildProcess {
+        try ChildProcess(
+            executable: BuiltProgram(named: "cloister-premain").url.path, arguments: command, environment: environment,
+            logPath: logPath)
+    }
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
