@@ -269,6 +269,10 @@ let package = Package(
         ),
         .executableTarget(name: "cloister-premain", dependencies: ["Launcher"]),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
             name: "LauncherTests",
             dependencies: [
                 "Launcher", "CoordinatorAPI", "Platform", "TestSupport",
