@@ -98,7 +98,7 @@ extension Coordinator {
                 hint: "set EDG_MARBLE_TYPE to a type of the manifest's Marbles (names are case-sensitive)")
         }
         return ActivationSnapshot(
-            generation: generation, manifest: manifest, packages: effectivePackagesValue(), pki: pki,
+            generation: generation, manifest: manifest, packages: effectivePackages(), pki: pki,
             rootSecret: Array(core.rootSecret), previousRootSecret: core.previousRootSecret.map(Array.init),
             sharedSecrets: core.sharedSecrets, previousSecrets: core.previousSecrets, userSecrets: core.userSecrets)
     }

@@ -211,7 +211,7 @@ extension Coordinator {
     /// certificates regenerated, the stored manifest bytes and signature unchanged.
     private func applyPackageUpdate(_ versions: [String: UInt64], user: String) throws(CoordinatorError) -> UpdateResult {
         guard let current = manifest else { throw Self.noManifestError(core.state) }
-        let effective = effectivePackagesValue()
+        let effective = effectivePackages()
         for (name, version) in versions {
             if let minimum = effective[name]?.securityVersion, version < minimum {
                 throw CoordinatorError(

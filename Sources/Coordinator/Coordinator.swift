@@ -343,12 +343,9 @@ public actor Coordinator {
         return SignedManifest(manifest: manifest.bytes, signature: Array(signature), fingerprint: manifest.fingerprint)
     }
 
-    /// The effective manifest content: the uploaded manifest with SecurityVersions raised by package updates.
+    /// The packages activations are checked against: the manifest's, with SecurityVersions raised by package updates
+    /// (the stored manifest bytes stay as uploaded, as in MarbleRun).
     public func effectivePackages() -> [String: Package] {
-        effectivePackagesValue()
-    }
-
-    func effectivePackagesValue() -> [String: Package] {
         var packages = manifest?.content.packages ?? [:]
         for (name, version) in core.packageSecurityVersions { packages[name]?.securityVersion = version }
         return packages
