@@ -150,7 +150,7 @@ struct ManifestVerifyCommand: AsyncParsableCommand {
                 : "MISMATCH: \(file) has SHA-256 \(local), the Coordinator enforces \(answer.manifestFingerprint)\n  hint: fetch the enforced manifest with `cloister manifest get` and compare."
             return ClientResult(
                 text: text,
-                json: ["matches": .bool(matches), "local": .string(local), "coordinator": .string(answer.manifestFingerprint)],
+                json: ["matches": .bool(matches), "local": .string(local), "enforced": .string(answer.manifestFingerprint)],
                 passed: matches)
         }
     }

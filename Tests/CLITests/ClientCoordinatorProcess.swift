@@ -1,0 +1,153 @@
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `cloister coordinator --simulation` on 127.0.0.1 with system-chosen ports (read from its JSON log), and
+/// everything a client needs to verify it: the simulated machine's directory and the simulated Coordinator's MRENCLAVE.
+final class ClientTestCoordinator: Sendable {
+    static let program = BuiltProgram(named: "cloister")
+    /// MRENCLAVE of the simulated Coordinator enclave (`CoordinatorLauncher.simulatedEnclave`).
+    static let uniqueID = "0b212e17e0666889c14ac88a559bdc087a7b20481d79547a3790f641ed595080"
+
+    let directory: URL
+    let machineDirectory: URL
+    let clientPort: Int
+    private let process: Process
+    private let log: LogBuffer
+
+    struct LaunchFailure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    init() async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-cli-\(UUID().uuidString)")
+        machineDirectory = directory.appendingPathComponent("machine")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        process = Process()
+        process.executableURL = Self.program.url
+        process.arguments = [
+            "coordinator", "--simulation", "--data-directory", directory.appendingPathComponent("data").path,
+            "--simulation-state-directory", machineDirectory.path, "--client-address", "127.0.0.1:0",
+            "--marble-address", "127.0.0.1:0", "--log-format", "json",
+        ]
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOISTER_") && !$0.key.hasPrefix("EDG_") }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let log = LogBuffer()
+        errors.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
+        self.log = log
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        var port: Int?
+        while ContinuousClock.now < deadline, port == nil {
+            port = Self.clientPort(in: log.data)
+            if port == nil {
+                guard process.isRunning else {
+                    throw LaunchFailure(description: "cloister coordinator exited: \(String(decoding: log.data, as: UTF8.self))")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        guard let port else {
+            process.terminate()
+            throw LaunchFailure(description: "cloister coordinator did not listen within 60 s")
+        }
+        clientPort = port
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var address: String { "127.0.0.1:\(clientPort)" }
+
+    /// The flags that verify this simulated Coordinator, with the root cache and configuration kept in the test's
+    /// directory.
+    var verificationArguments: [String] {
+        [
+            "--coordinator", address, "--accept-simulation", "--simulation-state-directory", machineDirectory.path,
+            "--unique-id", Self.uniqueID, "--root-cache", directory.appendingPathComponent("root.pem").path,
+        ]
+    }
+
+    /// Runs the CLI with a clean environment: no CLOISTER_* variables, a HOME without a configuration file.
+    func cli(_ arguments: [String], environment: [String: String] = [:]) throws -> BuiltProgram.Outcome {
+        var clean = ["HOME": directory.path, "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path]
+        for key in ProcessInfo.processInfo.environment.keys where key.hasPrefix("CLOISTER_") { clean[key] = "" }
+        return try Self.program.run(arguments, environment: clean.merging(environment) { _, new in new })
+    }
+
+    /// Requests the client API counted, per path, from the Coordinator's own metrics (the server side).
+    func requestCounts() throws -> [String: Int] {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sk", "https://\(address)/metrics"]
+        let output = Pipe()
+        curl.standardOutput = output
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        var counts = [String: Int]()
+        for line in text.split(separator: "\n") where line.contains("_http_request_total{") && !line.hasPrefix("#") {
+            guard let pathStart = line.range(of: "path=\""), let value = line.split(separator: " ").last.flatMap({ Double($0) }) else { continue }
+            let path = line[pathStart.upperBound...].prefix { $0 != "\"" }
+            counts[String(path), default: 0] += Int(value)
+        }
+        return counts
+    }
+
+    private static func clientPort(in log: Data) -> Int? {
+        for line in String(decoding: log, as: UTF8.self).split(separator: "\n") where line.contains("\"Listening\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
+                object["server"] == "client API", let port = object["port"].flatMap(Int.init)
+            else { continue }
+            return port
+        }
+        return nil
+    }
+}
+
+/// A user of the test manifests: a P-256 key and self-signed certificate made with openssl.
+struct ClientTestUser {
+    let name: String
+    let certificate: URL
+    let key: URL
+
+    init(name: String, in directory: URL) throws {
+        self.name = name
+        certificate = directory.appendingPathComponent("\(name).pem")
+        key = directory.appendingPathComponent("\(name)-key.pem")
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key.path,
+            "-out", certificate.path, "-subj", "/CN=\(name)", "-days", "2",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        guard openssl.terminationStatus == 0 else { throw ClientTestCoordinator.LaunchFailure(description: "openssl req failed") }
+    }
+
+    var arguments: [String] { ["--cert", certificate.path, "--key", key.path] }
+    var certificatePEM: String { (try? String(contentsOf: certificate, encoding: .utf8)) ?? "" }
+}
+
+/// The Coordinator's log as it arrives, written by the pipe's handler and read by the test.
+final class LogBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = Data()
+
+    func append(_ chunk: Data) { lock.withLock { stored.append(chunk) } }
+    var data: Data { lock.withLock { stored } }
+}
