@@ -67,11 +67,6 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 
     public static func / (path: JSONPath, key: String) -> JSONPath { path.appending(key) }
 
-    /// Whether `self` is `other` or lies inside it.
-    public func isWithin(_ other: JSONPath) -> Bool {
-        components.count >= other.components.count && Array(components.prefix(other.components.count)) == other.components
-    }
-
     public var description: String {
         var text = ""
         for component in components {

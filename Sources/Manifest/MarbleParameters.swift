@@ -14,7 +14,7 @@ extension Manifest {
                 var rendered = value.data
                 if !value.noTemplates {
                     do {
-                        rendered = try Template.parse(value.data, context: context).render(input, context: context)
+                        rendered = try Template.parse(value.data, context: context).render(input)
                     } catch {
                         throw RenderingError(path: path.description, message: error.message, hint: error.hint)
                     }

@@ -94,7 +94,7 @@ public struct RenderingError: Error, Sendable, Hashable, CustomStringConvertible
 
 extension Template {
     /// Applies the template to `input`; pure.
-    public func render(_ input: RenderingInput, context: TemplateContext) throws(TemplateError) -> [UInt8] {
+    public func render(_ input: RenderingInput) throws(TemplateError) -> [UInt8] {
         var output: [UInt8] = []
         for segment in segments {
             switch segment {

@@ -16,7 +16,9 @@ extension Manifest {
         return ValidationReport(findings: readingFindings + checked)
     }
 
+    /// Whether `path` is `prefix` or lies inside it; a root that failed to decode covers everything.
     private static func isPath(_ path: String, within prefix: String) -> Bool {
+        if prefix.isEmpty { return true }
         guard path.count > prefix.count else { return path == prefix }
         let next = path[path.index(path.startIndex, offsetBy: prefix.count)]
         return next == "." || next == "["
@@ -402,7 +404,7 @@ struct ManifestValidator {
                     let entryPath = parameters / context.rawValue / entryName
                     do {
                         let template = try Template.parse(value.data, context: context)
-                        let rendered = try template.render(input, context: context)
+                        let rendered = try template.render(input)
                         if context == .env && rendered.contains(0) && !value.data.contains(0) {
                             error(entryPath, "the rendered value contains NUL bytes", hint: "use base64 or hex")
                         }

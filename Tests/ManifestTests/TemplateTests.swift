@@ -21,7 +21,7 @@ import Testing
     }
 
     func render(_ text: String, _ context: TemplateContext = .file) throws -> [UInt8] {
-        try Template.parse(Array(text.utf8), context: context).render(input, context: context)
+        try Template.parse(Array(text.utf8), context: context).render(input)
     }
 
     func renderText(_ text: String, _ context: TemplateContext = .file) throws -> String {
@@ -42,8 +42,7 @@ import Testing
         #expect(try renderText("{{ pem .Secrets.cert.Public }}", .env) == "-----BEGIN PUBLIC KEY-----\nMAEK\n-----END PUBLIC KEY-----\n")
         #expect(try renderText("{{ pem .Secrets.cert.Private }}") == "-----BEGIN PRIVATE KEY-----\nMAEL\n-----END PRIVATE KEY-----\n")
         let long = try Template.parse(Array("{{ pem .Secrets.big.Cert }}".utf8), context: .file).render(
-            RenderingInput(secrets: ["big": SecretValue(type: .certRSA, certificate: Array(repeating: 0, count: 60), publicKey: [1], privateKey: [1])], previousSecrets: [:], marbleCertificate: input.marbleCertificate, marbleRootCertificate: [1], coordinatorRootCertificate: [1], coordinatorIntermediateCertificate: [1]),
-            context: .file)
+            RenderingInput(secrets: ["big": SecretValue(type: .certRSA, certificate: Array(repeating: 0, count: 60), publicKey: [1], privateKey: [1])], previousSecrets: [:], marbleCertificate: input.marbleCertificate, marbleRootCertificate: [1], coordinatorRootCertificate: [1], coordinatorIntermediateCertificate: [1]))
         #expect(String(decoding: long, as: UTF8.self).split(separator: "\n").map(\.count) == [27, 64, 16, 25])
     }
 

@@ -288,6 +288,11 @@ private func strings(_ texts: String...) -> JSONValue { .array(texts.map(JSONVal
         #expect(envNull.errors.map(\.message) == ["expected a string or an object {Data, Encoding, NoTemplates}, found null"])
     }
 
+    @Test func aManifestThatIsNotAnObjectGetsOneError() throws {
+        let report = try check("[]")
+        #expect(report.errors.map { "\($0.path): \($0.message)" } == [": expected an object (manifest), found an array"])
+    }
+
     @Test func typeFaultsSuppressFollowUpFindingsInsideThem() throws {
         let report = try check(try baseManifest().setting(["Secrets", "serverCert"], to: .string("cert-ecdsa")))
         // The secret is unusable, but the TLS entry and templates that use it are not blamed a second time.
