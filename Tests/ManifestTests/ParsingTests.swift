@@ -35,6 +35,13 @@ import Testing
         }
     }
 
+    @Test func yamlJustBelowTheLimitParsesOnATaskThread() async throws {
+        let flow = "a: " + String(repeating: "[", count: 500) + String(repeating: "]", count: 500)
+        let manifest = try await Task { try ManifestDocument.parse(Array(flow.utf8)) }.value
+        #expect(manifest.sourceFormat == .yaml)
+        #expect(manifest.bytes.count == 1_006)
+    }
+
     @Test func aliasBombsAreRefused() throws {
         var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
         for level in 1...8 {
