@@ -98,6 +98,21 @@ let package = Package(
             ]
         ),
         .target(name: "CoordinatorAPI"),
+        .testTarget(
+            name: "CoordinatorClientTests",
+            dependencies: [
+                "CoordinatorClient", "CoordinatorAPI", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
         .target(
             name: "CoordinatorClient",
             dependencies: [
