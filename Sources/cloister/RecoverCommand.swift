@@ -1,0 +1,57 @@
+import ArgumentParser
+import CoordinatorAPI
+import CoordinatorClient
+import Foundation
+
+struct RecoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "Submit a recovery secret to a Coordinator in recovery mode.",
+        discussion: """
+            FILE is the recovery data `manifest set --recovery-data` wrote (JSON, key name to base64; give --name when \
+            it holds several), or one raw encrypted secret. It is decrypted with --recovery-key and signed with it.
+            Example: cloister recover recovery.json --recovery-key recovery-private.pem --name admin --policy era.json
+            Exit codes: 0 accepted (remaining shares printed); 1 refused; 2 usage error or unreachable.
+            """
+    )
+    @Argument(help: "The encrypted recovery secret (recovery data JSON or raw bytes).") var file: String
+    @Option(name: .customLong("recovery-key"), help: ArgumentHelp("The recovery private key (RSA PEM).", valueName: "file")) var recoveryKey: String
+    @Option(help: ArgumentHelp("The recovery key name, when FILE holds several.", valueName: "name")) var name: String?
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let share: RecoveryShare
+        do {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw CoordinatorClientError(.invalidInput, "cannot read the recovery data \(file)", hint: "Check the path.")
+            }
+            guard let keyPEM = try? String(contentsOfFile: recoveryKey, encoding: .utf8) else {
+                throw CoordinatorClientError(.invalidInput, "cannot read the recovery key \(recoveryKey)", hint: "Check --recovery-key.")
+            }
+            share = try RecoveryShare(encryptedSecret: try encryptedSecret(data), privateKeyPEM: keyPEM)
+        } catch {
+            try ClientOutput.fail(error, json: options.json)
+        }
+        try await options.run { client throws(CoordinatorClientError) in
+            let answer: RecoveryResponse = try await client.post(
+                ClientAPIPath.recover, body: RecoveryRequest(recoverySecret: Data(share.secret), recoverySecretSignature: Data(share.signature)))
+            return ClientResult(
+                text: answer.remaining == 0 ? "recovered: \(answer.message)" : "accepted; \(answer.remaining) more share(s) needed: \(answer.message)",
+                json: ["remaining": .int(answer.remaining), "message": .string(answer.message)])
+        }
+    }
+
+    private func encryptedSecret(_ data: Data) throws(CoordinatorClientError) -> [UInt8] {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return Array(data) }
+        let entries = object.sorted { $0.key < $1.key }
+        guard let entry = name.map({ key in entries.first { $0.key == key } }) ?? (entries.count == 1 ? entries.first : nil) else {
+            throw CoordinatorClientError(
+                .invalidInput, "the recovery data holds no single entry to use", found: entries.map(\.key).joined(separator: ", "),
+                expected: name.map { "an entry named \($0)" } ?? "exactly one entry, or --name", hint: "Give --name KEY.")
+        }
+        guard let bytes = Data(base64Encoded: entry.value) else {
+            throw CoordinatorClientError(.invalidInput, "the recovery data entry \(entry.key) is not base64", hint: "Use the file `manifest set --recovery-data` wrote.")
+        }
+        return Array(bytes)
+    }
+}
