@@ -72,12 +72,17 @@ public enum Launcher {
             environment: programEnvironment, marbleType: settings.marbleType, uuid: uuid, filesWritten: written)
     }
 
-    /// The launcher's whole life: prepares, marks inherited descriptors close-on-exec and `execve`s the program. On any
-    /// failure it prints one line to standard error and exits non-zero; it never returns.
+    /// The launcher's whole life: prepares, marks inherited descriptors close-on-exec and `execve`s the program with
+    /// the signal state the launcher started with. On any failure it prints one line to standard error and exits
+    /// non-zero; it never returns.
+    ///
+    /// - Parameter signals: captured by the caller before anything else runs (the default argument is evaluated on
+    ///   the calling thread, before the launcher starts NIO or suspends).
     public static func run(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         arguments: [String] = CommandLine.arguments,
-        workingDirectory: String = FileManager.default.currentDirectoryPath
+        workingDirectory: String = FileManager.default.currentDirectoryPath,
+        signals: SignalState = .capture()
     ) async -> Never {
         let announce: @Sendable (String) -> Void = { message in printError("cloister-premain: \(message)") }
         do throws(LauncherError) {
@@ -87,7 +92,8 @@ public enum Launcher {
                 "activated marble type '\(launch.marbleType)' as \(launch.uuid.uuidString.lowercased()); "
                     + "\(launch.filesWritten.count) files written; executing \(launch.path)")
             try ProcessReplacement.markDescriptorsCloseOnExec()
-            try ProcessReplacement.execute(path: launch.path, arguments: launch.arguments, environment: launch.environment)
+            try ProcessReplacement.execute(
+                path: launch.path, arguments: launch.arguments, environment: launch.environment, signals: signals)
         } catch {
             printError("cloister-premain: error: \(error); the program was not started")
             exit(error.exitCode)

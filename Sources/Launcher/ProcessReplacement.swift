@@ -54,14 +54,16 @@ public enum ProcessReplacement {
         return (0..<Int32(maximum)).filter { fcntl($0, F_GETFD) >= 0 }
     }
 
-    /// `execve(path, arguments, environment)`. Returns only by throwing.
-    public static func execute(path: String, arguments: [String], environment: [String: [UInt8]]) throws(LauncherError)
-        -> Never
-    {
+    /// `execve(path, arguments, environment)` with the signal mask and dispositions of `signals`. Returns only by
+    /// throwing.
+    public static func execute(
+        path: String, arguments: [String], environment: [String: [UInt8]], signals: SignalState
+    ) throws(LauncherError) -> Never {
         let argumentBytes = arguments.map { Array($0.utf8) }
         let environmentBytes = environment.sorted { $0.key < $1.key }.map { Array($0.key.utf8) + [UInt8(ascii: "=")] + $0.value }
         let argv = cStrings(argumentBytes)
         let envp = cStrings(environmentBytes)
+        signals.restore()
         execve(path, argv, envp)
         let reason = String(cString: strerror(errno))
         (argv + envp).forEach { $0?.deallocate() }

@@ -167,6 +167,47 @@ struct SimulatedMarble {
         #expect(Array(quote[368..<400]) == Array(SHA256.hash(data: received.clientCertificateDER)))
     }
 
+    /// `execve` keeps the signal mask and ignored signals; the launcher must hand over what it was started with,
+    /// not the state of the worker thread it ends on. Signals 32 and up are glibc's and the runtime's own business.
+    @Test func theProgramGetsTheIgnoredSignalsOfADirectStart() async throws {
+        let marble = try SimulatedMarble()
+        let server = try await ActivationTestServer(
+            authority: authority, answer: .success(ActivationResponse(files: [:], env: [:], argv: [])))
+        let environment = marble.environment(
+            marbleType: "backend", coordinator: "127.0.0.1:\(server.port)", rootPEM: try authority.pem)
+        let (launched, direct) = try Self.signalStates(launcher: launcher, environment: environment)
+        try await server.shutdown()
+        #expect(launched["SigIgn"] == direct["SigIgn"], "ignored signals 1-31, launched vs direct")
+        // The blocked mask is not compared: Foundation's Process passes on the mask of whichever worker thread spawns,
+        // so two spawns from one test need not agree. The launcher restores its main thread's startup mask.
+        #expect(launched["SigBlk"] != nil)
+    }
+
+    /// Runs the status dump through the launcher, then directly.
+    private static func signalStates(launcher: BuiltProgram, environment: [String: String]) throws
+        -> (launched: [String: UInt64], direct: [String: UInt64])
+    {
+        let program = ["/bin/sh", "-c", #"grep -E '^Sig(Blk|Ign)' /proc/$$/status"#]
+        let launched = try launcher.run(program, environment: environment)
+        let direct = Process()
+        direct.executableURL = URL(fileURLWithPath: program[0])
+        direct.arguments = Array(program.dropFirst())
+        let output = Pipe()
+        direct.standardOutput = output
+        try direct.run()
+        let directOutput = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        direct.waitUntilExit()
+        func standardSignals(_ status: String) -> [String: UInt64] {
+            var masks: [String: UInt64] = [:]
+            for line in status.split(separator: "\n") {
+                let parts = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                if parts.count == 2, let mask = UInt64(parts[1], radix: 16) { masks[parts[0]] = mask & 0x7fff_ffff }
+            }
+            return masks
+        }
+        return (standardSignals(launched.standardOutput), standardSignals(directOutput))
+    }
+
     @Test func aModifiedTrustedFileIsRefusedBeforeContactingTheCoordinator() async throws {
         let marble = try SimulatedMarble()
         try "setting=2\n".write(toFile: marble.trustedConfiguration, atomically: true, encoding: .utf8)
