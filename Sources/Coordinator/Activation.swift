@@ -210,8 +210,8 @@ extension Coordinator {
         let reportData = verified.quote.body.reportData
         guard reportData.count >= 32, Array(reportData.prefix(32)) == certificateHash else {
             throw CoordinatorError(
-                .activationRefused, .reportDataMismatch, found: "report data starting \(Array(reportData.prefix(32)).hexText)",
-                expected: "SHA-256 of the presented client certificate, \(certificateHash.hexText)",
+                .activationRefused, .reportDataMismatch, found: "report data starting \(Array(reportData.prefix(32)).hexadecimal)",
+                expected: "SHA-256 of the presented client certificate, \(certificateHash.hexadecimal)",
                 hint: "the quote was made for another key (or replayed from another marble): make a fresh quote over "
                     + "SHA-256 of the certificate this connection presents")
         }
@@ -246,12 +246,12 @@ extension Coordinator {
         }
         var policy = AttestationPolicy(allowDebug: package.debug)
         if !package.uniqueID.isEmpty {
-            guard let mrEnclave = [UInt8](hexText: package.uniqueID) else {
+            guard let mrEnclave = [UInt8](hexadecimal: package.uniqueID) else {
                 throw invalidPackageValue(packageName, "UniqueID", package.uniqueID)
             }
             policy.mrEnclaves = [mrEnclave]
         } else if !package.signerID.isEmpty {
-            guard let mrSigner = [UInt8](hexText: package.signerID) else {
+            guard let mrSigner = [UInt8](hexadecimal: package.signerID) else {
                 throw invalidPackageValue(packageName, "SignerID", package.signerID)
             }
             let productID = package.productID ?? 0
@@ -344,34 +344,5 @@ extension Coordinator {
         env[MarbleEnvironment.privateKey] = Data(credentials.privateKeyPEM.utf8)
         env[MarbleEnvironment.coordinatorRootCA] = Data(rootPEM.utf8)
         return ActivationResponse(files: rendered.files.mapValues { Data($0) }, env: env, argv: rendered.argv)
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Lower-case hex.
-    var hexText: String { map { String(format: "%02x", $0) }.joined() }
-
-    /// Bytes from hex text of either case; nil when it is not hex of an even length.
-    init?(hexText text: String) {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        self = bytes
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -36,7 +36,7 @@ extension Coordinator {
             if let pending = core.pendingUpdate {
                 throw CoordinatorError(
                     .badRequest, .updateAlreadyPending,
-                    found: "a pending update with fingerprint \(Array(SHA256.hash(data: pending.manifest)).hexText)",
+                    found: "a pending update with fingerprint \(Array(SHA256.hash(data: pending.manifest)).hexadecimal)",
                     expected: "no pending update", hint: "acknowledge or cancel the pending update first (POST /api/v2/update-cancel)")
             }
             let pending = PersistedPendingUpdate(
@@ -71,8 +71,8 @@ extension Coordinator {
         guard Array(pending.manifest) == bytes else {
             throw CoordinatorError(
                 .badRequest, .acknowledgementMismatch,
-                found: "a manifest with SHA-256 \(Array(SHA256.hash(data: bytes)).hexText)",
-                expected: "the pending manifest, SHA-256 \(Array(SHA256.hash(data: pending.manifest)).hexText)",
+                found: "a manifest with SHA-256 \(Array(SHA256.hash(data: bytes)).hexadecimal)",
+                expected: "the pending manifest, SHA-256 \(Array(SHA256.hash(data: pending.manifest)).hexadecimal)",
                 hint: "fetch the pending manifest (GET /api/v2/update-manifest) and acknowledge exactly those bytes")
         }
         guard !pending.acknowledgedBy.contains(user.name) else {
@@ -105,7 +105,7 @@ extension Coordinator {
             core,
             events: [
                 .manifestUpdate(
-                    .manifestUpdateCancelled, user: user.name, fingerprint: Array(SHA256.hash(data: pending.manifest)).hexText,
+                    .manifestUpdateCancelled, user: user.name, fingerprint: Array(SHA256.hash(data: pending.manifest)).hexadecimal,
                     missingAcknowledgments: pending.missingCount, missingUsers: pending.missingUsers, time: configuration.clock())
             ])
         self.core = core

@@ -87,6 +87,14 @@ public actor Coordinator {
         async throws(CoordinatorError) -> Coordinator
     {
         let logger = configuration.logger
+        if configuration.platform.kind.isSecure && configuration.quoteVerification.trustAnchor.isSimulation {
+            // The status would report a secure Coordinator while any simulated marble could activate.
+            throw CoordinatorError(
+                .internal, .simulationTrustOnSecurePlatform,
+                found: "platform \(configuration.platform.kind) with quote verification rooted in the simulation root \(configuration.quoteVerification.trustAnchor.fingerprint)",
+                expected: "the Intel SGX Root CA on a \(configuration.platform.kind) platform, or a simulated platform with the simulation root",
+                hint: "Run the whole deployment in simulation (--simulation), or verify marble quotes against Intel's collateral.")
+        }
         if !configuration.platform.kind.isSecure {
             logger.warning("\(CoordinatorStatus.simulationNotice) Platform: \(configuration.platform.kind)")
         }

@@ -71,6 +71,8 @@ public struct CoordinatorError: Error, Sendable, Hashable, CustomStringConvertib
         case platform = "internal.platform"
         case cryptography = "internal.cryptography"
         case featureDisabled = "feature.disabled"
+        // Configuration.
+        case simulationTrustOnSecurePlatform = "configuration.simulation_trust_on_secure_platform"
     }
 
     public let kind: Kind
@@ -158,6 +160,7 @@ extension CoordinatorError.Reason {
         case .platform: "the enclave platform failed"
         case .cryptography: "a cryptographic operation failed"
         case .featureDisabled: "the feature is disabled in the manifest"
+        case .simulationTrustOnSecurePlatform: "a Coordinator on a real enclave platform was told to trust simulated quotes"
         }
     }
 }
