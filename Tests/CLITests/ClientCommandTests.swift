@@ -128,6 +128,41 @@ import TestSupport
     }
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
+    func recoveryDataIsWrittenAndASignedShareReachesTheCoordinator() async throws {
+        let coordinator = try await ClientTestCoordinator()
+        let files = coordinator.directory
+        let alice = try ClientTestUser(name: "alice", in: files)
+        let privateKey = files.appendingPathComponent("recovery.pem"), publicKey = files.appendingPathComponent("recovery.pub")
+        for arguments in [["genrsa", "-out", privateKey.path, "3072"], ["rsa", "-in", privateKey.path, "-pubout", "-out", publicKey.path]] {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = ["openssl"] + arguments
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+        }
+        var manifest = Self.manifest(users: [alice])
+        manifest.removeLast()
+        manifest += ", \"RecoveryKeys\": {\"admin\": \(Self.quoted(try String(contentsOf: publicKey, encoding: .utf8)))}}"
+        let file = try write(manifest, "manifest.json", in: files)
+        let recoveryData = files.appendingPathComponent("recovery.json").path
+        let set = try coordinator.cli(["manifest", "set", file, "--recovery-data", recoveryData, "--json"] + coordinator.verificationArguments)
+        #expect(set.exitCode == 0, "\(set.standardOutput) \(set.standardError)")
+        #expect((try Self.json(set)["recoverySecrets"] as? [String: String])?.keys.sorted() == ["admin"])
+
+        // The share decrypts and is signed; the Coordinator is not in recovery mode, so it refuses it and says why.
+        let recover = try coordinator.cli(["recover", recoveryData, "--recovery-key", privateKey.path, "--json"] + coordinator.verificationArguments)
+        #expect(recover.exitCode == 1)
+        let error = try #require(try Self.json(recover)["error"] as? [String: Any])
+        #expect(error["kind"] as? String == "refused")
+        #expect((error["message"] as? String)?.contains("not in recovery mode") == true)
+
+        let wrongKey = try coordinator.cli(["recover", recoveryData, "--recovery-key", alice.key.path, "--json"] + coordinator.verificationArguments)
+        #expect(wrongKey.exitCode == 2)
+        #expect((try Self.json(wrongKey)["error"] as? [String: Any])?["hint"] as? String == "Check --recovery-key.")
+    }
+
+    @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func measurementOutsideThePolicyIsRefusedBeforeAnyOtherRequest() async throws {
         let coordinator = try await ClientTestCoordinator()
         let alice = try ClientTestUser(name: "alice", in: coordinator.directory)
