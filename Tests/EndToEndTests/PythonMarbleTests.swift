@@ -29,9 +29,16 @@ struct PythonDeployment {
     let python: String
     let programPath: String
 
-    init(label: String) throws {
+    /// `copyInterpreter` measures and runs a private copy of the interpreter, for tests that modify the binary.
+    init(label: String, copyInterpreter: Bool = false) throws {
         directory = try TestDirectory(label)
-        python = try #require(HostProgram.path("python3"))
+        let installed = try #require(HostProgram.path("python3"))
+        if copyInterpreter {
+            python = directory.file("python-copy")
+            try FileManager.default.copyItem(atPath: installed, toPath: python)
+        } else {
+            python = installed
+        }
         programPath = directory.file("app.py")
         try Self.program.write(toFile: programPath, atomically: true, encoding: .utf8)
         coordinator = try Coordinator(directory: directory)
@@ -63,13 +70,13 @@ struct PythonDeployment {
         ]
     }
 
-    func launch(type: String = "app", uuidFile: String = "uuid", enclave: SimulatedEnclave? = nil) -> MarbleLaunch {
-        MarbleLaunch(coordinator: coordinator, enclave: enclave ?? self.enclave, type: type, uuidFile: directory.file(uuidFile))
+    func launch(type: String = "app", uuidFile: String = "uuid") -> MarbleLaunch {
+        MarbleLaunch(coordinator: coordinator, enclave: enclave, type: type, uuidFile: directory.file(uuidFile))
     }
 
     /// The program's command line, with the marker file it creates when (and only when) it runs.
-    func command(marker: String, program: String? = nil, interpreter: String? = nil) -> [String] {
-        [interpreter ?? python, program ?? programPath, directory.file(marker)]
+    func command(marker: String) -> [String] {
+        [python, programPath, directory.file(marker)]
     }
 
     func ran(_ marker: String) -> Bool { FileManager.default.fileExists(atPath: directory.file(marker)) }
