@@ -157,22 +157,6 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .executableTarget(name: "attestation-benchmark", dependencies: ["Attestation"], path: "Benchmarks/AttestationBenchmark"),
-        .target(
-            name: "Recovery",
-            dependencies: [
-                "SealedStore",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ]
-        ),
-        .target(
-            name: "AuditLog",
-            dependencies: [
-                "CoordinatorPKI", "SealedStore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
         .target(
             name: "CoordinatorServer",
             dependencies: [
@@ -203,6 +187,22 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Recovery",
+            dependencies: [
+                "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(name: "attestation-benchmark", dependencies: ["Attestation"], path: "Benchmarks/AttestationBenchmark"),
+        .target(
+            name: "AuditLog",
+            dependencies: [
+                "CoordinatorPKI", "SealedStore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -239,6 +239,20 @@ let package = Package(
         ),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(
+            name: "AuditLogTests",
+            dependencies: [
+                "AuditLog", "CoordinatorPKI", "SealedStore", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "RecoveryTests",
+            dependencies: [
+                "Recovery", "SealedStore", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "SealedStoreTests",
             dependencies: [
                 "SealedStore", "TestSupport", "sealed-store-crash-probe",
@@ -246,23 +260,9 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "AuditLogTests",
-            dependencies: [
-                "AuditLog", "CoordinatorPKI", "SealedStore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        .testTarget(
-            name: "RecoveryTests",
-            dependencies: [
-                "Recovery", "SealedStore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
-        ),
-        .testTarget(
             name: "CoordinatorPKITests",
             dependencies: [
-                "CoordinatorPKI",
+                "CoordinatorPKI", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

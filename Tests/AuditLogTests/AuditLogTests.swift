@@ -1,3 +1,4 @@
+import TestSupport
 import CoordinatorPKI
 import Crypto
 import Foundation
