@@ -61,7 +61,7 @@ public struct CertificateRevocationList: Sendable, Hashable {
                     while entryOffset < field.end {
                         let entry = try DERElement(in: bytes, at: entryOffset, limit: field.end, tag: 0x30, what: "revoked certificate entry")
                         let serial = try DERElement(in: bytes, at: entry.contentStart, limit: entry.end, tag: 0x02, what: "revoked serial number")
-                        revoked.insert(ExactBytes(bytes[serial.contentStart..<serial.end]))
+                        revoked.insert(Self.serialValue(bytes[serial.contentStart..<serial.end]))
                         entryOffset = entry.end
                     }
                 }
@@ -76,12 +76,18 @@ public struct CertificateRevocationList: Sendable, Hashable {
         }
     }
 
-    /// Serial numbers of revoked certificates, as the DER INTEGER content bytes.
+    /// Serial numbers of revoked certificates, as big-endian magnitudes without leading zero bytes.
     public var revokedSerialNumbers: Set<[UInt8]> { Set(revokedSerials.map(\.bytes)) }
 
     /// Whether `certificate` is listed.
     public func revokes(_ certificate: Certificate) -> Bool {
-        revokedSerials.contains(ExactBytes(certificate.serialNumber.bytes))
+        revokedSerials.contains(Self.serialValue(certificate.serialNumber.bytes))
+    }
+
+    /// A serial number compared by value: DER writes a leading zero byte before a magnitude whose high bit is set,
+    /// and not every producer or parser keeps that byte, so both sides drop it before comparing.
+    static func serialValue(_ bytes: ArraySlice<UInt8>) -> ExactBytes {
+        ExactBytes(bytes.drop { $0 == 0 })
     }
 
     /// Whether the CRL's ECDSA P-256 SHA-256 signature was made by `issuer`'s key.
