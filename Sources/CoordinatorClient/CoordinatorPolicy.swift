@@ -102,40 +102,11 @@ public struct CoordinatorPolicy: Sendable, Hashable, Codable {
     }
 
     private static func measurement(_ text: String, name: String) throws(CoordinatorClientError) -> [UInt8] {
-        guard let bytes = HexBytes.parse(text), bytes.count == 32 else {
+        guard let bytes = [UInt8](hexadecimal: text), bytes.count == 32 else {
             throw CoordinatorClientError(
                 .invalidInput, "the Coordinator policy's \(name) is not 32 bytes of hexadecimal", found: text,
                 expected: "64 hexadecimal digits", hint: "Copy the value from coordinator-era.json or `cloister package-info`.")
         }
         return bytes
-    }
-}
-
-enum HexBytes {
-    static func parse(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count.isMultiple(of: 2) else { return nil }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func value(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    static func string(_ bytes: some Sequence<UInt8>) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -1,3 +1,4 @@
+import Attestation
 import CoordinatorAPI
 import Foundation
 import Platform
@@ -50,7 +51,7 @@ public struct ParameterApplication {
         } else if path == Self.legacyKeyFile {
             name = "default"
             let text = String(decoding: content, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard let decoded = Self.hexBytes(text), decoded.count == 16 else {
+            guard let decoded = [UInt8](hexadecimal: text), decoded.count == 16 else {
                 throw LauncherError(
                     .parameters, path, found: "\(content.count) bytes that are not 32 hexadecimal digits",
                     expected: "a 128-bit key as 32 hexadecimal digits",
@@ -133,28 +134,5 @@ public struct ParameterApplication {
             environment[name] = Array(value)
         }
         return environment
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
