@@ -3,7 +3,6 @@ import CollateralSources
 import Foundation
 import Platform
 import Synchronization
-import X509
 
 /// How the Coordinator verifies marble quotes: the root every quote must chain to, and where verification collateral
 /// (TCB Info, QE Identity, CRLs) comes from.
@@ -106,36 +105,21 @@ final class MarbleQuoteVerifier: Sendable {
         }
     }
 
-    /// The FMSPC and PCK CA of the quote's PCK certificate, which select the collateral.
+    /// The collateral the quote needs: its TEE, and the FMSPC and issuing CA of the PCK certificate chain it carries.
     static func collateralRequest(for quote: Quote) throws(CoordinatorError) -> CollateralRequest {
-        func refuse(_ found: String) -> CoordinatorError {
-            CoordinatorError(
+        do {
+            return try CollateralRequest(quote: quote)
+        } catch {
+            let found: String
+            switch error {
+            case .quoteWithoutPCKChain(let certificationType): found = "certification data type \(certificationType)"
+            case .pckLeafUnreadable(let reason): found = "a PCK certificate chain that names no collateral: \(reason)"
+            default: found = "a PCK certificate that names no collateral: \(error)"
+            }
+            throw CoordinatorError(
                 .activationRefused, .quoteRejected, found: found,
-                expected: "a quote carrying its PCK certificate chain (certification data type 5)",
+                expected: "a quote carrying its Intel PCK certificate chain (certification data type 5)",
                 hint: "generate the quote with a DCAP quoting enclave that embeds the PCK chain (Gramine does by default)")
-        }
-        let certification = quote.signatureData.certificationData
-        guard certification.type == CertificationData.pckCertificateChainType else {
-            throw refuse("certification data type \(certification.type)")
-        }
-        guard let text = String(bytes: certification.data, encoding: .utf8),
-            let leafPEM = text.components(separatedBy: "-----END CERTIFICATE-----").first.map({ $0 + "-----END CERTIFICATE-----" }),
-            let leaf = try? Certificate(pemEncoded: leafPEM.trimmingCharacters(in: .whitespacesAndNewlines.union(.controlCharacters)))
-        else {
-            throw refuse("certification data that holds no readable PEM PCK certificate")
-        }
-        let pck: PCKExtension
-        do {
-            pck = try PCKExtension(certificate: leaf)
-        } catch {
-            throw rejected(error)
-        }
-        let authority: PCKCertificateAuthority = "\(leaf.issuer)".contains("Platform") ? .platform : .processor
-        let tee: TEEType = quote.tee == .sgx ? .sgx : .tdx
-        do {
-            return try CollateralRequest(tee: tee, fmspc: pck.fmspc, certificateAuthority: authority)
-        } catch {
-            throw refuse("a PCK certificate with FMSPC \(pck.fmspc) (\(error))")
         }
     }
 }
