@@ -6,7 +6,7 @@ import TestSupport
 @Suite(.serialized) struct ClientCommandTests {
     static var enabled: Bool { ClientTestCoordinator.program.exists }
 
-    static func manifest(users: [ClientTestUser], marbleEnv: String = "1") -> String {
+    static func manifest(users: [ClientTestUser], marbleEnv: String = "1", recoveryKeys: [ClientTestRecoveryKey] = []) -> String {
         let entries = users.map { user in
             let roles = user.name == "alice" ? #"["updateManifest", "updatePackages", "writeToken", "readGenerated"]"# : #"["updateManifest"]"#
             return "\(quoted(user.name)): {\"Certificate\": \(quoted(user.certificatePEM)), \"Roles\": \(roles)}"
@@ -20,6 +20,7 @@ import TestSupport
                 "generated": {"Type": "symmetric-key", "Size": 128, "Shared": true}
               },
               "Users": {\(entries.joined(separator: ","))},
+              "RecoveryKeys": {\(recoveryKeys.map { "\(quoted($0.name)): \(quoted($0.publicKeyPEM))" }.joined(separator: ","))},
               "Roles": {
                 "updateManifest": {"ResourceType": "Manifest", "Actions": ["UpdateManifest"]},
                 "updatePackages": {"ResourceType": "Packages", "ResourceNames": ["app"], "Actions": ["UpdateSecurityVersion"]},
@@ -132,18 +133,8 @@ import TestSupport
         let coordinator = try await ClientTestCoordinator()
         let files = coordinator.directory
         let alice = try ClientTestUser(name: "alice", in: files)
-        let privateKey = files.appendingPathComponent("recovery.pem"), publicKey = files.appendingPathComponent("recovery.pub")
-        for arguments in [["genrsa", "-out", privateKey.path, "3072"], ["rsa", "-in", privateKey.path, "-pubout", "-out", publicKey.path]] {
-            let openssl = Process()
-            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            openssl.arguments = ["openssl"] + arguments
-            openssl.standardError = FileHandle.nullDevice
-            try openssl.run()
-            openssl.waitUntilExit()
-        }
-        var manifest = Self.manifest(users: [alice])
-        manifest.removeLast()
-        manifest += ", \"RecoveryKeys\": {\"admin\": \(Self.quoted(try String(contentsOf: publicKey, encoding: .utf8)))}}"
+        let recoveryKey = try ClientTestRecoveryKey(name: "admin", in: files)
+        let manifest = Self.manifest(users: [alice], recoveryKeys: [recoveryKey])
         let file = try write(manifest, "manifest.json", in: files)
         let recoveryData = files.appendingPathComponent("recovery.json").path
         let set = try coordinator.cli(["manifest", "set", file, "--recovery-data", recoveryData, "--json"] + coordinator.verificationArguments)
@@ -151,7 +142,7 @@ import TestSupport
         #expect((try Self.json(set)["recoverySecrets"] as? [String: String])?.keys.sorted() == ["admin"])
 
         // The share decrypts and is signed; the Coordinator is not in recovery mode, so it refuses it and says why.
-        let recover = try coordinator.cli(["recover", recoveryData, "--recovery-key", privateKey.path, "--json"] + coordinator.verificationArguments)
+        let recover = try coordinator.cli(["recover", recoveryData, "--recovery-key", recoveryKey.privateKey.path, "--json"] + coordinator.verificationArguments)
         #expect(recover.exitCode == 1)
         let error = try #require(try Self.json(recover)["error"] as? [String: Any])
         #expect(error["kind"] as? String == "refused")

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 
 #if canImport(Glibc)
@@ -7,6 +8,8 @@ import Glibc
 
 /// A real `cloister coordinator --simulation` on 127.0.0.1 with system-chosen ports (read from its JSON log), and
 /// everything a client needs to verify it: the simulated machine's directory and the simulated Coordinator's MRENCLAVE.
+/// ``restarted(onNewMachine:)`` stops it and starts another on the same data directory, optionally on a new simulated
+/// machine, whose sealing key cannot open the state (a lost sealing key).
 final class ClientTestCoordinator: Sendable {
     static let program = BuiltProgram(named: "cloister")
     /// MRENCLAVE of the simulated Coordinator enclave (`CoordinatorLauncher.simulatedEnclave`).
@@ -17,15 +20,22 @@ final class ClientTestCoordinator: Sendable {
     let clientPort: Int
     private let process: Process
     private let log: LogBuffer
+    /// Whether this instance removes `directory` when it goes away; a restart hands the directory on.
+    private let ownsDirectory = Mutex(true)
 
     struct LaunchFailure: Error, CustomStringConvertible {
         let description: String
     }
 
-    init() async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-cli-\(UUID().uuidString)")
-        machineDirectory = directory.appendingPathComponent("machine")
+    convenience init() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("client-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try await self.init(directory: directory, machineDirectory: directory.appendingPathComponent("machine"))
+    }
+
+    private init(directory: URL, machineDirectory: URL) async throws {
+        self.directory = directory
+        self.machineDirectory = machineDirectory
         process = Process()
         process.executableURL = Self.program.url
         process.arguments = [
@@ -59,12 +69,26 @@ final class ClientTestCoordinator: Sendable {
         clientPort = port
     }
 
-    deinit {
+    /// Stops this Coordinator (SIGTERM, as an operator would) and starts another on the same data directory. With
+    /// `onNewMachine`, the new one runs on a fresh simulated SGX machine: its sealing key differs, so it starts in
+    /// recovery mode.
+    func restarted(onNewMachine: Bool = false) async throws -> ClientTestCoordinator {
+        stop()
+        ownsDirectory.withLock { $0 = false }
+        let machine = onNewMachine ? directory.appendingPathComponent("machine-\(UUID().uuidString.prefix(8))") : machineDirectory
+        return try await ClientTestCoordinator(directory: directory, machineDirectory: machine)
+    }
+
+    private func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit {
+        stop()
+        if ownsDirectory.withLock({ $0 }) { try? FileManager.default.removeItem(at: directory) }
     }
 
     var address: String { "127.0.0.1:\(clientPort)" }
@@ -150,4 +174,30 @@ final class LogBuffer: @unchecked Sendable {
 
     func append(_ chunk: Data) { lock.withLock { stored.append(chunk) } }
     var data: Data { lock.withLock { stored } }
+}
+
+/// A recovery key holder's RSA-3072 key pair made with openssl: the private key stays with the holder, the public key
+/// goes into the manifest's RecoveryKeys under `name`.
+struct ClientTestRecoveryKey {
+    let name: String
+    let privateKey: URL
+    let publicKey: URL
+
+    init(name: String, in directory: URL) throws {
+        self.name = name
+        privateKey = directory.appendingPathComponent("recovery-\(name).pem")
+        publicKey = directory.appendingPathComponent("recovery-\(name).pub")
+        for arguments in [["genrsa", "-out", privateKey.path, "3072"], ["rsa", "-in", privateKey.path, "-pubout", "-out", publicKey.path]] {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = ["openssl"] + arguments
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            guard openssl.terminationStatus == 0 else { throw ClientTestCoordinator.LaunchFailure(description: "openssl \(arguments[0]) failed") }
+        }
+    }
+
+    var publicKeyPEM: String { (try? String(contentsOf: publicKey, encoding: .utf8)) ?? "" }
 }
