@@ -218,7 +218,17 @@ public actor Coordinator {
         }
         var activations: [String: UInt64] = [:]
         for (key, value) in stored {
-            activations[String(key.dropFirst(PersistedCore.activationPrefix.count))] = UInt64(String(decoding: value, as: UTF8.self)) ?? 0
+            // A counter that does not read must stop the start: reading it as 0 would reset MaxActivations.
+            guard let count = UInt64(String(decoding: value, as: UTF8.self)) else {
+                throw CoordinatorError(
+                    .internal, .storage,
+                    found: "activation counter '\(key)' holding \(value.count) bytes that are not a decimal count "
+                        + "('\(String(decoding: value.prefix(32), as: UTF8.self))')",
+                    expected: "the decimal number of activations written by this Coordinator",
+                    hint: "the sealed state is damaged: restore the whole data directory from a backup, or recover "
+                        + "by setting a new manifest on an empty data directory")
+            }
+            activations[String(key.dropFirst(PersistedCore.activationPrefix.count))] = count
         }
         return (pki, manifest, activations)
     }
