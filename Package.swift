@@ -198,6 +198,15 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "attestation-benchmark", dependencies: ["Attestation"], path: "Benchmarks/AttestationBenchmark"),
+        .executableTarget(
+            name: "coordinator-benchmark",
+            dependencies: [
+                "Attestation", "CoordinatorAPI", "Launcher", "Platform",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            path: "Benchmarks/CoordinatorBenchmark"
+        ),
         .target(
             name: "AuditLog",
             dependencies: [
