@@ -207,6 +207,14 @@ let package = Package(
             ],
             path: "Benchmarks/CoordinatorBenchmark"
         ),
+        .executableTarget(
+            name: "launcher-benchmark",
+            dependencies: [
+                "CoordinatorAPI", "Launcher", "Platform",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/LauncherBenchmark"
+        ),
         .target(
             name: "AuditLog",
             dependencies: [
