@@ -53,6 +53,14 @@ enum HostProgram {
         }
         return outcome
     }
+
+    /// Runs `name` under coreutils `timeout`, for programs with no time limit of their own (redis-cli, openssl
+    /// s_client): exit code 124 means the limit was hit.
+    @discardableResult
+    static func run(_ name: String, _ arguments: [String], timeLimit seconds: Int, allowFailure: Bool = false) throws -> Outcome {
+        guard let program = path(name) else { throw HarnessFailure("\(name) is not installed; run scripts/setup") }
+        return try run("timeout", ["--kill-after=2", "\(seconds)", program] + arguments, allowFailure: allowFailure)
+    }
 }
 
 /// What a program did when run to completion.
@@ -113,50 +121,108 @@ func freePort() throws -> Int {
 }
 
 /// A background process the test owns; it is stopped (SIGTERM, then SIGKILL) when `stop()` runs or the object goes.
+///
+/// Spawned and reaped with posix_spawn and waitpid, not Foundation's `Process`: on Linux, `Process` learns that a
+/// child exited when a socket the child inherited reaches end of file, then reaps it with a blocking waitpid on its
+/// one monitoring thread. cloister-premain closes every inherited descriptor before `execve` (as it must), so for a
+/// long-running marble that thread would block until the server exits, and no other process of the test run (curl,
+/// openssl, another marble) would ever be seen to finish.
 final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+    let processIdentifier: pid_t
     let logPath: String
+    private let lock = NSLock()
+    private var waitStatus: Int32?
 
-    init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String, directory: String? = nil) throws {
+    init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
         self.logPath = logPath
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+            throw HarnessFailure("could not create the log file \(logPath)")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, logPath, O_WRONLY | O_APPEND, 0)
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+        // Other tests run concurrently: their pipes must not stay open in a server that outlives them.
+        guard let addCloseFrom = Self.addCloseFrom else {
+            throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np is missing: the end-to-end tests need glibc 2.34 or newer")
+        }
+        let closing = addCloseFrom(&actions, STDERR_FILENO + 1)
+        guard closing == 0 else {
+            throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(closing)))")
+        }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard result == 0 else {
+            throw HarnessFailure("could not start \(executable): \(String(cString: strerror(result)))")
+        }
+        processIdentifier = pid
+    }
+
+    /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind
+    /// `_GNU_SOURCE`; closing a list of descriptors instead would race with descriptors other threads open.
+    private static let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+        unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-    var isRunning: Bool { process.isRunning }
+
+    var isRunning: Bool { lock.withLock { reap(blocking: false) == nil } }
+
+    /// How the process ended ("exit 0", "signal 9"), or nil while it runs.
+    var termination: String? {
+        lock.withLock {
+            reap(blocking: false).map { status in
+                status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
+            }
+        }
+    }
+
+    /// The wait status once the process has exited (reaping it), nil while it runs. Call with `lock` held.
+    private func reap(blocking: Bool) -> Int32? {
+        while waitStatus == nil {
+            var status: Int32 = 0
+            let result = waitpid(processIdentifier, &status, blocking ? 0 : WNOHANG)
+            if result == processIdentifier {
+                waitStatus = status
+            } else if result == -1 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        return waitStatus
+    }
 
     /// Polls `condition` every 100 ms for at most `attempts` tries; fails with the log when the process exits first.
     func waitUntil(_ what: String, attempts: Int = 300, _ condition: () -> Bool) throws {
         for _ in 0..<attempts {
             if condition() { return }
-            guard process.isRunning else { throw HarnessFailure("\(what): the process exited (\(process.terminationStatus)):\n\(log)") }
+            if let termination { throw HarnessFailure("\(what): the process exited (\(termination)):\n\(log)") }
             usleep(100_000)
         }
         throw HarnessFailure("\(what): not ready after \(attempts / 10) s:\n\(log)")
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<100 where process.isRunning { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        guard isRunning else { return }
+        kill(processIdentifier, SIGTERM)
+        for _ in 0..<100 where isRunning { usleep(50_000) }
+        crash()
     }
 
     /// Kills without warning, as a crash would.
     func crash() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        lock.withLock {
+            guard reap(blocking: false) == nil else { return }
+            kill(processIdentifier, SIGKILL)
+            _ = reap(blocking: true)
+        }
     }
 
     deinit { stop() }
@@ -232,6 +298,20 @@ final class Coordinator: @unchecked Sendable {
         let body = ["manifest": try JSONSerialization.data(withJSONObject: manifest).base64EncodedString()]
         try JSONSerialization.data(withJSONObject: body).write(to: URL(fileURLWithPath: path))
         _ = try curl(["-H", "Content-Type: application/json", "--data-binary", "@\(path)", "\(clientURL)/api/v2/manifest"])
+    }
+
+    /// The Coordinator's current certificate chain (intermediate, then the pinned root) written to `path`: what
+    /// `cloister certificate chain` gives a user, for clients that get only a marble's leaf from the server.
+    func writeCertificateChain(to path: String) throws {
+        let answer = try curl(["\(clientURL)/api/v2/quote"])
+        guard let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
+            let chain = (json["data"] as? [String: Any])?["cert"] as? String
+        else { throw HarnessFailure("GET /api/v2/quote answered \(answer.prefix(400))") }
+        let root = try String(contentsOfFile: rootPath, encoding: .utf8)
+        guard chain.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(root.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw HarnessFailure("the Coordinator's chain does not end with the pinned root:\n\(chain)")
+        }
+        try chain.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// The secret `name` as the user holding `user` fetches it (`GET /api/v2/secrets`, mutual TLS).
@@ -334,3 +414,34 @@ struct MarbleLaunch {
 }
 
 func sha256Hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined() }
+
+/// The last `lines` lines of the file at `path` (empty when there is none), for failure messages.
+func tail(_ path: String, lines: Int = 40) -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+    return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+}
+
+/// The live (not zombie) processes whose parent is `parent`, read from /proc: the workers a server forked.
+func childProcesses(of parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { pid_t($0) }.filter { pid in
+        guard let status = processStatus(pid) else { return false }
+        return status.parent == parent && status.state != "Z"
+    }
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has exited).
+func isRunning(_ pid: pid_t) -> Bool {
+    guard let status = processStatus(pid) else { return false }
+    return status.state != "Z"
+}
+
+/// State and parent from /proc/PID/stat ("pid (comm) state ppid ..."; comm may hold spaces and parentheses).
+private func processStatus(_ pid: pid_t) -> (state: Character, parent: pid_t)? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count >= 2, let state = fields[0].first, let parent = pid_t(fields[1]) else { return nil }
+    return (state, parent)
+}
