@@ -5,10 +5,10 @@ import Foundation
 /// can be unlocked with the data key (reassembled from recovery shares) or, deliberately, discarded.
 public struct LockedSealedState: Sendable {
     public let backend: any SealedStorageBackend
-    /// The unencrypted recovery data stored with the state (hashes of recovery shares), if any.
+    /// The unencrypted recovery data stored with the state (hashes of recovery shares), if any. It is checked
+    /// against the state's head only on ``unlock(dataKey:resealingWith:)``.
     public let recoveryData: Data?
     let sealedDataKey: Data
-    let keyCheck: Data
 
     /// Why the state is locked, for logs and the status endpoint.
     public var reason: String {
@@ -17,34 +17,34 @@ public struct LockedSealedState: Sendable {
             + "with the recovery shares"
     }
 
-    /// Opens the state with `dataKey` after checking that it decrypts the key check and every record, then seals
-    /// `dataKey` with `sealingKey` so that the next start opens normally.
+    /// Opens the state with `dataKey` after checking that it opens the head and that every record and the recovery
+    /// data match the head, then seals `dataKey` with `sealingKey` so that the next start opens normally.
     public func unlock(dataKey: SymmetricKey, resealingWith sealingKey: SymmetricKey) throws(SealedStoreError)
         -> SealedStore
     {
         let cipher = try StateCipher(dataKey: dataKey)
-        guard cipher.verifies(keyCheck: keyCheck) else {
-            throw SealedStoreError.dataKeyDoesNotOpenState(
-                detail: "the key check does not authenticate under the offered \(dataKey.bitCount)-bit key"
-            )
-        }
         let sealedDataKey = self.sealedDataKey
-        try SealedStore.storageCall("re-sealing the recovered data key") {
+        let head: StateHead = try SealedStore.storageCall("re-sealing the recovered data key") {
             try backend.write { storage in
                 guard try storage.metadata(SealedStore.sealedDataKeyName) == sealedDataKey else {
                     throw SealedStoreError.dataKeyDoesNotOpenState(
                         detail: "the state changed since it was found locked; open it again"
                     )
                 }
-                for record in try storage.allRecords() {
-                    _ = try cipher.open(id: record.id, sealed: record.sealed)
+                guard let sealedHead = try storage.metadata(SealedStore.headName), cipher.openHead(sealedHead) != nil
+                else {
+                    throw SealedStoreError.dataKeyDoesNotOpenState(
+                        detail: "the state head does not authenticate under the offered \(dataKey.bitCount)-bit key"
+                    )
                 }
+                let head = try StateVerification.verifiedHead(storage, cipher: cipher)
                 try storage.setMetadata(
                     SealedStore.sealedDataKeyName, StateCipher.sealDataKey(dataKey, with: sealingKey)
                 )
+                return head
             }
         }
-        return SealedStore(backend: backend, cipher: cipher)
+        return SealedStore(backend: backend, cipher: cipher, head: head)
     }
 
     /// Deletes the locked state and starts an empty one under a new data key: MarbleRun's "set a new manifest in
@@ -58,9 +58,9 @@ public struct LockedSealedState: Sendable {
                 try storage.setMetadata(
                     SealedStore.sealedDataKeyName, StateCipher.sealDataKey(cipher.dataKey, with: sealingKey)
                 )
-                try storage.setMetadata(SealedStore.keyCheckName, cipher.keyCheck())
+                try storage.setMetadata(SealedStore.headName, cipher.sealHead(.empty))
             }
         }
-        return SealedStore(backend: backend, cipher: cipher)
+        return SealedStore(backend: backend, cipher: cipher, head: .empty)
     }
 }

@@ -14,6 +14,13 @@ public enum SealedStoreError: Error, Equatable, CustomStringConvertible {
     case dataKeyDoesNotOpenState(detail: String)
     /// A state key is empty or too long.
     case invalidStateKey(key: String, reason: String)
+    /// The records, the recovery data or the head do not form the state the authenticated head describes: a record
+    /// was deleted, added or put back from an older copy, copies of the state were mixed, or another process wrote
+    /// the data directory. `part` names the record (its state key when it can be decrypted, else its identifier),
+    /// the record set, the recovery data or the head.
+    case stateDoesNotMatchHead(part: String, found: String, expected: String)
+    /// The data directory holds a store of another format version.
+    case unsupportedFormat(found: String, expected: String)
 
     public var description: String {
         switch self {
@@ -32,6 +39,15 @@ public enum SealedStoreError: Error, Equatable, CustomStringConvertible {
                 + "to this Coordinator's current state"
         case .invalidStateKey(let key, let reason):
             "invalid state key '\(key.prefix(80))': \(reason); use a non-empty key of at most 1024 UTF-8 bytes"
+        case .stateDoesNotMatchHead(let part, let found, let expected):
+            "the sealed state was altered: \(part): found \(found), expected \(expected); the data directory was "
+                + "changed outside Cloister or assembled from two copies. Restore the whole data directory from one "
+                + "backup (never single files), or move it away and start with an empty one (then set the manifest "
+                + "again)"
+        case .unsupportedFormat(let found, let expected):
+            "the data directory holds a sealed store of format \(found), expected \(expected); format "
+                + "v1 (Cloister before the whole-state head) cannot be opened and is not migrated: keep it as a backup, "
+                + "start with an empty data directory and set the manifest again"
         }
     }
 }

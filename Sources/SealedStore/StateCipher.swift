@@ -4,20 +4,22 @@ import Foundation
 /// The cryptography of the store.
 ///
 /// - The **data key** (AES-256) encrypts every record with AES-256-GCM. A record's plaintext is
-///   `u32le(len(key)) ‖ key ‖ value`; its identifier is HMAC-SHA256(HKDF(data key, "record-id"), key), so state
-///   keys are not visible on disk either; the identifier is authenticated data, so records cannot be swapped.
+///   `u32le(len(key)) ‖ key ‖ u64le(generation) ‖ value`, where generation is that of the transaction that wrote
+///   it; its identifier is HMAC-SHA256(HKDF(data key, "record-id"), key), so state keys are not visible on disk
+///   either. The identifier is authenticated data (``recordContext`` ‖ identifier), so a record moved to another
+///   identifier does not open.
+/// - The **head** (``StateHead``) is encrypted under the data key with authenticated data ``StateHead/context``;
+///   it binds the record set as a whole. It also tells a correct data key from a wrong one, which recovery needs.
 /// - The data key is **sealed** with the platform sealing key (AES-256-GCM, authenticated data
 ///   ``sealedKeyContext``) and stored beside the records.
-/// - A **key check** (a fixed text encrypted under the data key) tells a correct data key from a wrong one even
-///   when the store has no records, which recovery needs.
 struct StateCipher: Sendable {
     static let sealedKeyContext = Data("cloister sealed-store data key v1".utf8)
-    static let keyCheckPlaintext = Data("cloister sealed-store key check v1".utf8)
-    static let recordContext = Data("cloister sealed-store record v1".utf8)
+    static let recordContext = Data("cloister sealed-store record v2".utf8)
     static let maximumKeyBytes = 1024
 
     let dataKey: SymmetricKey
     private let recordIDKey: SymmetricKey
+    private let digestKey: SymmetricKey
 
     init(dataKey: SymmetricKey) throws(SealedStoreError) {
         guard dataKey.bitCount == 256 else {
@@ -26,6 +28,9 @@ struct StateCipher: Sendable {
         self.dataKey = dataKey
         recordIDKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: dataKey, info: Data("cloister sealed-store record-id".utf8), outputByteCount: 32
+        )
+        digestKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: dataKey, info: Data("cloister sealed-store state digest v2".utf8), outputByteCount: 32
         )
     }
 
@@ -37,26 +42,29 @@ struct StateCipher: Sendable {
         return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: recordIDKey))
     }
 
-    func seal(key: String, value: Data) throws(SealedStoreError) -> (id: Data, sealed: Data) {
+    /// The record's term in the head's digest: it covers the identifier and every byte of the sealed record.
+    func digestTerm(id: Data, sealed: Data) -> [UInt8] {
+        var mac = HMAC<SHA256>(key: digestKey)
+        mac.update(data: withUnsafeBytes(of: UInt32(id.count).littleEndian) { Data($0) })
+        mac.update(data: id)
+        mac.update(data: sealed)
+        return Array(mac.finalize())
+    }
+
+    func seal(key: String, generation: UInt64, value: Data) throws(SealedStoreError) -> (id: Data, sealed: Data) {
         let id = try recordID(for: key)
         let keyBytes = Data(key.utf8)
         var plaintext = Data()
-        plaintext.reserveCapacity(4 + keyBytes.count + value.count)
+        plaintext.reserveCapacity(12 + keyBytes.count + value.count)
         withUnsafeBytes(of: UInt32(keyBytes.count).littleEndian) { plaintext.append(contentsOf: $0) }
         plaintext.append(keyBytes)
+        withUnsafeBytes(of: generation.littleEndian) { plaintext.append(contentsOf: $0) }
         plaintext.append(value)
-        do {
-            let box = try AES.GCM.seal(plaintext, using: dataKey, authenticating: Self.recordContext + id)
-            return (id, box.combined!)
-        } catch {
-            throw SealedStoreError.storage(
-                operation: "encrypting record for key '\(key)'", underlying: "\(error)", hint: "report this as a bug"
-            )
-        }
+        return (id, try encrypt(plaintext, context: Self.recordContext + id, what: "record for key '\(key)'"))
     }
 
-    func open(id: Data, sealed: Data) throws(SealedStoreError) -> (key: String, value: Data) {
-        let label = id.prefix(8).map { String(format: "%02x", $0) }.joined()
+    func open(id: Data, sealed: Data) throws(SealedStoreError) -> (key: String, generation: UInt64, value: Data) {
+        let label = Self.label(id)
         let plaintext: Data
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
@@ -64,39 +72,55 @@ struct StateCipher: Sendable {
         } catch {
             throw SealedStoreError.corruptRecord(
                 recordID: label,
-                detail: "\(sealed.count) bytes do not authenticate with AES-256-GCM under the data key (\(error))"
+                detail: "\(sealed.count) bytes do not authenticate with AES-256-GCM under the data key and this "
+                    + "record identifier (\(error))"
             )
         }
-        guard plaintext.count >= 4 else {
+        let bytes = Array(plaintext)
+        guard bytes.count >= 12 else {
             throw SealedStoreError.corruptRecord(
-                recordID: label, detail: "plaintext has \(plaintext.count) bytes, expected at least 4"
+                recordID: label, detail: "plaintext has \(bytes.count) bytes, expected at least 12"
             )
         }
-        let keyLength = plaintext.prefix(4).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        guard plaintext.count >= 4 + keyLength,
-            let key = String(bytes: plaintext.dropFirst(4).prefix(keyLength), encoding: .utf8),
+        let keyLength = bytes[0..<4].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        guard bytes.count >= 12 + keyLength,
+            let key = String(bytes: bytes[4..<4 + keyLength], encoding: .utf8),
             (try? recordID(for: key)) == id
         else {
             throw SealedStoreError.corruptRecord(
                 recordID: label, detail: "the embedded state key does not match the record identifier"
             )
         }
-        return (key, Data(plaintext.dropFirst(4 + keyLength)))
+        let generation = bytes[4 + keyLength..<12 + keyLength].enumerated().reduce(UInt64(0)) {
+            $0 | UInt64($1.element) << (8 * $1.offset)
+        }
+        return (key, generation, Data(bytes[(12 + keyLength)...]))
     }
 
-    func keyCheck() throws(SealedStoreError) -> Data {
+    func sealHead(_ head: StateHead) throws(SealedStoreError) -> Data {
+        try encrypt(head.encoded, context: StateHead.context, what: "the state head")
+    }
+
+    /// The head, or nil when `sealed` does not authenticate under this data key.
+    func openHead(_ sealed: Data) -> StateHead? {
+        guard let box = try? AES.GCM.SealedBox(combined: sealed),
+            let plaintext = try? AES.GCM.open(box, using: dataKey, authenticating: StateHead.context)
+        else { return nil }
+        return StateHead(encoded: plaintext)
+    }
+
+    private func encrypt(_ plaintext: Data, context: Data, what: String) throws(SealedStoreError) -> Data {
         do {
-            return try AES.GCM.seal(Self.keyCheckPlaintext, using: dataKey).combined!
+            return try AES.GCM.seal(plaintext, using: dataKey, authenticating: context).combined!
         } catch {
-            throw SealedStoreError.storage(operation: "creating key check", underlying: "\(error)", hint: "report this as a bug")
+            throw SealedStoreError.storage(
+                operation: "encrypting \(what)", underlying: "\(error)", hint: "report this as a bug"
+            )
         }
     }
 
-    func verifies(keyCheck: Data) -> Bool {
-        guard let box = try? AES.GCM.SealedBox(combined: keyCheck),
-            let plaintext = try? AES.GCM.open(box, using: dataKey)
-        else { return false }
-        return plaintext == Self.keyCheckPlaintext
+    static func label(_ id: Data) -> String {
+        id.prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     static func sealDataKey(_ dataKey: SymmetricKey, with sealingKey: SymmetricKey) throws(SealedStoreError) -> Data {

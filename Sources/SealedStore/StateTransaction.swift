@@ -5,6 +5,9 @@ import Foundation
 public struct StateTransaction {
     let storage: any StorageWriting
     let cipher: StateCipher
+    /// The generation the transaction's head will carry; every record it writes carries it too.
+    let generation: UInt64
+    let recordSet: RecordSetAccumulator
 
     public func value(forKey key: String) throws(SealedStoreError) -> Data? {
         try SealedStore.storageCall("reading '\(key)'") { try Self.value(key, storage, cipher) }
@@ -14,14 +17,26 @@ public struct StateTransaction {
         try SealedStore.storageCall("listing '\(prefix)*'") { try Self.values(prefix, storage, cipher) }
     }
 
+    /// Writes `value` under `key`: one point read of the record it replaces (to take its term out of the head's
+    /// digest) and one write.
     public func put(_ key: String, _ value: Data) throws(SealedStoreError) {
-        let record = try cipher.seal(key: key, value: value)
-        try SealedStore.storageCall("writing '\(key)'") { try storage.setRecord(record.id, record.sealed) }
+        let record = try cipher.seal(key: key, generation: generation, value: value)
+        try SealedStore.storageCall("writing '\(key)'") {
+            if let replaced = try storage.record(record.id) {
+                recordSet.remove(cipher.digestTerm(id: record.id, sealed: replaced))
+            }
+            try storage.setRecord(record.id, record.sealed)
+            recordSet.add(cipher.digestTerm(id: record.id, sealed: record.sealed))
+        }
     }
 
     public func delete(_ key: String) throws(SealedStoreError) {
         let id = try cipher.recordID(for: key)
-        try SealedStore.storageCall("deleting '\(key)'") { try storage.setRecord(id, nil) }
+        try SealedStore.storageCall("deleting '\(key)'") {
+            guard let deleted = try storage.record(id) else { return }
+            recordSet.remove(cipher.digestTerm(id: id, sealed: deleted))
+            try storage.setRecord(id, nil)
+        }
     }
 
     /// Applies every operation of `change`, and its recovery data update if any.
@@ -34,15 +49,16 @@ public struct StateTransaction {
         }
         switch change.recoveryData {
         case nil: break
-        case .set(let data):
-            try SealedStore.storageCall("writing recovery data") {
-                try storage.setMetadata(SealedStore.recoveryDataName, data)
-            }
-        case .remove:
-            try SealedStore.storageCall("removing recovery data") {
-                try storage.setMetadata(SealedStore.recoveryDataName, nil)
-            }
+        case .set(let data): try setRecoveryData(data)
+        case .remove: try setRecoveryData(nil)
         }
+    }
+
+    func setRecoveryData(_ data: Data?) throws(SealedStoreError) {
+        try SealedStore.storageCall(data == nil ? "removing recovery data" : "writing recovery data") {
+            try storage.setMetadata(SealedStore.recoveryDataName, data)
+        }
+        recordSet.recoveryDataDigest = StateHead.recoveryDigest(data)
     }
 
     static func value(_ key: String, _ storage: any StorageReading, _ cipher: StateCipher) throws -> Data? {
@@ -54,7 +70,7 @@ public struct StateTransaction {
     static func values(_ prefix: String, _ storage: any StorageReading, _ cipher: StateCipher) throws -> [String: Data] {
         var values: [String: Data] = [:]
         for record in try storage.allRecords() {
-            let (key, value) = try cipher.open(id: record.id, sealed: record.sealed)
+            let (key, _, value) = try cipher.open(id: record.id, sealed: record.sealed)
             if key.hasPrefix(prefix) { values[key] = value }
         }
         return values

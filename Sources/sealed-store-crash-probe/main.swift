@@ -4,7 +4,8 @@
 // Usage: sealed-store-crash-probe <data-directory> <sealing-key-hex> [transaction-count]
 //
 // Transaction i sets "counter" = i, sets "slot/0" ... "slot/7" = i, adds "item/i" (a value of 1 to 64 KiB whose
-// bytes are all i mod 256) and deletes "item/(i-4)". After each commit it prints "committed i" and flushes.
+// bytes are all i mod 256) and deletes "item/(i-4)". Every tenth transaction also replaces the data key and sets the
+// recovery data to "rotated at i", in the same transaction. After each commit it prints "committed i" and flushes.
 import Crypto
 import Foundation
 import SealedStore
@@ -31,7 +32,8 @@ if arguments.count == 4, limit == nil { fail("transaction count must be a number
 do {
     let backend = try SQLiteStorage(directory: URL(fileURLWithPath: arguments[1]))
     let store: SealedStore
-    switch try SealedStore.open(backend: backend, sealingKey: SymmetricKey(data: keyBytes)) {
+    let sealingKey = SymmetricKey(data: keyBytes)
+    switch try SealedStore.open(backend: backend, sealingKey: sealingKey) {
     case .created(let created): store = created
     case .opened(let opened): store = opened
     case .sealedWithAnotherKey(let locked): fail(locked.reason)
@@ -44,7 +46,14 @@ do {
         for slot in 0..<8 { change.put("slot/\(slot)", "\(index)") }
         change.put("item/\(index)", Data(repeating: UInt8(index % 256), count: 1024 * Int.random(in: 1...64)))
         change.delete("item/\(index - 4)")
-        try store.commit(change)
+        if index % 10 == 0 {
+            let marker = Data("rotated at \(index)".utf8)
+            try store.update(rotatingDataKeySealedWith: sealingKey, recoveryData: { _ in marker }) { transaction in
+                try transaction.apply(change)
+            }
+        } else {
+            try store.commit(change)
+        }
         print("committed \(index)")
         fflush(nil)
         index += 1

@@ -33,7 +33,7 @@ struct CrashConsistencyTests {
         return reported.last ?? 0
     }
 
-    @Test("SIGKILL at random moments leaves exactly a prefix of the committed transactions")
+    @Test("SIGKILL at random moments, also during data key rotations, leaves exactly a prefix of the transactions")
     func killedWriterLeavesAPrefix() throws {
         try #require(
             Self.probe.exists,
@@ -58,6 +58,11 @@ struct CrashConsistencyTests {
                 let values = try store.values()
                 counter = values["counter"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
                 try checkState(values, counter: counter, trial: trial)
+                let rotation = counter / 10 * 10
+                #expect(
+                    try store.recoveryData() == (rotation == 0 ? nil : Data("rotated at \(rotation)".utf8)),
+                    "trial \(trial): the recovery data is not that of the last data key rotation, at \(rotation)"
+                )
             case .sealedWithAnotherKey(let locked):
                 Issue.record("trial \(trial): the state became locked: \(locked.reason)")
                 return

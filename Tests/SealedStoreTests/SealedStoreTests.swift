@@ -87,7 +87,7 @@ struct SealedStoreTests {
         #expect {
             try locked.unlock(dataKey: SymmetricKey(size: .bits256), resealingWith: newMachineKey)
         } throws: { error in
-            "\(error)".hasPrefix("the offered data key does not open the sealed state: the key check does not authenticate")
+            "\(error)".hasPrefix("the offered data key does not open the sealed state: the state head does not authenticate")
         }
         let recovered = try locked.unlock(dataKey: dataKey, resealingWith: newMachineKey)
         #expect(try recovered.value(forKey: "rootSecret") == Data(repeating: 7, count: 32))
