@@ -27,9 +27,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        .target(name: "StrictJSON"),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
         .target(
             name: "Attestation",
             dependencies: [
+                "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -38,7 +41,7 @@ let package = Package(
         .target(
             name: "CollateralSources",
             dependencies: [
-                "Attestation",
+                "Attestation", "StrictJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -51,6 +54,7 @@ let package = Package(
         .target(
             name: "Manifest",
             dependencies: [
+                "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -247,7 +251,7 @@ let package = Package(
         .testTarget(
             name: "ManifestTests",
             dependencies: [
-                "Manifest", "TestSupport",
+                "Manifest", "StrictJSON", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 
 /// A TCB status as Intel publishes it in TCB Info and QE Identity levels, and as the verdict of a verification.
 public enum TCBStatus: String, Sendable, Hashable, Codable, CaseIterable {
@@ -146,7 +147,7 @@ struct TCBInfo: Sendable {
         svns.reserveCapacity(values.count)
         for (index, value) in values.enumerated() {
             guard case .object(let members) = value, let member = members.first(where: { $0.key == "svn" }),
-                case .integer(let svn) = member.value
+                let svn = JSONPath.integer(member.value)
             else {
                 throw JSONPath.Failure(path: "\(components.path)[\(index)].svn", problem: "is missing or not an integer")
             }
@@ -179,10 +180,10 @@ struct TCBInfo: Sendable {
 
     static func document(_ json: [UInt8], what: String) throws(AttestationError) -> JSONPath {
         do {
-            return JSONPath(try JSONValue.parse(json))
+            return JSONPath(try JSONParser.parse(json, maximumDepth: 64))
         } catch {
             throw AttestationError(
-                check: .collateralFormat, found: "\(what) text that is not JSON (\(error.reason) at byte \(error.offset))",
+                check: .collateralFormat, found: "\(what) text that is not JSON (\(error.message) at byte \(error.offset))",
                 expected: "the exact JSON text of the \(what) object",
                 hint: "The collateral's \(what) field is damaged or truncated; fetch it again from Intel PCS or the PCCS.")
         }

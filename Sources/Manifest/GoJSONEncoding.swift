@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// Writes JSON byte for byte as Go's `json.Marshal` does for a `map[string]interface{}` tree: compact, object keys
 /// sorted by their bytes, HTML characters escaped. The MarbleRun CLI uploads (and so hashes) YAML manifests in this form.
 enum GoJSONEncoding {

@@ -1,4 +1,5 @@
 import Crypto
+import StrictJSON
 
 /// The form a manifest file was written in.
 public enum ManifestSourceFormat: String, Sendable, Hashable, Codable {

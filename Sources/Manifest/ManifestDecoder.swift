@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 import X509
 
 /// Decodes a JSON tree into `ManifestContent` with the semantics of Go's `encoding/json` on MarbleRun's structs:

@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 import Yams
 
 /// Why YAML input could not be turned into the JSON that MarbleRun would upload.

@@ -327,10 +327,10 @@ struct SignedJSONTests {
             (#"{"tcbInfo":{"a":1},"signature":"zz"}"#, "not a hexadecimal string"),
             (#"{"tcbInfo":{"a":1},"signature":"0011"}"#, "is 2 bytes, expected 64"),
             (#"{"tcbInfo":{"a":1,},"signature":"00"}"#, "at byte"),
-            (#"{"tcbInfo":{"a":1}"#, "the object is not closed"),
+            (#"{"tcbInfo":{"a":1}"#, "the object is not closed at byte 18 of 18"),
             (#"{"tcbInfo":{"a":1} "signature":"00"}"#, "expected ',' or '}'"),
             (#"{"tcbInfo":{"a":"unterminated}}"#, "unterminated string"),
-            (#"{"tcbInfo":{"a":1}} trailing"#, "unexpected bytes after"),
+            (#"{"tcbInfo":{"a":1}} trailing"#, "unexpected text after the JSON value"),
         ])
     func malformed(body: String, reason: String) {
         #expect(throws: SignedJSONResponse.Malformed.self) { try SignedJSONResponse(body: Array(body.utf8), signedKey: "tcbInfo") }

@@ -6,20 +6,14 @@ import Testing
 @Suite struct ParsingTests {
     @Test func tenThousandNestedArraysAreRefusedWithoutRecursion() throws {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(deep.utf8)) }
         do {
             _ = try ManifestDocument.parse(Array(deep.utf8))
             Issue.record("a 10,000-deep document must be refused")
         } catch {
-            #expect(error.message == "the manifest is not valid JSON (line 1, column 513: nesting deeper than 512 levels; a manifest needs fewer than 10)")
+            #expect(error.message == "the manifest is not valid JSON (line 1, column 513: nesting deeper than 512 levels)")
         }
         let objects = String(repeating: #"{"a":"#, count: 10_000) + "1" + String(repeating: "}", count: 10_000)
         #expect(throws: ManifestReadError.self) { try ManifestDocument.parse(Array(objects.utf8)) }
-    }
-
-    @Test func nestingUpToTheLimitParses() throws {
-        let deep = String(repeating: "[", count: 512) + String(repeating: "]", count: 512)
-        #expect(try JSONParser.parse(Array(deep.utf8)) != .null)
     }
 
     @Test func deepYAMLIsRefusedBeforeYamsRecurses() throws {
@@ -53,27 +47,6 @@ import Testing
         } catch {
             #expect(error.message == "the manifest is neither JSON nor YAML (the YAML expands to more than 100000 values (aliases repeated too often))")
         }
-    }
-
-    @Test func syntaxErrorsNameLineAndColumn() {
-        #expect(throws: JSONSyntaxError(line: 2, column: 13, message: "expected ',' or '}' after an object member")) {
-            try JSONParser.parse(Array("{\n  \"a\": true \"b\": 1}".utf8))
-        }
-        #expect(throws: JSONSyntaxError(line: 1, column: 8, message: "control character 0xA inside a string; escape it (for a newline write \\n)")) {
-            try JSONParser.parse(Array("{\"a\":\"x\ny\"}".utf8))
-        }
-        #expect(throws: JSONSyntaxError(line: 1, column: 1, message: "unexpected end of input; a value is missing")) {
-            try JSONParser.parse([])
-        }
-    }
-
-    @Test func stringsDecodeEscapesAndSurrogatesAsGo() throws {
-        #expect(try JSONParser.parse(Array(#""a\u00e9\ud83d\ude00\n\/""#.utf8)) == .string("aé😀\n/"))
-        #expect(try JSONParser.parse(Array(#""\ud800x""#.utf8)) == .string("\u{FFFD}x"))
-        #expect(try JSONParser.parse([0x22, 0xFF, 0x22]) == .string("\u{FFFD}"))
-        #expect(try JSONParser.parse(Array("-0.5e+3".utf8)) == .number("-0.5e+3"))
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array("01".utf8)) }
-        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array("[1,]".utf8)) }
     }
 
     @Test func yamlIsConvertedToTheJSONTheMarbleRunCLIUploads() throws {
