@@ -1,5 +1,6 @@
 import ArgumentParser
 import CollateralSources
+import CoordinatorAPI
 import CoordinatorClient
 import Foundation
 
@@ -67,19 +68,12 @@ struct ClientOptions: ParsableArguments {
     /// Connects, verifies, runs `body` with the pinned client and prints its result; every failure is printed (JSON
     /// when asked) and ends the process with the documented exit code.
     func run(_ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult) async throws {
-        let environment = ProcessInfo.processInfo.environment
+        var notices: [CoordinatorRootCache.Notice] = []
         let client: CoordinatorClient
         let result: ClientResult
         do {
-            let settings = try ClientSettings.resolve(self, environment: environment)
-            if case .insecure = settings.verification {
-                FileHandle.standardError.write(Data("WARNING: --insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.\n".utf8))
-            }
-            client = try await CoordinatorClient.connect(address: settings.address, verification: settings.verification, user: settings.user)
-            if client.identity.isSimulation {
-                FileHandle.standardError.write(Data("WARNING: the Coordinator runs in SIMULATION: no enclave protects it; its quote proves nothing.\n".utf8))
-            }
-            if client.identity.explanation != nil { settings.cacheRoot(client.identity.rootPEM) }
+            let settings = try ClientSettings.resolve(self, environment: ProcessInfo.processInfo.environment)
+            (client, notices) = try await connect(settings)
             do {
                 result = try await body(client)
             } catch {
@@ -88,9 +82,28 @@ struct ClientOptions: ParsableArguments {
             }
             await client.close()
         } catch {
-            try ClientOutput.fail(error, json: json)
+            try ClientOutput.fail(error, json: json, notices: notices)
         }
-        try ClientOutput.emit(result, json: json, coordinator: client)
+        try ClientOutput.emit(result, json: json, coordinator: client, notices: notices)
+    }
+
+    /// Verifies the Coordinator and caches its root. Warnings (insecure, simulation) go to stderr at once; root cache
+    /// notices too when the output is for people, and into the JSON answer's `warnings` otherwise.
+    func connect(_ settings: ClientSettings) async throws(CoordinatorClientError) -> (CoordinatorClient, [CoordinatorRootCache.Notice]) {
+        if case .insecure = settings.verification {
+            ClientOutput.warn("--insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.")
+        }
+        let client = try await CoordinatorClient.connect(address: settings.address, verification: settings.verification, user: settings.user)
+        if client.identity.isSimulation {
+            ClientOutput.warn("the Coordinator runs in SIMULATION: no enclave protects it; its quote proves nothing.")
+        }
+        guard client.identity.explanation != nil else { return (client, []) }
+        let notices = CoordinatorRootCache(path: settings.rootCachePath)
+            .record(verifiedRootPEM: client.identity.rootPEM, rootDER: client.identity.rootDER)
+        if !json {
+            for notice in notices { ClientOutput.warn(notice.message) }
+        }
+        return (client, notices)
     }
 }
 
@@ -132,7 +145,23 @@ enum ClientOutput {
         return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "{}"
     }
 
-    static func emit(_ result: ClientResult, json: Bool, coordinator client: CoordinatorClient?) throws {
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("WARNING: \(message)\n".utf8))
+    }
+
+    /// The JSON form of root cache notices: `warnings` in every JSON answer made after verification.
+    static func warnings(_ notices: [CoordinatorRootCache.Notice]) -> ClientJSON {
+        .array(notices.map { notice in
+            var object: [String: ClientJSON] = [
+                "kind": .string(notice.kind.rawValue), "message": .string(notice.message),
+                "currentRootSHA256": .string(notice.currentRootSHA256),
+            ]
+            if let previous = notice.previousRootSHA256 { object["previousRootSHA256"] = .string(previous) }
+            return .object(object)
+        })
+    }
+
+    static func emit(_ result: ClientResult, json: Bool, coordinator client: CoordinatorClient?, notices: [CoordinatorRootCache.Notice] = []) throws {
         if json {
             var object = result.json
             if let client {
@@ -141,6 +170,7 @@ enum ClientOutput {
                     "simulation": .bool(client.identity.isSimulation),
                 ])
             }
+            if !notices.isEmpty { object["warnings"] = warnings(notices) }
             object["ok"] = .bool(result.passed)
             print(encode(object))
         } else {
@@ -153,7 +183,10 @@ enum ClientOutput {
         try fail(CoordinatorClientError(exitCode == 2 ? .invalidInput : .refused, error.message, hint: error.hint), json: json)
     }
 
-    static func fail(_ error: any Error, json: Bool) throws -> Never {
+    /// Prints `error` (with `extra` members in JSON) and exits with its exit code.
+    static func fail(
+        _ error: any Error, json: Bool, notices: [CoordinatorRootCache.Notice] = [], extra: [String: ClientJSON] = [:]
+    ) throws -> Never {
         let failure = error as? CoordinatorClientError
             ?? CoordinatorClientError(.invalidInput, String(describing: error), hint: "See --help.")
         if json {
@@ -163,7 +196,9 @@ enum ClientOutput {
             if let found = failure.found { object["found"] = .string(found) }
             if let expected = failure.expected { object["expected"] = .string(expected) }
             if let explanation = failure.explanation { object["explanation"] = .strings(explanation.split(separator: "\n").map(String.init)) }
-            print(encode(["ok": ClientJSON.bool(false), "error": .object(object)]))
+            var answer = extra.merging(["ok": .bool(false), "error": .object(object)]) { _, failure in failure }
+            if !notices.isEmpty { answer["warnings"] = warnings(notices) }
+            print(encode(answer))
         } else {
             FileHandle.standardError.write(Data("error: \(failure.description)\n".utf8))
         }
@@ -180,6 +215,8 @@ struct ClientInputError: Error {
 /// The resolved client settings: flags, then environment, then config file.
 struct ClientSettings {
     let address: String
+    /// Whether the address came from a flag, the environment or the config file rather than the default.
+    let addressConfigured: Bool
     let verification: CoordinatorVerification
     let user: UserIdentity?
     let rootCachePath: String
@@ -197,7 +234,8 @@ struct ClientSettings {
         func truthy(_ flag: Bool, _ variable: String, _ key: String) -> Bool {
             flag || ["1", "true", "yes"].contains((environment[variable] ?? config[key] ?? "").lowercased())
         }
-        let address = value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator") ?? "localhost:\(4433)"
+        let configuredAddress = value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator")
+        let address = configuredAddress ?? "localhost:\(ClientAPIPath.defaultPort)"
         let certificate = value(options.cert, "CLOISTER_CERT", "cert")
         let key = value(options.key, "CLOISTER_KEY", "key")
         let user: UserIdentity?
@@ -212,7 +250,8 @@ struct ClientSettings {
         }
         let rootCache = options.rootCache ?? configDirectory + "/cloister/coordinator-cert.pem"
         if truthy(options.insecure, "CLOISTER_INSECURE", "insecure") {
-            return ClientSettings(address: address, verification: .insecure, user: user, rootCachePath: rootCache)
+            return ClientSettings(
+                address: address, addressConfigured: configuredAddress != nil, verification: .insecure, user: user, rootCachePath: rootCache)
         }
         var policy = CoordinatorPolicy()
         if let path = value(options.policy, "CLOISTER_POLICY", "policy") { policy = try CoordinatorPolicy.load(path: path) }
@@ -239,7 +278,8 @@ struct ClientSettings {
             trust = .intel(try collateralSource(options, value: value))
         }
         return ClientSettings(
-            address: address, verification: .attested(policy: policy, trust: trust), user: user, rootCachePath: rootCache)
+            address: address, addressConfigured: configuredAddress != nil, verification: .attested(policy: policy, trust: trust),
+            user: user, rootCachePath: rootCache)
     }
 
     private static func collateralSource(
@@ -283,12 +323,5 @@ struct ClientSettings {
             default: nil
             }
         }
-    }
-
-    /// Keeps the attested root so that other tools (curl --cacert, openssl) can pin it too.
-    func cacheRoot(_ pem: String) {
-        let url = URL(fileURLWithPath: rootCachePath)
-        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try? Data(pem.utf8).write(to: url, options: .atomic)
     }
 }
