@@ -30,10 +30,14 @@ public struct StatusResponse: Codable, Sendable, Hashable {
     public var code: Int
     /// What the Coordinator expects next; on a simulated platform it carries a warning that nothing is protected.
     public var message: String
+    /// The Coordinator's release (``CloisterRelease/version``). Not in MarbleRun's answer, whose clients ignore it;
+    /// absent when a MarbleRun Coordinator answers.
+    public var version: String?
 
-    public init(code: Int, message: String) {
+    public init(code: Int, message: String, version: String? = nil) {
         self.code = code
         self.message = message
+        self.version = version
     }
 }
 

@@ -37,7 +37,7 @@ struct ClientAPIRoutes: Sendable {
     private func status() async -> Response {
         let status = await coordinator.status()
         metrics.record(state: status.state)
-        return JSendResponse.success(StatusResponse(code: status.code, message: status.message))
+        return JSendResponse.success(StatusResponse(code: status.code, message: status.message, version: CloisterRelease.version))
     }
 
     private func quote(_ request: Request) async throws -> Response {

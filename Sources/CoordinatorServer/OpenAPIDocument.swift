@@ -831,6 +831,10 @@ public enum OpenAPIDocument {
      },
      "message": {
       "type": "string"
+     },
+     "version": {
+      "type": "string",
+      "description": "The Coordinator's release; not in MarbleRun's answer"
      }
     }
    },

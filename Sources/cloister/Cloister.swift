@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoordinatorAPI
 import Foundation
 
 @main
@@ -31,5 +32,5 @@ struct Cloister: AsyncParsableCommand {
 }
 
 enum CloisterVersion {
-    static let current = "0.1.0"
+    static let current = CloisterRelease.version
 }

@@ -20,20 +20,9 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         try await options.run { client throws(CoordinatorClientError) in
             let status: StatusResponse = try await client.get(ClientAPIPath.status)
-            return ClientResult(
-                text: "\(status.code): \(status.message)",
-                json: ["code": .int(status.code), "message": .string(status.message)])
+            var json: [String: ClientJSON] = ["code": .int(status.code), "message": .string(status.message)]
+            if let version = status.version { json["version"] = .string(version) }
+            return ClientResult(text: "\(status.code): \(status.message)", json: json)
         }
-    }
-}
-
-struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the CLI's version.")
-
-    @Flag(help: "Print one JSON object.")
-    var json = false
-
-    func run() throws {
-        print(json ? ClientOutput.encode(["version": CloisterVersion.current, "api": "MarbleRun client API v2"]) : "cloister \(CloisterVersion.current) (MarbleRun client API v2)")
     }
 }
