@@ -260,6 +260,20 @@ public struct RecoveryResponse: Codable, Sendable, Hashable {
     }
 }
 
+/// `GET /api/v2/recover/public-key` (recovery mode only): an ephemeral RSA-4096 key to which a recovery key holder may
+/// encrypt the decrypted recovery secret (RSA-OAEP-SHA256) before sending it, for transport through untrusted hands.
+public struct RecoveryPublicKeyResponse: Codable, Sendable, Hashable {
+    /// Always "RSA".
+    public var algorithm: String
+    /// PKIX (SubjectPublicKeyInfo) DER of the key.
+    public var ephemeralPublicKey: Data
+
+    public init(algorithm: String = "RSA", ephemeralPublicKey: Data) {
+        self.algorithm = algorithm
+        self.ephemeralPublicKey = ephemeralPublicKey
+    }
+}
+
 /// `GET /healthz` and `GET /readyz`: whether the Coordinator answers, and in which state. Not part of MarbleRun's API.
 public struct HealthResponse: Codable, Sendable, Hashable {
     /// MarbleRun's state code (see ``StatusResponse/code``).

@@ -30,6 +30,7 @@ struct ClientAPIRoutes: Sendable {
         router.get(RouterPath(ClientAPIPath.secrets)) { request, context in try await readSecrets(request, context) }
         router.post(RouterPath(ClientAPIPath.secrets)) { request, context in try await writeSecrets(request, context) }
         router.post(RouterPath(ClientAPIPath.recover)) { request, context in try await recover(request, context) }
+        router.get(RouterPath(ClientAPIPath.recoveryPublicKey)) { _, _ in try await recoveryPublicKey() }
         router.get(RouterPath(ClientAPIPath.openAPI)) { _, _ in OpenAPIDocument.response() }
         OperationalRoutes(coordinator: coordinator, metrics: metrics).add(to: router)
     }
@@ -146,6 +147,10 @@ struct ClientAPIRoutes: Sendable {
         let progress = try await coordinator.recover(secret: Array(body.recoverySecret), signature: Array(body.recoverySecretSignature))
         await refreshIdentity()
         return JSendResponse.success(RecoveryResponse(remaining: progress.remaining, message: progress.message))
+    }
+
+    private func recoveryPublicKey() async throws -> Response {
+        JSendResponse.success(RecoveryPublicKeyResponse(ephemeralPublicKey: Data(try await coordinator.recoveryPublicKey())))
     }
 
     /// Reloads the servers' TLS identity after an operation that may have replaced the intermediate.

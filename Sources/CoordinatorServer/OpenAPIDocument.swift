@@ -677,6 +677,34 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/api/v2/recover/public-key": {
+   "get": {
+    "operationId": "getRecoveryPublicKey",
+    "summary": "An ephemeral RSA-4096 public key (PKIX DER) to encrypt a decrypted recovery secret to, with RSA-OAEP-SHA256 (recovery mode)",
+    "responses": {
+     "200": {
+      "description": "The key, made on first use and kept in memory until the state is recovered",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/RecoveryPublicKeyEnvelope"
+        }
+       }
+      }
+     },
+     "500": {
+      "description": "Not in recovery mode",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/api/v2/activate": {
    "servers": [
     {
@@ -1414,6 +1442,45 @@ public enum OpenAPIDocument {
      },
      "data": {
       "$ref": "#/components/schemas/Recovery"
+     }
+    }
+   },
+   "RecoveryPublicKey": {
+    "type": "object",
+    "required": [
+     "algorithm",
+     "ephemeralPublicKey"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "algorithm": {
+      "type": "string",
+      "enum": [
+       "RSA"
+      ]
+     },
+     "ephemeralPublicKey": {
+      "type": "string",
+      "format": "byte"
+     }
+    }
+   },
+   "RecoveryPublicKeyEnvelope": {
+    "type": "object",
+    "required": [
+     "status",
+     "data"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "status": {
+      "type": "string",
+      "enum": [
+       "success"
+      ]
+     },
+     "data": {
+      "$ref": "#/components/schemas/RecoveryPublicKey"
      }
     }
    },

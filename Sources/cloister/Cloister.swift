@@ -11,7 +11,7 @@ struct Cloister: AsyncParsableCommand {
             Exit codes: 0 success or accepted; 1 rejected or invalid; 2 unusable input or usage error.
             """,
         version: CloisterVersion.current,
-        subcommands: [ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self, PackageInfoCommand.self, RecoverCommand.self, VersionCommand.self]
+        subcommands: [ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self, PackageInfoCommand.self, RecoverCommand.self, RecoverWithSignatureCommand.self, VersionCommand.self]
     )
 
     /// Runs the command, reporting usage errors with exit code 2 as documented (the parser's own default is 64).

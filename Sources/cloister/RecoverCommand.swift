@@ -22,16 +22,19 @@ struct RecoverCommand: AsyncParsableCommand {
     func run() async throws {
         let share: RecoveryShare
         do {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw CoordinatorClientError(.invalidInput, "cannot read the recovery data \(file)", hint: "Check the path.")
-            }
-            guard let keyPEM = try? String(contentsOfFile: recoveryKey, encoding: .utf8) else {
-                throw CoordinatorClientError(.invalidInput, "cannot read the recovery key \(recoveryKey)", hint: "Check --recovery-key.")
-            }
-            share = try RecoveryShare(encryptedSecret: try encryptedSecret(data), privateKeyPEM: keyPEM)
+            let holder = try RecoverySecretFile.holder(keyPath: recoveryKey)
+            let secret = try holder.decrypt(try RecoverySecretFile.read(file, name: name))
+            share = RecoveryShare(secret: secret, signature: try holder.sign(secret))
         } catch {
             try ClientOutput.fail(error, json: options.json)
         }
+        try await RecoverySubmission.submit(share, options: options)
+    }
+}
+
+/// Sends a decrypted (or transport-encrypted) secret and its signature to the verified Coordinator and prints progress.
+enum RecoverySubmission {
+    static func submit(_ share: RecoveryShare, options: ClientOptions) async throws {
         try await options.run { client throws(CoordinatorClientError) in
             let answer: RecoveryResponse = try await client.post(
                 ClientAPIPath.recover, body: RecoveryRequest(recoverySecret: Data(share.secret), recoverySecretSignature: Data(share.signature)))
@@ -40,18 +43,42 @@ struct RecoverCommand: AsyncParsableCommand {
                 json: ["remaining": .int(answer.remaining), "message": .string(answer.message)])
         }
     }
+}
 
-    private func encryptedSecret(_ data: Data) throws(CoordinatorClientError) -> [UInt8] {
+/// The recovery files a key holder works with.
+enum RecoverySecretFile {
+    /// The secret in `path`: one entry of the recovery data `manifest set --recovery-data` wrote (JSON, key name to
+    /// base64; `name` picks one when it holds several), or the raw bytes of a single secret.
+    static func read(_ path: String, name: String?) throws(CoordinatorClientError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CoordinatorClientError(.invalidInput, "cannot read the recovery secret file \(path)", hint: "Check the path.")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return Array(data) }
         let entries = object.sorted { $0.key < $1.key }
         guard let entry = name.map({ key in entries.first { $0.key == key } }) ?? (entries.count == 1 ? entries.first : nil) else {
             throw CoordinatorClientError(
-                .invalidInput, "the recovery data holds no single entry to use", found: entries.map(\.key).joined(separator: ", "),
+                .invalidInput, "the recovery data \(path) holds no single entry to use", found: entries.map(\.key).joined(separator: ", "),
                 expected: name.map { "an entry named \($0)" } ?? "exactly one entry, or --name", hint: "Give --name KEY.")
         }
         guard let bytes = Data(base64Encoded: entry.value) else {
-            throw CoordinatorClientError(.invalidInput, "the recovery data entry \(entry.key) is not base64", hint: "Use the file `manifest set --recovery-data` wrote.")
+            throw CoordinatorClientError(
+                .invalidInput, "the recovery data entry \(entry.key) in \(path) is not base64",
+                hint: "Use the file `manifest set --recovery-data` wrote.")
         }
         return Array(bytes)
+    }
+
+    static func holder(keyPath: String) throws(CoordinatorClientError) -> RecoveryKeyHolder {
+        guard let pem = try? String(contentsOfFile: keyPath, encoding: .utf8) else {
+            throw CoordinatorClientError(.invalidInput, "cannot read the recovery key \(keyPath)", hint: "Check --recovery-key.")
+        }
+        return try RecoveryKeyHolder(privateKeyPEM: pem)
+    }
+
+    static func bytes(_ path: String, what: String, hint: String) throws(CoordinatorClientError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CoordinatorClientError(.invalidInput, "cannot read the \(what) \(path)", hint: hint)
+        }
+        return Array(data)
     }
 }

@@ -15,6 +15,8 @@ import TestSupport
         let rootPEM: String
         let alice: ClientTestUser
         let keys: [ClientTestRecoveryKey]
+        /// The `warnings` of the first verified command against the recovering Coordinator.
+        let warnings: [[String: Any]]
     }
 
     static func deployAndLoseSealingKey(keyNames: [String]) async throws -> LostSealingKey {
@@ -37,10 +39,11 @@ import TestSupport
         let recovering = try await first.restarted(onNewMachine: true)
         let status = try recovering.cli(["status", "--json"] + recovering.verificationArguments)
         #expect(status.exitCode == 0, "a Coordinator in recovery mode must verify: \(status.standardOutput) \(status.standardError)")
-        #expect(try Commands.json(status)["code"] as? Int == 1)
+        let answer = try Commands.json(status)
+        #expect(answer["code"] as? Int == 1)
         return LostSealingKey(
             recovering: recovering, recoveryData: recoveryData, fingerprint: fingerprint, rootPEM: root.standardOutput,
-            alice: alice, keys: keys)
+            alice: alice, keys: keys, warnings: answer["warnings"] as? [[String: Any]] ?? [])
     }
 
     static func write(_ text: String, _ name: String, in directory: URL) throws -> String {
@@ -71,6 +74,20 @@ import TestSupport
         let answer = try Commands.json(recovered)
         #expect(answer["remaining"] as? Int == 0)
         #expect(answer["ok"] as? Bool == true)
+
+        // The recovering Coordinator's temporary root replaced the cached one, and recovery brought the original back:
+        // each change is announced with both fingerprints, once.
+        let toTemporary = try #require(lost.warnings.first)
+        #expect(lost.warnings.count == 1)
+        #expect(toTemporary["kind"] as? String == "rootChanged")
+        let original = try #require(toTemporary["previousRootSHA256"] as? String)
+        let temporary = try #require(toTemporary["currentRootSHA256"] as? String)
+        #expect(original != temporary && original.count == 64)
+        let back = try recovering.cli(["status"] + recovering.verificationArguments)
+        #expect(back.standardOutput.hasPrefix("3:"))
+        #expect(back.standardError.contains("WARNING: the Coordinator's root certificate changed"), "\(back.standardError)")
+        #expect(back.standardError.contains("\(temporary) was cached") && back.standardError.contains("now presents \(original)"))
+        #expect(try Commands.json(recovering.cli(["status", "--json"] + recovering.verificationArguments))["warnings"] == nil)
         try Self.expectOriginalState(recovering, lost)
 
         // The recovered state was re-sealed with the new machine's key: a restart there needs no recovery.
@@ -109,5 +126,58 @@ import TestSupport
             #expect(second.standardOutput.hasPrefix("recovered"), "\(second.standardOutput)")
         }
         try Self.expectOriginalState(recovering, lost)
+    }
+}
+
+/// MarbleRun's `recover-with-signature` flow: the key holder decrypts, encrypts to the Coordinator's ephemeral key and
+/// signs offline; only the public key fetch and the upload talk to the (verified) Coordinator.
+@Suite(.serialized) struct RecoverWithSignatureTests {
+    typealias Commands = ClientCommandTests
+
+    @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
+    func recoverThroughTheEphemeralKeyWithAnOfflineSignature() async throws {
+        let lost = try await RecoveryCommandTests.deployAndLoseSealingKey(keyNames: ["admin"])
+        let recovering = lost.recovering
+        let verify = recovering.verificationArguments
+        let files = recovering.directory
+        let key = lost.keys[0].privateKey.path
+        let publicKey = files.appendingPathComponent("coordinator-key.pem").path
+        let encrypted = files.appendingPathComponent("secret.enc").path, signature = files.appendingPathComponent("secret.sig").path
+
+        let fetched = try recovering.cli(["recover-with-signature", "public-key", "-o", publicKey, "--json"] + verify)
+        #expect(fetched.exitCode == 0, "\(fetched.standardOutput) \(fetched.standardError)")
+        let answer = try Commands.json(fetched)
+        #expect(answer["algorithm"] as? String == "RSA" && answer["keySize"] as? Int == 4096)
+        #expect(try String(contentsOfFile: publicKey, encoding: .utf8).hasPrefix("-----BEGIN PUBLIC KEY-----"))
+
+        let withoutKey = try recovering.cli(["recover-with-signature", "encrypt-secret", lost.recoveryData, "--coordinator-pub-key", publicKey])
+        #expect(withoutKey.exitCode == 2)
+        #expect(withoutKey.standardError.contains("-k"), "\(withoutKey.standardError)")
+        let encrypt = try recovering.cli([
+            "recover-with-signature", "encrypt-secret", lost.recoveryData, "--coordinator-pub-key", publicKey, "-k", key, "-o", encrypted,
+        ])
+        #expect(encrypt.exitCode == 0, "\(encrypt.standardError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: encrypted)).count == 512)
+        let sign = try recovering.cli(["recover-with-signature", "sign-secret", lost.recoveryData, "--key", key, "-o", signature, "--json"])
+        #expect(sign.exitCode == 0, "\(sign.standardError)")
+        let signatureBytes = try Data(contentsOf: URL(fileURLWithPath: signature))
+        #expect(signatureBytes.count == 384)
+        #expect(try Commands.json(sign)["signature"] as? String == signatureBytes.base64EncodedString())
+
+        // A signature that does not match is refused by the Coordinator; nothing is recovered.
+        let tampered = files.appendingPathComponent("tampered.sig")
+        try Data(signatureBytes.reversed()).write(to: tampered)
+        let refused = try recovering.cli(["recover-with-signature", encrypted, "--signature", tampered.path, "--json"] + verify)
+        #expect(refused.exitCode == 1, "\(refused.standardOutput)")
+        #expect((try Commands.json(refused)["error"] as? [String: Any])?["kind"] as? String == "refused")
+
+        let uploaded = try recovering.cli(["recover-with-signature", encrypted, "-s", signature, "--json"] + verify)
+        #expect(uploaded.exitCode == 0, "\(uploaded.standardOutput) \(uploaded.standardError)")
+        #expect(try Commands.json(uploaded)["remaining"] as? Int == 0)
+        try RecoveryCommandTests.expectOriginalState(recovering, lost)
+
+        let notRecovering = try recovering.cli(["recover-with-signature", "public-key", "--json"] + verify)
+        #expect(notRecovering.exitCode == 1)
+        #expect(((try Commands.json(notRecovering)["error"] as? [String: Any])?["message"] as? String)?.contains("recovery") == true)
     }
 }

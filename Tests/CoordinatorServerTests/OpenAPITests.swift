@@ -1,7 +1,9 @@
 import CoordinatorAPI
 import CoordinatorServer
 import Foundation
+import Platform
 import Testing
+import _CryptoExtras
 
 /// The served OpenAPI document against the real answers: every documented operation is called, every answer's status
 /// is documented for its operation, and every JSON body validates against the documented schema.
@@ -21,8 +23,8 @@ import Testing
         let marbleClient = try fixture.client(marble.identity)
         let base = fixture.clientURL
         var exchanges: [Exchange] = []
-        func get(_ client: APIClient, _ path: String, query: String = "") async throws {
-            exchanges.append(Exchange(path: path, method: "get", answer: try await client.get(base + path + query)))
+        func get(_ client: APIClient, _ path: String, query: String = "", url: String? = nil) async throws {
+            exchanges.append(Exchange(path: path, method: "get", answer: try await client.get((url ?? base) + path + query)))
         }
         func post(_ client: APIClient, _ path: String, _ body: Data, url: String? = nil) async throws {
             exchanges.append(Exchange(path: path, method: "post", answer: try await client.post((url ?? base) + path, body: body)))
@@ -39,6 +41,7 @@ import Testing
         try await get(anonymous, ClientAPIPath.readiness)
         try await post(anonymous, ClientAPIPath.manifest, Data("{\"manifest\": 1}".utf8))
         try await post(anonymous, ClientAPIPath.recover, try json(RecoveryRequest(recoverySecret: Data(count: 32), recoverySecretSignature: Data(count: 4))))
+        try await get(anonymous, ClientAPIPath.recoveryPublicKey)
         let manifest = TestManifests.standard(users: [admin, alice, bob], updateThreshold: 2)
         try await post(anonymous, ClientAPIPath.manifest, try json(ManifestRequest(manifest: Data(manifest))))
         // With a manifest.
@@ -67,7 +70,39 @@ import Testing
         try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
         try await post(marbleClient, ActivationRequest.path, Data("{}".utf8), url: fixture.marbleURL)
         try await get(anonymous, ClientAPIPath.metrics)
-        try await get(anonymous, ClientAPIPath.openAPI)
+        for client in [anonymous, adminClient, aliceClient, bobClient, marbleClient] { await client.shutdown() }
+        await fixture.remove()
+
+        // Recovery mode: a deployment with a recovery key whose sealing key is lost; the share travels encrypted to the
+        // ephemeral recovery public key.
+        let recoveryKey = try _RSA.Encryption.PrivateKey(keySize: .bits2048)
+        let sealed = try await ServerFixture.start()
+        let sealedClient = try sealed.client()
+        let set = try await sealedClient.post(
+            sealed.clientURL + ClientAPIPath.manifest,
+            json: ManifestRequest(manifest: Data(TestManifests.standard(recoveryKeys: ["owner": recoveryKey.publicKey.pemRepresentation]))))
+        let encrypted = try #require(try set.data(ManifestSetResponse.self).recoverySecrets["owner"])
+        await sealedClient.shutdown()
+        await sealed.stop()
+        let recovering = try await ServerFixture.start(directory: sealed.directory, coordinatorEnclave: Self.otherSealingIdentity)
+        let recoveringClient = try recovering.client()
+        try await get(recoveringClient, ClientAPIPath.status, url: recovering.clientURL)
+        try await get(recoveringClient, ClientAPIPath.recoveryPublicKey, url: recovering.clientURL)
+        let publicKeyAnswer = try #require(exchanges.last).answer
+        let ephemeral = try _RSA.Encryption.PublicKey(derRepresentation: try publicKeyAnswer.data(RecoveryPublicKeyResponse.self).ephemeralPublicKey)
+        #expect(ephemeral.keySizeInBits == 4096)
+        let secret = try recoveryKey.decrypt(encrypted, padding: .PKCS1_OAEP_SHA256)
+        let signature = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation).signature(for: secret, padding: .insecurePKCS1v1_5)
+        let transported = try ephemeral.encrypt(secret, padding: .PKCS1_OAEP_SHA256)
+        try await post(
+            recoveringClient, ClientAPIPath.recover,
+            try json(RecoveryRequest(recoverySecret: Data(count: 300), recoverySecretSignature: signature.rawRepresentation)), url: recovering.clientURL)
+        try await post(
+            recoveringClient, ClientAPIPath.recover,
+            try json(RecoveryRequest(recoverySecret: transported, recoverySecretSignature: signature.rawRepresentation)), url: recovering.clientURL)
+        #expect(try exchanges.last?.answer.data(RecoveryResponse.self).remaining == 0)
+        try await get(recoveringClient, ClientAPIPath.openAPI, url: recovering.clientURL)
+        await recoveringClient.shutdown()
 
         let served = try #require(exchanges.last).answer
         let document = try JSONValue.parse(served.body)
@@ -108,7 +143,11 @@ import Testing
         #expect(metrics.contains(#"coordinator_marble_activations_total{type="frontend"} 1"#))
         #expect(metrics.contains("server_client_api_http_request_total"))
 
-        for client in [anonymous, adminClient, aliceClient, bobClient, marbleClient] { await client.shutdown() }
-        await fixture.remove()
+        await recovering.remove()
     }
+
+    /// Another signer: the sealing key differs, so a restart with it cannot open the state (recovery mode).
+    static let otherSealingIdentity = EnclaveMeasurement(
+        mrEnclave: ServerFixture.coordinatorEnclave.mrEnclave, mrSigner: [UInt8](repeating: 0xD6, count: 32), productID: 1,
+        securityVersion: 1, debug: false)
 }
