@@ -191,12 +191,11 @@ extension Coordinator {
         let applied = AuditEvent.manifestUpdate(
             .manifestUpdated, user: nil, fingerprint: candidate.fingerprint, missingAcknowledgments: 0, missingUsers: [],
             time: now)
-        var recoverySecrets: [String: [UInt8]]?
         let resealing = try sealingPolicy(for: candidate) != sealingPolicy
-        if changes.recoveryKeysChanged || resealing, let store = openStore {
-            recoverySecrets = try rotateDataKey(for: candidate, store: store)
-        }
-        try commit(core, events: precedingEvents + [applied])
+        let rotates = changes.recoveryKeysChanged || resealing
+        let newRecoverySecrets = try commit(
+            core, events: precedingEvents + [applied], rotatingDataKeyFor: rotates ? candidate : nil)
+        let recoverySecrets = rotates ? newRecoverySecrets : nil
         self.core = core
         pki = newPKI
         manifest = candidate

@@ -332,8 +332,9 @@ public actor Coordinator {
         let store = try openStoreDiscardingLockedState()
         let recoverySecrets: [String: [UInt8]]
         if try sealingPolicy(for: manifest) != sealingPolicy {
-            recoverySecrets = try rotateDataKey(for: manifest, store: store)
-            try commit(core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store)
+            recoverySecrets = try commit(
+                core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
+                rotatingDataKeyFor: manifest)
         } else {
             let recovery = try Self.recoverySetup(dataKey: store.dataKey, manifest: manifest)
             recoverySecrets = recovery?.recoverySecrets.mapValues { Array($0) } ?? [:]
@@ -451,29 +452,6 @@ public actor Coordinator {
         return secrets
     }
 
-    /// Replaces the data key with a new one sealed under the platform key `manifest`'s `Config.SealMode` asks for,
-    /// and, in the same transaction, the recovery data with that of the new key's shares for `manifest`'s recovery
-    /// keys, so that a crash never leaves a data key beside recovery data of another. Returns the recovery secrets.
-    func rotateDataKey(for manifest: Manifest, store: SealedStore) throws(CoordinatorError) -> [String: [UInt8]] {
-        let policy = try sealingPolicy(for: manifest)
-        let key = policy == sealingPolicy ? sealingKey : try configuration.stateSealingKey(policy)
-        var setup: RecoverySetup?
-        do {
-            try store.rotateDataKey(sealingKey: key) { dataKey in
-                setup = try Self.recoverySetup(dataKey: dataKey, manifest: manifest)
-                return setup?.recoveryData.encoded()
-            }
-        } catch {
-            throw Self.storageError(error, "replacing the data key")
-        }
-        if policy != sealingPolicy {
-            logger.info("State re-sealed", metadata: ["sealingKey": "\(policy.rawValue)"])
-        }
-        sealingKey = key
-        sealingPolicy = policy
-        return setup?.recoverySecrets.mapValues { Array($0) } ?? [:]
-    }
-
     /// The platform key `manifest`'s `Config.SealMode` asks for.
     func sealingPolicy(for manifest: Manifest) throws(CoordinatorError) -> SealingKeyPolicy {
         switch manifest.content.config.sealMode {
@@ -506,10 +484,16 @@ public actor Coordinator {
     }
 
     /// Commits `core` and the log entries of `events` in one transaction, with `extra` puts.
+    ///
+    /// With `rotatingDataKeyFor`, the same transaction replaces the data key with a new one sealed under the platform
+    /// key that manifest's `Config.SealMode` asks for, and the recovery data with that of the new key's shares for its
+    /// recovery keys, so that a crash leaves either the old manifest with the old key and shares or the new manifest
+    /// with the new ones. Returns the new recovery secrets then (empty otherwise).
+    @discardableResult
     func commit(
         _ core: PersistedCore, events: [AuditEvent], store: SealedStore? = nil, extra: [(String, Data)] = [],
-        recoveryData: Data?? = nil
-    ) throws(CoordinatorError) {
+        recoveryData: Data?? = nil, rotatingDataKeyFor rotationManifest: Manifest? = nil
+    ) throws(CoordinatorError) -> [String: [UInt8]] {
         guard let store = store ?? openStore else {
             throw CoordinatorError(
                 .wrongState, .notAcceptingMarbles, found: "state \(core.state) with locked sealed state",
@@ -517,22 +501,43 @@ public actor Coordinator {
         }
         let encoded = try core.encoded()
         let signer = pki.rootKey
-        do {
-            try store.update { transaction in
-                try transaction.put(PersistedCore.key, encoded)
-                for (key, value) in extra { try transaction.put(key, value) }
-                for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
-                if let recoveryData {
-                    var change = StateChange()
-                    change.setRecoveryData(recoveryData)
-                    try transaction.apply(change)
-                }
+        let write = { (transaction: StateTransaction) throws in
+            try transaction.put(PersistedCore.key, encoded)
+            for (key, value) in extra { try transaction.put(key, value) }
+            for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
+            if let recoveryData {
+                var change = StateChange()
+                change.setRecoveryData(recoveryData)
+                try transaction.apply(change)
             }
-        } catch let error as CoordinatorError {
-            throw error
-        } catch {
-            throw Self.storageError(error, "committing the change")
         }
+        guard let rotationManifest else {
+            do {
+                try store.update(write)
+            } catch {
+                throw Self.storageError(error, "committing the change")
+            }
+            return [:]
+        }
+        let policy = try sealingPolicy(for: rotationManifest)
+        let key = policy == sealingPolicy ? sealingKey : try configuration.stateSealingKey(policy)
+        var setup: RecoverySetup?
+        do {
+            try store.update(
+                rotatingDataKeySealedWith: key,
+                recoveryData: { dataKey in
+                    setup = try Self.recoverySetup(dataKey: dataKey, manifest: rotationManifest)
+                    return setup?.recoveryData.encoded()
+                }, write)
+        } catch {
+            throw Self.storageError(error, "replacing the data key and committing the change")
+        }
+        if policy != sealingPolicy {
+            logger.info("State re-sealed", metadata: ["sealingKey": "\(policy.rawValue)"])
+        }
+        sealingKey = key
+        sealingPolicy = policy
+        return setup?.recoverySecrets.mapValues { Array($0) } ?? [:]
     }
 
     var openStore: SealedStore? {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Platform
+import Synchronization
 import SealedStore
 import Testing
 
@@ -40,5 +41,68 @@ extension CoordinatorFixture {
         #expect(error?.found.contains("activation counter 'coordinator/activations/frontend'") == true)
         #expect(error?.found.contains("'one'") == true)
         #expect(error?.hint.contains("restore the whole data directory from a backup") == true)
+    }
+}
+
+/// SQLite storage whose writes start failing after a set number, as when the disk fills up.
+final class DiskFillingStorage: SealedStorageBackend {
+    struct DiskFull: Error, CustomStringConvertible {
+        var description: String { "no space left on device (simulated by the test)" }
+    }
+
+    let underlying: SQLiteStorage
+    private let writesLeft = Mutex<Int?>(nil)
+
+    init(_ underlying: SQLiteStorage) { self.underlying = underlying }
+
+    func failWrites(after count: Int) { writesLeft.withLock { $0 = count } }
+
+    func read<T>(_ body: (any StorageReading) throws -> T) throws -> T { try underlying.read(body) }
+
+    func write<T>(_ body: (any StorageWriting) throws -> T) throws -> T {
+        let allowed = writesLeft.withLock { left -> Bool in
+            guard let remaining = left else { return true }
+            left = max(0, remaining - 1)
+            return remaining > 0
+        }
+        guard allowed else { throw DiskFull() }
+        return try underlying.write(body)
+    }
+}
+
+@Suite struct DataKeyRotationAtomicityTests {
+    /// A full update that changes the recovery keys replaces the data key. Whatever write fails, the state after a
+    /// restart is the old one (the old recovery secret recovers it, with the old manifest) or the new one (the
+    /// secret the update returned recovers it, with the new manifest), never the new key beside the old manifest.
+    @Test(arguments: [0, 1])
+    func updateChangingRecoveryKeysIsOldOrNewWhenWritesFail(writesBeforeFailure: Int) async throws {
+        let keys = Array(CoordinatorRecoveryTests.sharedKeys.prefix(2))
+        try #require(keys.count == 2)
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let admin = try TestUser(name: "admin")
+        var configuration = try fixture.configuration()
+        let storage = DiskFillingStorage(try SQLiteStorage(directory: fixture.dataDirectory))
+        configuration.storage = storage
+        let coordinator = try await Coordinator.start(configuration)
+        let original = TestManifests.standard(users: [admin], recoveryKeys: [keys[0].name: keys[0].publicPEM])
+        let first = try await coordinator.setManifest(original)
+        let updated = TestManifests.standard(users: [admin], recoveryKeys: [keys[1].name: keys[1].publicPEM])
+
+        storage.failWrites(after: writesBeforeFailure)
+        let result = try? await coordinator.update(updated, clientCertificateDER: admin.certificateDER)
+
+        let moved = try await fixture.withOtherSealingIdentity().start()
+        #expect(await moved.status().state == .recovery)
+        if let newSecrets = result?.recoverySecrets {
+            let (secret, signature) = try keys[1].decryptAndSign(try #require(newSecrets[keys[1].name]))
+            _ = try await moved.recover(secret: secret, signature: signature)
+            #expect(try await moved.signedManifest().manifest == updated)
+        } else {
+            let (secret, signature) = try keys[0].decryptAndSign(try #require(first.recoverySecrets[keys[0].name]))
+            _ = try await moved.recover(secret: secret, signature: signature)
+            #expect(try await moved.signedManifest().manifest == original)
+        }
+        #expect(await moved.status().state == .acceptingMarbles)
     }
 }
