@@ -8,7 +8,8 @@ struct Cloister: AsyncParsableCommand {
         commandName: "cloister",
         abstract: "Run unmodified containers inside Intel SGX enclaves: attest, provision and govern them.",
         discussion: """
-            Exit codes: 0 success or accepted; 1 rejected or invalid; 2 unusable input or usage error.
+            Exit codes: 0 success or accepted; 1 rejected, invalid, or the Coordinator failed verification or refused; \
+            2 unusable input, usage error, or the Coordinator is unreachable.
             """,
         version: CloisterVersion.current,
         subcommands: [ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self, PackageInfoCommand.self, RecoverCommand.self, RecoverWithSignatureCommand.self, VersionCommand.self]

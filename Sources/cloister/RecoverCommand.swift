@@ -9,7 +9,8 @@ struct RecoverCommand: AsyncParsableCommand {
         abstract: "Submit a recovery secret to a Coordinator in recovery mode.",
         discussion: """
             FILE is the recovery data `manifest set --recovery-data` wrote (JSON, key name to base64; give --name when \
-            it holds several), or one raw encrypted secret. It is decrypted with --recovery-key and signed with it.
+            it holds several), or one raw secret. An encrypted secret is decrypted with --recovery-key; the decrypted \
+            secret is signed with it. For keys that must stay offline, see recover-with-signature.
             Example: cloister recover recovery.json --recovery-key recovery-private.pem --name admin --policy era.json
             Exit codes: 0 accepted (remaining shares printed); 1 refused; 2 usage error or unreachable.
             """
@@ -23,7 +24,7 @@ struct RecoverCommand: AsyncParsableCommand {
         let share: RecoveryShare
         do {
             let holder = try RecoverySecretFile.holder(keyPath: recoveryKey)
-            let secret = try holder.decrypt(try RecoverySecretFile.read(file, name: name))
+            let secret = try holder.decryptedIfNeeded(try RecoverySecretFile.read(file, name: name))
             share = RecoveryShare(secret: secret, signature: try holder.sign(secret))
         } catch {
             try ClientOutput.fail(error, json: options.json)

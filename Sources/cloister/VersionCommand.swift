@@ -49,7 +49,12 @@ struct VersionCommand: AsyncParsableCommand {
                 hint: error.hint, explanation: error.explanation)
             try ClientOutput.fail(note, json: options.json, notices: notices, extra: own)
         }
-        let coordinatorVersion = status.version ?? "unknown (the Coordinator does not report its version; a MarbleRun Coordinator?)"
+        var coordinatorVersion = status.version ?? "unknown (the Coordinator does not report its version; a MarbleRun Coordinator?)"
+        if client.identity.explanation == nil {
+            coordinatorVersion += " (NOT verified: --insecure)"
+        } else if client.identity.isSimulation {
+            coordinatorVersion += " (SIMULATION)"
+        }
         var json = own
         json["coordinatorVersion"] = status.version.map(ClientJSON.string) ?? .null
         try ClientOutput.emit(

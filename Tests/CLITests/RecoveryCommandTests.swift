@@ -158,6 +158,10 @@ import TestSupport
         ])
         #expect(encrypt.exitCode == 0, "\(encrypt.standardError)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: encrypted)).count == 512)
+        let printed = try recovering.cli([
+            "recover-with-signature", "encrypt-secret", lost.recoveryData, "--coordinator-pub-key", publicKey, "-k", key, "--json",
+        ])
+        #expect(Data(base64Encoded: try #require(try Commands.json(printed)["encryptedSecret"] as? String))?.count == 512)
         let sign = try recovering.cli(["recover-with-signature", "sign-secret", lost.recoveryData, "--key", key, "-o", signature, "--json"])
         #expect(sign.exitCode == 0, "\(sign.standardError)")
         let signatureBytes = try Data(contentsOf: URL(fileURLWithPath: signature))

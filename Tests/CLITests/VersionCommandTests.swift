@@ -23,7 +23,7 @@ import TestSupport
 
         let text = try coordinator.cli(["version"] + verify)
         #expect(text.exitCode == 0)
-        #expect(text.standardOutput == "cloister \(version) (MarbleRun client API v2)\nCoordinator at https://\(coordinator.address): \(version)\n")
+        #expect(text.standardOutput == "cloister \(version) (MarbleRun client API v2)\nCoordinator at https://\(coordinator.address): \(version) (SIMULATION)\n")
 
         // The address may come from the environment or the config file too; the policy still applies.
         var policy = verify
