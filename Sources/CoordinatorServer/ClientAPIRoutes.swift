@@ -13,6 +13,7 @@ struct ClientAPIRoutes: Sendable {
     let identity: TLSIdentityStore
     let metrics: CoordinatorMetrics
     let logger: Logger
+    let statusAnswers = StatusAnswerCache()
 
     /// The largest request body accepted (a manifest with many users and certificates fits well within).
     static let maximumBodySize = 4 << 20
@@ -38,7 +39,7 @@ struct ClientAPIRoutes: Sendable {
     private func status() async -> Response {
         let status = await coordinator.status()
         metrics.record(state: status.state)
-        return JSendResponse.success(StatusResponse(code: status.code, message: status.message, version: CloisterRelease.version))
+        return statusAnswers.response(for: StatusResponse(code: status.code, message: status.message, version: CloisterRelease.version))
     }
 
     private func quote(_ request: Request) async throws -> Response {

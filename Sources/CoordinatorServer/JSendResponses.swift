@@ -8,7 +8,17 @@ import NIOCore
 /// `message`.
 enum JSendResponse {
     static func success<Payload: Encodable>(_ payload: Payload?) -> Response {
-        respond(.ok, body: Envelope(status: "success", data: Optional(payload), includesData: true, message: nil))
+        respond(.ok, bytes: successBody(payload))
+    }
+
+    /// The encoded success envelope, for an answer that is kept and sent again (see ``StatusAnswerCache``).
+    static func successBody<Payload: Encodable>(_ payload: Payload?) -> ByteBuffer {
+        encode(Envelope(status: "success", data: Optional(payload), includesData: true, message: nil))
+    }
+
+    /// A success answer whose envelope was encoded before.
+    static func success(encoded body: ByteBuffer) -> Response {
+        respond(.ok, bytes: body)
     }
 
     /// The answer to a refused or failed operation, with MarbleRun's status code and JSend status for its kind.
@@ -34,11 +44,16 @@ enum JSendResponse {
     }()
 
     private static func respond(_ status: HTTPResponse.Status, body: some Encodable) -> Response {
+        respond(status, bytes: encode(body))
+    }
+
+    private static func respond(_ status: HTTPResponse.Status, bytes: ByteBuffer) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: bytes))
+    }
+
+    private static func encode(_ body: some Encodable) -> ByteBuffer {
         // Every payload is made of strings, numbers, base64 data and collections of them, which always encode.
-        let bytes = (try? encoder.encode(body)) ?? Data(#"{"status":"error","message":"the answer could not be encoded"}"#.utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        ByteBuffer(bytes: (try? encoder.encode(body)) ?? Data(#"{"status":"error","message":"the answer could not be encoded"}"#.utf8))
     }
 
     private struct Envelope<Payload: Encodable>: Encodable {
