@@ -259,16 +259,28 @@ public actor Coordinator {
     /// `GET /api/v2/quote[?nonce=]`: the chain (intermediate, root) and a quote whose report data is
     /// SHA-256(root DER [‖ nonce]). Without a nonce the quote made at startup is returned; with one, a fresh quote.
     /// In recovery mode the chain is the temporary one until the state is recovered.
-    public func quote(nonce: [UInt8]? = nil) throws(CoordinatorError) -> CoordinatorQuote {
+    ///
+    /// A fresh quote is made off the actor (from the chain and PKI taken at the call), so clients asking for quotes
+    /// do not hold up activations and updates.
+    public func quote(nonce: [UInt8]? = nil) async throws(CoordinatorError) -> CoordinatorQuote {
         let chain: String
         do {
             chain = try pki.clientChainPEM()
         } catch {
             throw Self.cryptographyError(error, "encoding the certificate chain")
         }
-        let nonce = nonce.flatMap { $0.isEmpty ? nil : $0 }
-        let quote = try nonce.map { nonce throws(CoordinatorError) in try Self.quote(configuration.platform, pki: pki, nonce: nonce) } ?? cachedQuote
+        guard let nonce, !nonce.isEmpty else {
+            return CoordinatorQuote(certificateChainPEM: chain, quote: cachedQuote, nonce: nil, platform: platformKind)
+        }
+        let quote = try await Self.freshQuote(configuration.platform, pki: pki, nonce: nonce)
         return CoordinatorQuote(certificateChainPEM: chain, quote: quote, nonce: nonce, platform: platformKind)
+    }
+
+    @concurrent
+    private static func freshQuote(_ platform: any EnclavePlatform, pki: CoordinatorPKI, nonce: [UInt8])
+        async throws(CoordinatorError) -> [UInt8]
+    {
+        try quote(platform, pki: pki, nonce: nonce)
     }
 
     /// The TLS identity the client and marble API servers present; reload it when ``CoordinatorTLSIdentity/version``
