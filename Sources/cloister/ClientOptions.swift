@@ -59,7 +59,7 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
     var configFile: String?
 
-    @Option(name: .customLong("root-cache"), help: ArgumentHelp("Where the attested root certificate is cached (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
+    @Option(name: .customLong("root-cache"), help: ArgumentHelp("Where the attested root certificate is cached; a later verified Coordinator with another root is reported (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
     var rootCache: String?
 
     @Flag(help: "Print one JSON object.")
