@@ -75,7 +75,8 @@ struct LauncherBenchmark: AsyncParsableCommand {
             repetitions: phaseRepetitions
         ).measure()
         for (name, samples) in phases {
-            print("PHASE \(name): median_ms=\(format(samples.median)) p90_ms=\(format(samples.percentile(0.9)))")
+            print("PHASE \(name): median_ms=\(format(samples.median)) p90_ms=\(format(samples.percentile(0.9))) "
+                  + "first_ms=\(format(samples.first))")
         }
     }
 

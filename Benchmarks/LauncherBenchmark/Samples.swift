@@ -17,4 +17,7 @@ struct Samples {
     }
 
     var median: Double { percentile(0.5) }
+
+    /// The first sample in milliseconds: in a fresh process, the cold cost (first use of the runtime, TLS, threads).
+    var first: Double { nanoseconds.first.map { Double($0) / 1e6 } ?? .nan }
 }
