@@ -33,6 +33,7 @@ extension Coordinator {
             try users.require(.updateManifest, on: [], for: user)
             try requireNoErrors(validation.report)
             _ = try sealingPolicy(for: candidate)
+            try requireSamePersistence(candidate)
             if let pending = core.pendingUpdate {
                 throw CoordinatorError(
                     .badRequest, .updateAlreadyPending,

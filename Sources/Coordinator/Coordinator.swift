@@ -251,7 +251,8 @@ public actor Coordinator {
     public func status() -> CoordinatorStatus {
         var reason: String?
         if case .locked(let locked) = storage { reason = locked.reason }
-        return CoordinatorStatus(state: core.state, platform: platformKind, recoveryReason: reason)
+        return CoordinatorStatus(
+            state: core.state, platform: platformKind, recoveryReason: reason, statePersisted: statePersisted)
     }
 
     public var state: CoordinatorState { core.state }
@@ -341,9 +342,11 @@ public actor Coordinator {
         core.userSecrets = [:]
         core.packageSecurityVersions = [:]
         core.pendingUpdate = nil
-        let store = try openStoreDiscardingLockedState()
+        let persistedStore = try openStoreDiscardingLockedState()
+        let persists = !Self.disablesPersistence(manifest)
+        let store = persists ? persistedStore : try memoryStore()
         let recoverySecrets: [String: [UInt8]]
-        if try sealingPolicy(for: manifest) != sealingPolicy {
+        if persists, try sealingPolicy(for: manifest) != sealingPolicy {
             recoverySecrets = try commit(
                 core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
                 rotatingDataKeyFor: manifest)
@@ -353,6 +356,16 @@ public actor Coordinator {
             try commit(
                 core, events: [.manifestSet(fingerprint: manifest.fingerprint, time: now)], store: store,
                 recoveryData: .some(recovery?.recoveryData.encoded()))
+        }
+        if !persists {
+            do {
+                try persistedStore.erase()
+            } catch {
+                throw Self.storageError(error, "removing the persisted state for SealMode Disabled")
+            }
+            storage = .open(store)
+            logger.warning(
+                "SealMode Disabled: the state is kept in memory only and is lost when the Coordinator stops; the sealed state was removed from the data directory")
         }
         self.core = core
         self.manifest = manifest
@@ -464,17 +477,57 @@ public actor Coordinator {
         return secrets
     }
 
-    /// The platform key `manifest`'s `Config.SealMode` asks for.
+    /// The platform key `manifest`'s `Config.SealMode` asks for. `Disabled` keeps the current one: the in-memory
+    /// state's data key is sealed with it, though nothing is written.
     func sealingPolicy(for manifest: Manifest) throws(CoordinatorError) -> SealingKeyPolicy {
         switch manifest.content.config.sealMode {
         case "ProductKey": return .signer
         case "UniqueKey": return .enclave
         case "": return configuration.sealingKeyPolicy
+        case Self.sealModeDisabled: return sealingPolicy
         default:
             throw CoordinatorError(
                 .badRequest, .invalidManifest, found: "Config.SealMode \(manifest.content.config.sealMode)",
-                expected: "ProductKey, UniqueKey or empty",
-                hint: "a Cloister Coordinator always persists its state sealed; SealMode Disabled is not supported")
+                expected: "ProductKey, UniqueKey, Disabled or empty", hint: "use one of the seal modes (case-sensitive)")
+        }
+    }
+
+    static let sealModeDisabled = "Disabled"
+
+    /// MarbleRun's `SealMode: Disabled` (spec §6.3): a standalone Coordinator does not persist its state.
+    static func disablesPersistence(_ manifest: Manifest) -> Bool {
+        manifest.content.config.sealMode == sealModeDisabled
+    }
+
+    /// False when the state lives in memory only (SealMode Disabled): a restart starts afresh.
+    var statePersisted: Bool { !(openStore?.backend is MemoryStorage) }
+
+    /// A new, empty state in memory, for SealMode Disabled.
+    func memoryStore() throws(CoordinatorError) -> SealedStore {
+        do {
+            guard case .created(let store) = try SealedStore.open(backend: MemoryStorage(), sealingKey: sealingKey) else {
+                throw CoordinatorError(
+                    .internal, .storage, found: "state in a new in-memory store", expected: "an empty store",
+                    hint: "report this as a bug")
+            }
+            return store
+        } catch {
+            throw Self.storageError(error, "creating the in-memory state for SealMode Disabled")
+        }
+    }
+
+    /// Refuses a full update that would switch persistence on or off: the state would have to move between memory
+    /// and the data directory, which MarbleRun does not do either.
+    func requireSamePersistence(_ candidate: Manifest) throws(CoordinatorError) {
+        let persisted = statePersisted
+        guard Self.disablesPersistence(candidate) == !persisted else {
+            throw CoordinatorError(
+                .badRequest, .invalidUpdate,
+                found: "Config.SealMode '\(candidate.content.config.sealMode)' in an update of a Coordinator whose state is "
+                    + (persisted ? "persisted" : "not persisted (SealMode Disabled)"),
+                expected: persisted ? "ProductKey, UniqueKey or empty" : "SealMode Disabled",
+                hint: "an update cannot switch persistence on or off (spec 6.3: with SealMode Disabled nothing is "
+                    + "written): set the manifest on a fresh Coordinator instead")
         }
     }
 

@@ -38,16 +38,26 @@ public struct CoordinatorStatus: Sendable, Hashable {
     public let platform: PlatformKind
     /// Why the Coordinator is in recovery mode, when it is.
     public let recoveryReason: String?
+    /// False when the manifest's `SealMode` is `Disabled`: the state is kept in memory only, and a restart starts
+    /// afresh.
+    public let statePersisted: Bool
 
     /// MarbleRun's status code (0-3).
     public var code: Int { state.rawValue }
 
     /// MarbleRun's message; on a simulated platform a warning that nothing is protected is appended.
     public var message: String {
-        platform.isSecure ? state.message : state.message + " " + CoordinatorStatus.simulationNotice
+        var message = state.message
+        if !statePersisted { message += " " + CoordinatorStatus.notPersistedNotice }
+        if !platform.isSecure { message += " " + CoordinatorStatus.simulationNotice }
+        return message
     }
 
     public var isSimulation: Bool { !platform.isSecure }
+
+    /// Appended to status messages when the state is not persisted.
+    public static let notPersistedNotice =
+        "State is not persisted (SealMode Disabled): it is lost when the Coordinator stops."
 
     /// Appended to status messages and attached to results on a simulated platform.
     public static let simulationNotice =

@@ -73,12 +73,6 @@ import Testing
         #expect(await resigned.status().state == .acceptingMarbles)
         #expect(try await resigned.tlsIdentity().rootCertificatePEM == root)
 
-        let disabled = String(decoding: TestManifests.standard(), as: UTF8.self)
-            .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"Disabled\"")
-        let other = try CoordinatorFixture()
-        defer { other.remove() }
-        let error = await #expect(throws: CoordinatorError.self) { _ = try await other.start().setManifest(Array(disabled.utf8)) }
-        #expect(error?.found.contains("Disabled") == true)
     }
 
     @Test func lostSealingKeyEntersRecoveryMode() async throws {
