@@ -155,8 +155,12 @@ struct NginxTests {
             server.stop()
             for worker in workers where isRunning(worker) { kill(worker, SIGKILL) }
         }
-        try server.waitUntil("nginx answering on 127.0.0.1:\(deployment.port)") {
-            (try? deployment.request(["-k"]))?.status == 400
+        do {
+            try server.waitUntil("nginx answering on 127.0.0.1:\(deployment.port)") {
+                (try? deployment.request(["-k"]))?.status == 400
+            }
+        } catch {
+            throw HarnessFailure("\(error)\nnginx error log:\n\(tail(deployment.errorLogPath))")
         }
         workers = childProcesses(of: server.processIdentifier)
         #expect(workers.count == 1, "one nginx worker process: \(workers)")

@@ -132,8 +132,12 @@ struct RedisTests {
         let set = try deployment.cli("redis-main", ["SET", "greeting", value])
         #expect(set.exitCode == 0 && set.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "OK", "SET: \(set.standardOutput) \(set.standardError)\n\(logs())")
 
-        try replica.waitUntil("the replica serving the value written to the main (diskless sync waits 5 s)") {
-            (try? deployment.cli("redis-replica", ["GET", "greeting"]))?.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == value
+        do {
+            try replica.waitUntil("the replica serving the value written to the main (diskless sync waits 5 s)") {
+                (try? deployment.cli("redis-replica", ["GET", "greeting"]))?.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == value
+            }
+        } catch {
+            throw HarnessFailure("\(error)\nredis-main:\n\(tail(main.logPath))")
         }
         let replication = try deployment.cli("redis-replica", ["INFO", "replication"]).standardOutput
         #expect(replication.contains("role:slave"), "\(replication)")
