@@ -49,6 +49,8 @@ public struct CoordinatorIdentity: Sendable {
     /// Nil when verification was skipped (`--insecure`).
     public let explanation: Explanation?
     public let isSimulation: Bool
+    /// The quote the Coordinator sent for this connection's fresh nonce.
+    public let quote: [UInt8]
 }
 
 /// A client that verifies the Coordinator's quote before it sends anything else, then pins the attested root
@@ -104,7 +106,7 @@ public struct CoordinatorClient: Sendable {
         }
         let identity = CoordinatorIdentity(
             rootPEM: rootPEM, rootDER: rootDER, intermediatePEM: chain[0].pem, explanation: explanation,
-            isSimulation: explanation?.isSimulation ?? false)
+            isSimulation: explanation?.isSimulation ?? false, quote: Array(answer.quote))
         let tls = try pinnedTLS(rootDER: rootDER, user: user, insecure: explanation == nil)
         return CoordinatorClient(
             address: base, identity: identity,

@@ -11,7 +11,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("coordinator"), help: ArgumentHelp("The Coordinator's client API (env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "host:port"))
     var coordinator: String?
 
-    @Option(help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY).", valueName: "file"))
+    @Option(
+        name: [.customLong("policy"), .customLong("era-config")],
+        help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY).", valueName: "file"))
     var policy: String?
 
     @Option(name: .customLong("unique-id"), help: ArgumentHelp("Accepted Coordinator MRENCLAVE (hex).", valueName: "hex"))
@@ -47,7 +49,7 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("simulation-state-directory"), help: ArgumentHelp("The simulated SGX machine's state directory, for --accept-simulation (env CLOISTER_SIMULATION_STATE_DIR).", valueName: "directory"))
     var simulationStateDirectory: String?
 
-    @Flag(help: "Skip verifying the Coordinator. UNSAFE: anyone can impersonate it.")
+    @Flag(name: [.customShort("i"), .customLong("insecure")], help: "Skip verifying the Coordinator. UNSAFE: anyone can impersonate it.")
     var insecure = false
 
     @Option(help: ArgumentHelp("User certificate (PEM) for authenticated operations (env CLOISTER_CERT).", valueName: "file"))
@@ -59,8 +61,11 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
     var configFile: String?
 
-    @Option(name: .customLong("root-cache"), help: ArgumentHelp("Where the attested root certificate is cached; a later verified Coordinator with another root is reported (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
+    @Option(name: [.customLong("root-cache"), .customLong("coordinator-cert")], help: ArgumentHelp("Where the attested root certificate is cached; a later verified Coordinator with another root is reported (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
     var rootCache: String?
+
+    @Option(name: .customLong("save-sgx-quote"), help: ArgumentHelp("Save the Coordinator's quote (raw bytes, bound to a fresh nonce) to this file, for audit.", valueName: "file"))
+    var saveQuote: String?
 
     @Flag(help: "Print one JSON object.")
     var json = false
@@ -94,6 +99,16 @@ struct ClientOptions: ParsableArguments {
             ClientOutput.warn("--insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.")
         }
         let client = try await CoordinatorClient.connect(address: settings.address, verification: settings.verification, user: settings.user)
+        if let saveQuote {
+            do {
+                try Data(client.identity.quote).write(to: URL(fileURLWithPath: saveQuote))
+            } catch {
+                await client.close()
+                throw CoordinatorClientError(
+                    .invalidInput, "cannot save the Coordinator's quote to \(saveQuote)", found: error.localizedDescription,
+                    hint: "Give a writable path with --save-sgx-quote.")
+            }
+        }
         if client.identity.isSimulation {
             ClientOutput.warn("the Coordinator runs in SIMULATION: no enclave protects it; its quote proves nothing.")
         }

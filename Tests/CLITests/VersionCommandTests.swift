@@ -61,3 +61,32 @@ import TestSupport
         #expect((try Commands.json(refused)["error"] as? [String: Any])?["kind"] as? String == "untrusted")
     }
 }
+
+/// MarbleRun's names for the shared flags (`--era-config`, `--coordinator-cert`, `-i`) and `--save-sgx-quote`.
+@Suite(.serialized) struct MarbleRunFlagTests {
+    typealias Commands = ClientCommandTests
+
+    @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
+    func marbleRunFlagNamesAndTheSavedQuote() async throws {
+        let coordinator = try await ClientTestCoordinator()
+        let files = coordinator.directory
+        let era = files.appendingPathComponent("era-config.json")
+        try #"{"UniqueID": "\#(ClientTestCoordinator.uniqueID)"}"#.write(to: era, atomically: true, encoding: .utf8)
+        let cache = files.appendingPathComponent("coordinator-cert.pem"), quote = files.appendingPathComponent("quote.bin")
+        let status = try coordinator.cli([
+            "status", "--json", "--coordinator", coordinator.address, "--accept-simulation", "--simulation-state-directory",
+            coordinator.machineDirectory.path, "--era-config", era.path, "--coordinator-cert", cache.path, "--save-sgx-quote", quote.path,
+        ])
+        #expect(status.exitCode == 0, "\(status.standardOutput) \(status.standardError)")
+        #expect(try String(contentsOf: cache, encoding: .utf8).hasPrefix("-----BEGIN CERTIFICATE-----"))
+        let inspected = try coordinator.cli(["quote", "inspect", quote.path, "--json"])
+        #expect(inspected.exitCode == 0, "the saved quote is a quote: \(inspected.standardError)")
+
+        let insecure = try coordinator.cli(["status", "-i", "--coordinator", coordinator.address])
+        #expect(insecure.exitCode == 0 && insecure.standardError.contains("NOT verified"))
+        let unwritable = try coordinator.cli(
+            ["status", "--json", "--save-sgx-quote", files.appendingPathComponent("missing/quote.bin").path] + coordinator.verificationArguments)
+        #expect(unwritable.exitCode == 2)
+        #expect((try Commands.json(unwritable)["error"] as? [String: Any])?["hint"] as? String == "Give a writable path with --save-sgx-quote.")
+    }
+}
