@@ -51,20 +51,19 @@ private struct JSONReader {
         self.recordsTopLevelRanges = recordsTopLevelRanges
     }
 
-    /// An open container. Its elements (and an object's keys) so far sit at the end of the shared `values` and
-    /// `keys` stacks from these positions on, so that appending never copies a container's array.
+    /// An open container and what it holds so far. Frames are changed in place on the stack, so that appending
+    /// never copies a container's array.
     private struct Frame {
         let isObject: Bool
         let start: Int
-        let firstValue: Int
-        let firstKey: Int
+        var elements: [JSONValue] = []
+        /// An object's members; the last one's value is a placeholder until its value is read.
+        var members: [JSONMember] = []
     }
 
     mutating func document() throws(JSONSyntaxError) -> JSONValue {
         var frames: [Frame] = []
-        var values: [JSONValue] = []
-        var keys: [String] = []
-        var completed: JSONValue
+        var completed: JSONValue?
         var valueStart = 0
         parsing: while true {
             // Read one value; containers push a frame and continue with their first element.
@@ -81,49 +80,49 @@ private struct JSONReader {
                     index += 1
                     completed = isObject ? .object([]) : .array([])
                 } else {
-                    if isObject { keys.append(try key()) }
-                    frames.append(Frame(isObject: isObject, start: valueStart, firstValue: values.count, firstKey: keys.count - (isObject ? 1 : 0)))
+                    var frame = Frame(isObject: isObject, start: valueStart)
+                    if isObject { frame.members.append(JSONMember(key: try key(), value: .null)) }
+                    frames.append(frame)
                     continue parsing
                 }
             default:
                 completed = try scalar()
             }
             // Attach the completed value to its parent, closing as many containers as the input closes.
-            while let frame = frames.last {
-                if recordsTopLevelRanges, frames.count == 1 { topLevelRanges.append(valueStart..<index) }
-                values.append(completed)
+            while var frame = frames.popLast() {
+                if recordsTopLevelRanges, frames.isEmpty { topLevelRanges.append(valueStart..<index) }
+                // `take()` moves the value into its container instead of copying it.
+                let value = completed.take()!
+                if frame.isObject {
+                    frame.members[frame.members.count - 1].value = value
+                } else {
+                    frame.elements.append(value)
+                }
                 skipWhitespace()
                 if peek(UInt8(ascii: ",")) {
                     index += 1
                     if frame.isObject {
                         skipWhitespace()
-                        keys.append(try key())
+                        frame.members.append(JSONMember(key: try key(), value: .null))
                     }
+                    frames.append(frame)
                     continue parsing
                 }
                 if frame.isObject {
                     guard peek(UInt8(ascii: "}")) else { throw unclosed("object", expected: "',' or '}' after an object member") }
-                    var members: [JSONMember] = []
-                    members.reserveCapacity(values.count - frame.firstValue)
-                    for (key, value) in zip(keys[frame.firstKey...], values[frame.firstValue...]) {
-                        members.append(JSONMember(key: key, value: value))
-                    }
-                    keys.removeSubrange(frame.firstKey...)
-                    completed = .object(members)
+                    completed = .object(frame.members)
                 } else {
                     guard peek(UInt8(ascii: "]")) else { throw unclosed("array", expected: "',' or ']' after an array element") }
-                    completed = .array(Array(values[frame.firstValue...]))
+                    completed = .array(frame.elements)
                 }
-                values.removeSubrange(frame.firstValue...)
                 index += 1
                 valueStart = frame.start
-                frames.removeLast()
             }
             break parsing
         }
         skipWhitespace()
         guard index == bytes.count else { throw failure("unexpected text after the JSON value") }
-        return completed
+        return completed!
     }
 
     /// Reads `"key"` and the `:` after it.
