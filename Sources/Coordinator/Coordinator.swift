@@ -19,6 +19,11 @@ import _CryptoExtras
 /// its update-log entry, so a crash leaves either the old or the new state, and a restart resumes with the same root,
 /// secrets and certificates. When the sealed state cannot be unsealed (another machine, a changed enclave, a lost
 /// sealing key), the Coordinator starts in ``CoordinatorState/recovery`` with a temporary PKI.
+///
+/// The sealed state is authenticated as a whole (see `SealedStore`): a record deleted, added or put back from an
+/// older copy (an activation counter, the core record with the manifest and users, an update-log entry) stops the
+/// start with a ``CoordinatorError`` naming it. The whole data directory put back to an older complete copy cannot be
+/// detected without a monotonic counter, as in MarbleRun.
 public actor Coordinator {
     /// The platform the Coordinator runs on; `.simulation` means nothing is protected.
     public nonisolated let platformKind: PlatformKind
@@ -611,9 +616,15 @@ public actor Coordinator {
 
     static func storageError(_ error: any Error, _ operation: String) -> CoordinatorError {
         if let error = error as? CoordinatorError { return error }
-        return CoordinatorError(
-            .internal, .storage, found: "\(error)", expected: "\(operation) to succeed",
-            hint: "check that the data directory is readable, writable and not full")
+        let hint: String
+        switch error as? SealedStoreError {
+        case .stateDoesNotMatchHead, .corruptRecord, .corruptMetadata, .unsupportedFormat:
+            hint = "the sealed state was altered or is of another format: restore the whole data directory from one "
+                + "backup, or move it away and start with an empty one (then set the manifest again)"
+        default:
+            hint = "check that the data directory is readable, writable and not full"
+        }
+        return CoordinatorError(.internal, .storage, found: "\(error)", expected: "\(operation) to succeed", hint: hint)
     }
 
     static func cryptographyError(_ error: any Error, _ operation: String) -> CoordinatorError {

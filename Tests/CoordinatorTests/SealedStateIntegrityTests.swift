@@ -2,10 +2,10 @@ import Crypto
 import Foundation
 import Platform
 import Synchronization
-import SealedStore
 import Testing
 
 @testable import Coordinator
+@testable import SealedStore
 
 extension CoordinatorFixture {
     /// The Coordinator's sealed store, opened the way the Coordinator opens it, to play an attacker (or a bug) that
@@ -21,7 +21,63 @@ extension CoordinatorFixture {
     }
 }
 
+extension CoordinatorFixture {
+    /// The on-disk record identifier of a state key, as a host sees it.
+    func recordID(_ key: String) throws -> Data {
+        try StateCipher(dataKey: rawStore().dataKey).recordID(for: key)
+    }
+
+    func diskRecord(_ id: Data) throws -> Data? {
+        try SQLiteStorage(directory: dataDirectory).read { storage in try storage.record(id) }
+    }
+
+    func setDiskRecord(_ id: Data, _ sealed: Data?) throws {
+        try SQLiteStorage(directory: dataDirectory).write { storage in try storage.setRecord(id, sealed) }
+    }
+}
+
 @Suite struct SealedStateIntegrityTests {
+    func activate(_ coordinator: Coordinator, _ fixture: CoordinatorFixture) async throws {
+        let marble = try TestMarble()
+        _ = try await coordinator.activate(
+            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),
+            clientCertificateDER: marble.certificateDER)
+    }
+
+    /// The host puts back the counter from before the last activation, to get one more activation than
+    /// MaxActivations allows: the start is refused, saying the state was altered and what to do.
+    @Test func rolledBackActivationCounterStopsTheStart() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard(maxFrontend: 2))
+        try await activate(coordinator, fixture)
+        let counterID = try fixture.recordID(PersistedCore.activationKey("frontend"))
+        let afterFirst = try #require(try fixture.diskRecord(counterID))
+        try await activate(coordinator, fixture)
+        try fixture.setDiskRecord(counterID, afterFirst)
+
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
+        #expect(error?.reason == .storage)
+        #expect(error?.found.hasPrefix("the sealed state was altered: the record set: found") == true)
+        #expect(error?.found.contains("a record was put back from an older copy of the state") == true)
+        #expect(error?.hint.contains("restore the whole data directory from one backup") == true)
+    }
+
+    /// The host deletes an update-log entry and, to hide it, the log's head too: the start is refused.
+    @Test func deletedUpdateLogEntryStopsTheStart() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard())
+        try await activate(coordinator, fixture)
+        try fixture.setDiskRecord(try fixture.recordID("auditlog/entry/000000000001"), nil)
+
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
+        #expect(error?.found.contains("the record set: found") == true)
+        #expect(error?.found.contains("1 record(s) deleted") == true)
+    }
+
     @Test func unreadableActivationCounterStopsTheStartInsteadOfResettingIt() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
