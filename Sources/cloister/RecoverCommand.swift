@@ -37,8 +37,7 @@ struct RecoverCommand: AsyncParsableCommand {
 enum RecoverySubmission {
     static func submit(_ share: RecoveryShare, options: ClientOptions) async throws {
         try await options.run { client throws(CoordinatorClientError) in
-            let answer: RecoveryResponse = try await client.post(
-                ClientAPIPath.recover, body: RecoveryRequest(recoverySecret: Data(share.secret), recoverySecretSignature: Data(share.signature)))
+            let answer = try await client.recover(share)
             return ClientResult(
                 text: answer.remaining == 0 ? "recovered: \(answer.message)" : "accepted; \(answer.remaining) more share(s) needed: \(answer.message)",
                 json: ["remaining": .int(answer.remaining), "message": .string(answer.message)])

@@ -66,18 +66,12 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await options.run { client throws(CoordinatorClientError) in
-                let answer: RecoveryPublicKeyResponse = try await client.get(ClientAPIPath.recoveryPublicKey)
-                guard answer.algorithm == "RSA" else {
-                    throw CoordinatorClientError(
-                        .malformedAnswer, "the Coordinator's recovery public key has an unknown algorithm", found: answer.algorithm,
-                        expected: "RSA", hint: "Check that the Coordinator version is compatible.")
-                }
-                let key = try RecoveryTransportKey(derRepresentation: Array(answer.ephemeralPublicKey))
+                let key = try await client.recoveryTransportKey()
                 let pem = key.pemRepresentation + "\n"
                 if let output { try ManifestUpload.write(Data(pem.utf8), to: output) }
                 return ClientResult(
                     text: output.map { "wrote the Coordinator's RSA-\(key.keySizeInBits) recovery public key to \($0)" } ?? pem.trimmingCharacters(in: .newlines),
-                    json: ["algorithm": .string(answer.algorithm), "keySize": .int(key.keySizeInBits), "pem": .string(pem)])
+                    json: ["algorithm": .string("RSA"), "keySize": .int(key.keySizeInBits), "pem": .string(pem)])
             }
         }
     }
