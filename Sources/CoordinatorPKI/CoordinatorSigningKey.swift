@@ -17,96 +17,42 @@ public enum CoordinatorCurve: String, Codable, Sendable, CaseIterable {
 /// Signatures made with ``signature(for:)`` are ASN.1 DER ECDSA signatures over SHA-256 of the message, whatever the
 /// curve: this is what MarbleRun does for the manifest signature (`openssl dgst -sha256 -verify` checks them).
 public struct CoordinatorSigningKey: Sendable, Hashable {
-    enum Backing: Sendable, Hashable {
-        case p256(P256.Signing.PrivateKey)
-        case p384(P384.Signing.PrivateKey)
-
-        static func == (lhs: Backing, rhs: Backing) -> Bool {
-            switch (lhs, rhs) {
-            case (.p256(let left), .p256(let right)): left.rawRepresentation == right.rawRepresentation
-            case (.p384(let left), .p384(let right)): left.rawRepresentation == right.rawRepresentation
-            default: false
-            }
-        }
-
-        func hash(into hasher: inout Hasher) {
-            switch self {
-            case .p256(let key): hasher.combine(key.rawRepresentation)
-            case .p384(let key): hasher.combine(key.rawRepresentation)
-            }
-        }
-    }
-
-    let backing: Backing
+    let key: any CurvePrivateKey
 
     /// A new random key on `curve`.
     public init(generatingOn curve: CoordinatorCurve) {
-        switch curve {
-        case .p256: backing = .p256(P256.Signing.PrivateKey())
-        case .p384: backing = .p384(P384.Signing.PrivateKey())
-        }
+        key = curve.privateKeyType.generate()
     }
 
     /// Restores a key from its PKCS#8 DER form (as written by ``pkcs8DER``).
     public init(pkcs8DER: Data) throws(PKIError) {
-        if let key = try? P256.Signing.PrivateKey(derRepresentation: pkcs8DER) {
-            backing = .p256(key)
-        } else if let key = try? P384.Signing.PrivateKey(derRepresentation: pkcs8DER) {
-            backing = .p384(key)
-        } else {
+        guard let key = CoordinatorCurve.allCases.lazy.compactMap({ try? $0.privateKeyType.init(derRepresentation: pkcs8DER) }).first
+        else {
             throw PKIError.malformedKey(
                 what: "Coordinator private key",
                 detail: "\(pkcs8DER.count) bytes are not a PKCS#8 ECDSA P-256 or P-384 private key",
                 hint: "restore keys only from data written by CoordinatorPKI.serialized()"
             )
         }
+        self.key = key
     }
 
-    public var curve: CoordinatorCurve {
-        switch backing {
-        case .p256: .p256
-        case .p384: .p384
-        }
-    }
+    public var curve: CoordinatorCurve { type(of: key).curve }
 
     /// The key in PKCS#8 DER form (`openssl pkey -inform DER` reads it).
-    public var pkcs8DER: Data {
-        switch backing {
-        case .p256(let key): key.derRepresentation
-        case .p384(let key): key.derRepresentation
-        }
-    }
+    public var pkcs8DER: Data { key.derRepresentation }
 
     /// The key in PKCS#8 PEM form (`-----BEGIN PRIVATE KEY-----`).
-    public var pkcs8PEM: String {
-        switch backing {
-        case .p256(let key): key.pemRepresentation
-        case .p384(let key): key.pemRepresentation
-        }
-    }
+    public var pkcs8PEM: String { key.pemRepresentation }
 
-    public var certificateKey: Certificate.PrivateKey {
-        switch backing {
-        case .p256(let key): Certificate.PrivateKey(key)
-        case .p384(let key): Certificate.PrivateKey(key)
-        }
-    }
+    public var certificateKey: Certificate.PrivateKey { key.certificateKey }
 
-    public var publicKey: CoordinatorVerifyingKey {
-        switch backing {
-        case .p256(let key): CoordinatorVerifyingKey(backing: .p256(key.publicKey))
-        case .p384(let key): CoordinatorVerifyingKey(backing: .p384(key.publicKey))
-        }
-    }
+    public var publicKey: CoordinatorVerifyingKey { CoordinatorVerifyingKey(key: key.publicKey) }
 
     /// ECDSA signature (ASN.1 DER) over SHA-256(`message`).
     public func signature(for message: some DataProtocol) throws(PKIError) -> Data {
-        let digest = SHA256.hash(data: message)
         do {
-            switch backing {
-            case .p256(let key): return try key.signature(for: digest).derRepresentation
-            case .p384(let key): return try key.signature(for: digest).derRepresentation
-            }
+            return try key.signatureDER(for: SHA256.hash(data: message))
         } catch {
             throw PKIError.signingFailed(what: "ECDSA signature over \(message.count) bytes", underlying: "\(error)")
         }
@@ -114,95 +60,135 @@ public struct CoordinatorSigningKey: Sendable, Hashable {
 
     /// The ECDSA signature algorithm used in certificates signed by this key (SHA-256 for P-256, SHA-384 for
     /// P-384, as RFC 5480 recommends).
-    var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm {
-        switch backing {
-        case .p256: .ecdsaWithSHA256
-        case .p384: .ecdsaWithSHA384
-        }
+    var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { type(of: key).certificateSignatureAlgorithm }
+
+    public static func == (lhs: CoordinatorSigningKey, rhs: CoordinatorSigningKey) -> Bool {
+        lhs.curve == rhs.curve && lhs.key.rawRepresentation == rhs.key.rawRepresentation
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key.rawRepresentation)
     }
 }
 
 /// The public half of a ``CoordinatorSigningKey``; checks signatures made by ``CoordinatorSigningKey/signature(for:)``.
 public struct CoordinatorVerifyingKey: Sendable, Hashable {
-    enum Backing: Sendable, Hashable {
-        case p256(P256.Signing.PublicKey)
-        case p384(P384.Signing.PublicKey)
-
-        static func == (lhs: Backing, rhs: Backing) -> Bool {
-            switch (lhs, rhs) {
-            case (.p256(let left), .p256(let right)): left.rawRepresentation == right.rawRepresentation
-            case (.p384(let left), .p384(let right)): left.rawRepresentation == right.rawRepresentation
-            default: false
-            }
-        }
-
-        func hash(into hasher: inout Hasher) {
-            switch self {
-            case .p256(let key): hasher.combine(key.rawRepresentation)
-            case .p384(let key): hasher.combine(key.rawRepresentation)
-            }
-        }
-    }
-
-    let backing: Backing
+    let key: any CurvePublicKey
 
     /// The ECDSA P-256 or P-384 key of `certificate` (for example the Coordinator root certificate).
     public init(certificate: Certificate) throws(PKIError) {
-        if let key = P256.Signing.PublicKey(certificate.publicKey) {
-            backing = .p256(key)
-        } else if let key = P384.Signing.PublicKey(certificate.publicKey) {
-            backing = .p384(key)
-        } else {
+        guard let key = CoordinatorCurve.allCases.lazy.compactMap({ $0.publicKeyType.init(certificate.publicKey) }).first else {
             throw PKIError.malformedKey(
                 what: "public key of certificate \(certificate.subject)",
                 detail: "found \(certificate.publicKey), expected an ECDSA P-256 or P-384 key",
                 hint: "pass the Coordinator root certificate"
             )
         }
+        self.key = key
     }
 
     /// A key from a PEM `-----BEGIN PUBLIC KEY-----` block (SubjectPublicKeyInfo).
     public init(pem: String) throws(PKIError) {
-        if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
-            backing = .p256(key)
-        } else if let key = try? P384.Signing.PublicKey(pemRepresentation: pem) {
-            backing = .p384(key)
-        } else {
+        guard let key = CoordinatorCurve.allCases.lazy.compactMap({ try? $0.publicKeyType.init(pemRepresentation: pem) }).first else {
             throw PKIError.malformedKey(
                 what: "PEM public key",
                 detail: "not an ECDSA P-256 or P-384 SubjectPublicKeyInfo (\(pem.prefix(40))...)",
                 hint: "export it with `openssl pkey -pubout`"
             )
         }
+        self.key = key
     }
 
-    init(backing: Backing) { self.backing = backing }
+    init(key: any CurvePublicKey) { self.key = key }
 
-    public var curve: CoordinatorCurve {
-        switch backing {
-        case .p256: .p256
-        case .p384: .p384
-        }
-    }
+    public var curve: CoordinatorCurve { type(of: key).curve }
 
     /// The key as PEM SubjectPublicKeyInfo.
-    public var pem: String {
-        switch backing {
-        case .p256(let key): key.pemRepresentation
-        case .p384(let key): key.pemRepresentation
-        }
-    }
+    public var pem: String { key.pemRepresentation }
 
     /// Whether `signatureDER` is an ECDSA signature by this key over SHA-256(`message`).
     public func isValidSignature(_ signatureDER: some DataProtocol, for message: some DataProtocol) -> Bool {
-        let digest = SHA256.hash(data: message)
-        switch backing {
-        case .p256(let key):
-            guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: signatureDER) else { return false }
-            return key.isValidSignature(signature, for: digest)
-        case .p384(let key):
-            guard let signature = try? P384.Signing.ECDSASignature(derRepresentation: signatureDER) else { return false }
-            return key.isValidSignature(signature, for: digest)
+        key.isValidSignature(derRepresentation: signatureDER, for: SHA256.hash(data: message))
+    }
+
+    public static func == (lhs: CoordinatorVerifyingKey, rhs: CoordinatorVerifyingKey) -> Bool {
+        lhs.curve == rhs.curve && lhs.key.rawRepresentation == rhs.key.rawRepresentation
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(key.rawRepresentation)
+    }
+}
+
+extension CoordinatorCurve {
+    var privateKeyType: any CurvePrivateKey.Type {
+        switch self {
+        case .p256: P256.Signing.PrivateKey.self
+        case .p384: P384.Signing.PrivateKey.self
         }
+    }
+
+    var publicKeyType: any CurvePublicKey.Type {
+        switch self {
+        case .p256: P256.Signing.PublicKey.self
+        case .p384: P384.Signing.PublicKey.self
+        }
+    }
+}
+
+/// What the Coordinator needs of a swift-crypto ECDSA private key; P-256 and P-384 keys differ only in type.
+protocol CurvePrivateKey: Sendable {
+    associatedtype PublicKey: CurvePublicKey
+    static var curve: CoordinatorCurve { get }
+    static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { get }
+    static func generate() -> Self
+    init<Bytes: RandomAccessCollection>(derRepresentation: Bytes) throws where Bytes.Element == UInt8
+    var rawRepresentation: Data { get }
+    var derRepresentation: Data { get }
+    var pemRepresentation: String { get }
+    var publicKey: PublicKey { get }
+    var certificateKey: Certificate.PrivateKey { get }
+    func signatureDER(for digest: SHA256.Digest) throws -> Data
+}
+
+/// What the Coordinator needs of a swift-crypto ECDSA public key.
+protocol CurvePublicKey: Sendable {
+    static var curve: CoordinatorCurve { get }
+    init?(_ certificateKey: Certificate.PublicKey)
+    init(pemRepresentation: String) throws
+    var rawRepresentation: Data { get }
+    var pemRepresentation: String { get }
+    func isValidSignature(derRepresentation: some DataProtocol, for digest: SHA256.Digest) -> Bool
+}
+
+extension P256.Signing.PrivateKey: CurvePrivateKey {
+    static var curve: CoordinatorCurve { .p256 }
+    static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { .ecdsaWithSHA256 }
+    static func generate() -> Self { Self() }
+    var certificateKey: Certificate.PrivateKey { Certificate.PrivateKey(self) }
+    func signatureDER(for digest: SHA256.Digest) throws -> Data { try signature(for: digest).derRepresentation }
+}
+
+extension P384.Signing.PrivateKey: CurvePrivateKey {
+    static var curve: CoordinatorCurve { .p384 }
+    static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { .ecdsaWithSHA384 }
+    static func generate() -> Self { Self() }
+    var certificateKey: Certificate.PrivateKey { Certificate.PrivateKey(self) }
+    func signatureDER(for digest: SHA256.Digest) throws -> Data { try signature(for: digest).derRepresentation }
+}
+
+extension P256.Signing.PublicKey: CurvePublicKey {
+    static var curve: CoordinatorCurve { .p256 }
+    func isValidSignature(derRepresentation: some DataProtocol, for digest: SHA256.Digest) -> Bool {
+        guard let signature = try? P256.Signing.ECDSASignature(derRepresentation: derRepresentation) else { return false }
+        return isValidSignature(signature, for: digest)
+    }
+}
+
+extension P384.Signing.PublicKey: CurvePublicKey {
+    static var curve: CoordinatorCurve { .p384 }
+    func isValidSignature(derRepresentation: some DataProtocol, for digest: SHA256.Digest) -> Bool {
+        guard let signature = try? P384.Signing.ECDSASignature(derRepresentation: derRepresentation) else { return false }
+        return isValidSignature(signature, for: digest)
     }
 }
