@@ -70,39 +70,107 @@ struct Outcome {
     let standardError: String
 }
 
-/// Runs `executable` to completion with extra `environment`, reading both pipes concurrently so that a chatty
-/// program cannot block.
+/// Runs `executable` to completion with extra `environment`, reading both pipes as they fill so that a chatty
+/// program cannot block. A program killed by a signal gets exit code 128 + the signal, as in a shell.
 func runToCompletion(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    process.standardInput = FileHandle.nullDevice
-    let output = Pipe(), error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let errorData = ErrorBuffer()
-    let reader = Thread { errorData.set(error.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let standardError = errorData.waitForData()
+    let output = try ClosingPipe(), error = try ClosingPipe()
+    let pid = try spawn(executable, arguments, environment: environment, output: output.writing, error: error.writing)
+    output.closeWriting()
+    error.closeWriting()
+    let (standardOutput, standardError) = readToEnd(output.reading, error.reading)
+    let status = waitForExit(pid)
     return Outcome(
-        exitCode: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-        standardError: String(decoding: standardError, as: UTF8.self))
+        exitCode: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f,
+        standardOutput: String(decoding: standardOutput, as: UTF8.self), standardError: String(decoding: standardError, as: UTF8.self))
 }
 
-private final class ErrorBuffer: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var data: Data?
-    func set(_ value: Data) { condition.withLock { data = value; condition.broadcast() } }
-    func waitForData() -> Data {
-        condition.withLock {
-            while data == nil { condition.wait() }
-            return data!
+/// The harness starts every program itself with posix_spawn and reaps it with waitpid, not with Foundation's
+/// `Process`: on Linux, `Process` learns that a child exited when a socket the child inherited reaches end of file,
+/// then reaps it with a blocking waitpid on its one monitoring thread. cloister-premain closes every inherited
+/// descriptor before `execve` (as it must), so that thread would block until the marble's program exits, and no
+/// other process of the test run would be seen to finish meanwhile: with a server marble, never.
+///
+/// The child gets /dev/null as input, `output` and `error` as standard output and error, and no other descriptor
+/// (other tests run concurrently: their pipes must not stay open in a program that outlives them).
+func spawn(_ executable: String, _ arguments: [String], environment: [String: String], output: Int32, error: Int32) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
+    posix_spawn_file_actions_adddup2(&actions, error, STDERR_FILENO)
+    guard let addCloseFrom = glibcAddCloseFrom else {
+        throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np is missing: the end-to-end tests need glibc 2.34 or newer")
+    }
+    let closing = addCloseFrom(&actions, STDERR_FILENO + 1)
+    guard closing == 0 else {
+        throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(closing)))")
+    }
+    let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var pid = pid_t()
+    let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    guard result == 0 else { throw HarnessFailure("could not start \(executable): \(String(cString: strerror(result)))") }
+    return pid
+}
+
+/// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind `_GNU_SOURCE`;
+/// closing a list of descriptors instead would race with descriptors other threads open.
+private let glibcAddCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+    unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+}
+
+/// The wait status of `pid` once it has exited.
+func waitForExit(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    return status
+}
+
+/// A pipe whose descriptors are close-on-exec in this process; the child gets the writing end through dup2.
+private final class ClosingPipe {
+    let reading: Int32
+    private(set) var writing: Int32
+
+    init() throws {
+        var descriptors: [Int32] = [-1, -1]
+        guard pipe(&descriptors) == 0 else { throw HarnessFailure("pipe() failed: \(String(cString: strerror(errno)))") }
+        (reading, writing) = (descriptors[0], descriptors[1])
+        _ = fcntl(reading, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writing, F_SETFD, FD_CLOEXEC)
+    }
+
+    func closeWriting() {
+        if writing >= 0 { close(writing) }
+        writing = -1
+    }
+
+    deinit {
+        closeWriting()
+        close(reading)
+    }
+}
+
+/// Everything written to `first` and `second` until both reach end of file, read as it comes.
+private func readToEnd(_ first: Int32, _ second: Int32) -> (Data, Data) {
+    var collected = [Data(), Data()]
+    var descriptors = [pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0)]
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while descriptors.contains(where: { $0.fd >= 0 }) {
+        for index in descriptors.indices { descriptors[index].revents = 0 }
+        guard poll(&descriptors, nfds_t(descriptors.count), -1) >= 0 || errno == EINTR else { break }
+        for index in descriptors.indices where descriptors[index].fd >= 0 && descriptors[index].revents != 0 {
+            let count = read(descriptors[index].fd, &buffer, buffer.count)
+            if count > 0 {
+                collected[index].append(contentsOf: buffer[..<count])
+            } else if count == 0 || errno != EINTR {
+                descriptors[index].fd = -1
+            }
         }
     }
+    return (collected[0], collected[1])
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read back and released).
@@ -120,13 +188,8 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// A background process the test owns; it is stopped (SIGTERM, then SIGKILL) when `stop()` runs or the object goes.
-///
-/// Spawned and reaped with posix_spawn and waitpid, not Foundation's `Process`: on Linux, `Process` learns that a
-/// child exited when a socket the child inherited reaches end of file, then reaps it with a blocking waitpid on its
-/// one monitoring thread. cloister-premain closes every inherited descriptor before `execve` (as it must), so for a
-/// long-running marble that thread would block until the server exits, and no other process of the test run (curl,
-/// openssl, another marble) would ever be seen to finish.
+/// A background process the test owns, its output in `logPath`; it is stopped (SIGTERM, then SIGKILL) when `stop()`
+/// runs or the object goes. Started with `spawn`, for the reason given there.
 final class ChildProcess: @unchecked Sendable {
     let processIdentifier: pid_t
     let logPath: String
@@ -135,39 +198,10 @@ final class ChildProcess: @unchecked Sendable {
 
     init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
         self.logPath = logPath
-        guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
-            throw HarnessFailure("could not create the log file \(logPath)")
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, logPath, O_WRONLY | O_APPEND, 0)
-        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
-        // Other tests run concurrently: their pipes must not stay open in a server that outlives them.
-        guard let addCloseFrom = Self.addCloseFrom else {
-            throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np is missing: the end-to-end tests need glibc 2.34 or newer")
-        }
-        let closing = addCloseFrom(&actions, STDERR_FILENO + 1)
-        guard closing == 0 else {
-            throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(closing)))")
-        }
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard result == 0 else {
-            throw HarnessFailure("could not start \(executable): \(String(cString: strerror(result)))")
-        }
-        processIdentifier = pid
-    }
-
-    /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind
-    /// `_GNU_SOURCE`; closing a list of descriptors instead would race with descriptors other threads open.
-    private static let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
-        unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw HarnessFailure("could not create the log file \(logPath): \(String(cString: strerror(errno)))") }
+        defer { close(log) }
+        processIdentifier = try spawn(executable, arguments, environment: environment, output: log, error: log)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
