@@ -272,7 +272,7 @@ public final class SealedStore: Sendable {
                         try storage.setRecord(record.id, nil)
                         let resealed = try rotation.cipher.seal(key: key, generation: generation, value: value)
                         try storage.setRecord(resealed.id, resealed.sealed)
-                        recordSet.add(rotation.cipher.digestTerm(id: resealed.id, sealed: resealed.sealed))
+                        recordSet.add(id: resealed.id, term: rotation.cipher.digestTerm(id: resealed.id, sealed: resealed.sealed))
                     }
                     try storage.setMetadata(Self.sealedDataKeyName, rotation.sealedDataKey)
                     active = rotation.cipher

@@ -23,10 +23,10 @@ public struct StateTransaction {
         let record = try cipher.seal(key: key, generation: generation, value: value)
         try SealedStore.storageCall("writing '\(key)'") {
             if let replaced = try storage.record(record.id) {
-                recordSet.remove(cipher.digestTerm(id: record.id, sealed: replaced))
+                recordSet.remove(id: record.id, term: cipher.digestTerm(id: record.id, sealed: replaced))
             }
             try storage.setRecord(record.id, record.sealed)
-            recordSet.add(cipher.digestTerm(id: record.id, sealed: record.sealed))
+            recordSet.add(id: record.id, term: cipher.digestTerm(id: record.id, sealed: record.sealed))
         }
     }
 
@@ -34,7 +34,7 @@ public struct StateTransaction {
         let id = try cipher.recordID(for: key)
         try SealedStore.storageCall("deleting '\(key)'") {
             guard let deleted = try storage.record(id) else { return }
-            recordSet.remove(cipher.digestTerm(id: id, sealed: deleted))
+            recordSet.remove(id: id, term: cipher.digestTerm(id: id, sealed: deleted))
             try storage.setRecord(id, nil)
         }
     }

@@ -28,7 +28,9 @@ enum StateVerification {
         }
         let records = try storage.allRecords()
         let accumulator = RecordSetAccumulator(.empty)
-        for record in records { accumulator.add(cipher.digestTerm(id: record.id, sealed: record.sealed)) }
+        for record in records {
+            accumulator.add(id: record.id, term: cipher.digestTerm(id: record.id, sealed: record.sealed))
+        }
         if accumulator.recordCount == head.recordCount, accumulator.digest == head.digest { return }
 
         for record in records {
@@ -41,6 +43,29 @@ enum StateVerification {
             }
         }
         let found = UInt64(records.count)
+        if let locator = RecordLocator.locate(head: head, stored: accumulator) {
+            let located = records.first { RecordLocator.locator(of: $0.id) == locator }
+            if let located, found == head.recordCount || found == head.recordCount + 1 {
+                let opened = try cipher.open(id: located.id, sealed: located.sealed)
+                throw SealedStoreError.stateDoesNotMatchHead(
+                    part: "record '\(opened.key)'",
+                    found: found == head.recordCount
+                        ? "the value written by transaction \(opened.generation)"
+                        : "a record, written by transaction \(opened.generation), that the head does not count",
+                    expected: found == head.recordCount
+                        ? "the value the head of transaction \(head.generation) records (this one was put back from "
+                            + "an older copy of the state)"
+                        : "\(head.recordCount) records as of transaction \(head.generation) (this one was added or "
+                            + "brought back after its deletion)")
+            }
+            if located == nil, found + 1 == head.recordCount {
+                let identifier = String(String(format: "%016llx", locator << 3).prefix(15))
+                throw SealedStoreError.stateDoesNotMatchHead(
+                    part: "the record whose identifier starts with \(identifier)",
+                    found: "\(found) records, without it",
+                    expected: "\(head.recordCount) records as of transaction \(head.generation) (this one was deleted)")
+            }
+        }
         if found != head.recordCount {
             let difference = found < head.recordCount ? head.recordCount - found : found - head.recordCount
             throw SealedStoreError.stateDoesNotMatchHead(

@@ -59,8 +59,9 @@ extension CoordinatorFixture {
 
         let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
         #expect(error?.reason == .storage)
-        #expect(error?.found.hasPrefix("the sealed state was altered: the record set: found") == true)
-        #expect(error?.found.contains("a record was put back from an older copy of the state") == true)
+        #expect(error?.found.hasPrefix(
+            "the sealed state was altered: record 'coordinator/activations/frontend': found the value written by transaction") == true)
+        #expect(error?.found.contains("this one was put back from an older copy of the state") == true)
         #expect(error?.hint.contains("restore the whole data directory from one backup") == true)
     }
 
@@ -71,11 +72,12 @@ extension CoordinatorFixture {
         let coordinator = try await fixture.start()
         _ = try await coordinator.setManifest(TestManifests.standard())
         try await activate(coordinator, fixture)
-        try fixture.setDiskRecord(try fixture.recordID("auditlog/entry/000000000001"), nil)
+        let entryID = try fixture.recordID("auditlog/entry/000000000001")
+        try fixture.setDiskRecord(entryID, nil)
 
         let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
-        #expect(error?.found.contains("the record set: found") == true)
-        #expect(error?.found.contains("1 record(s) deleted") == true)
+        #expect(error?.found.contains("the record whose identifier starts with \(StateCipher.label(entryID).prefix(15))") == true)
+        #expect(error?.found.contains("(this one was deleted)") == true)
     }
 
     @Test func unreadableActivationCounterStopsTheStartInsteadOfResettingIt() async throws {
