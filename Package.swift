@@ -29,10 +29,12 @@ let package = Package(
     targets: [
         .target(name: "StrictJSON"),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"]),
+        .target(name: "Hexadecimal"),
+        .testTarget(name: "HexadecimalTests", dependencies: ["Hexadecimal"]),
         .target(
             name: "Attestation",
             dependencies: [
-                "StrictJSON",
+                "Hexadecimal", "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -41,7 +43,7 @@ let package = Package(
         .target(
             name: "CollateralSources",
             dependencies: [
-                "Attestation", "StrictJSON",
+                "Attestation", "Hexadecimal", "StrictJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "Manifest",
             dependencies: [
-                "StrictJSON",
+                "Hexadecimal", "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),

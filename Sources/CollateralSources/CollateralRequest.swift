@@ -1,3 +1,5 @@
+import Hexadecimal
+
 /// The trusted execution environment a quote comes from; it selects the `/sgx/` or `/tdx/` certification paths.
 public enum TEEType: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case sgx = "SGX"
@@ -27,7 +29,7 @@ public struct CollateralRequest: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: `CollateralSourceError.invalidFMSPC` when `fmspc` is not six bytes of hexadecimal.
     public init(tee: TEEType, fmspc: String, certificateAuthority: PCKCertificateAuthority) throws(CollateralSourceError) {
         let normalized = fmspc.uppercased()
-        guard normalized.utf8.count == 12, normalized.utf8.allSatisfy({ $0.isHexadecimalDigit }) else {
+        guard normalized.utf8.count == 12, normalized.utf8.allSatisfy({ $0.hexadecimalDigitValue != nil }) else {
             throw .invalidFMSPC(fmspc)
         }
         self.tee = tee
@@ -37,19 +39,8 @@ public struct CollateralRequest: Sendable, Hashable, CustomStringConvertible {
 
     /// - Throws: `CollateralSourceError.invalidFMSPC` when `fmspc` is not six bytes long.
     public init(tee: TEEType, fmspc: [UInt8], certificateAuthority: PCKCertificateAuthority) throws(CollateralSourceError) {
-        try self.init(tee: tee, fmspc: fmspc.map { byte in
-            let digits = Array("0123456789ABCDEF")
-            return "\(digits[Int(byte >> 4)])\(digits[Int(byte & 0x0f)])"
-        }.joined(), certificateAuthority: certificateAuthority)
+        try self.init(tee: tee, fmspc: fmspc.hexadecimal.uppercased(), certificateAuthority: certificateAuthority)
     }
 
     public var description: String { "\(tee) FMSPC \(fmspc), PCK \(certificateAuthority) CA" }
-}
-
-extension UInt8 {
-    var isHexadecimalDigit: Bool {
-        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
-            || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self)
-            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(self)
-    }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Hexadecimal
 import StrictJSON
 
 /// The form a manifest file was written in.
@@ -29,7 +30,7 @@ public struct Manifest: Sendable {
     let failedPaths: [JSONPath]
 
     /// Lower-case hex of `sha256`, as `GET /api/v2/manifest` reports it.
-    public var fingerprint: String { Hexadecimal.encode(sha256) }
+    public var fingerprint: String { sha256.hexadecimal }
 
     init(bytes: [UInt8], sourceFormat: ManifestSourceFormat, json: JSONValue, readingFindings: [Finding] = []) {
         self.bytes = bytes

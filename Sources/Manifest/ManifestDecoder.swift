@@ -1,4 +1,5 @@
 import Foundation
+import Hexadecimal
 import StrictJSON
 import X509
 
@@ -131,7 +132,7 @@ struct ManifestDecoder {
                 }
                 return FileValue(data: decoded, encoding: encoding, noTemplates: noTemplates)
             case .hex:
-                guard let decoded = Hexadecimal.decode(data) else {
+                guard let decoded = [UInt8](hexadecimal: data) else {
                     fail(path / "Data", "Data is not valid hex (Encoding is hex)", hint: "write an even number of hex digits, or set Encoding to \"string\"")
                     return nil
                 }

@@ -1,3 +1,5 @@
+import Hexadecimal
+
 /// A secret's value as the Coordinator holds it: DER certificate, PKIX public key and PKCS#8 private key for
 /// certificates; for symmetric keys and plain secrets `publicKey` and `privateKey` both hold the bytes.
 public struct SecretValue: Sendable, Hashable {
@@ -140,7 +142,7 @@ extension Template {
             let bytes = value.bytes(of: part)
             guard !bytes.isEmpty else { throw emptyValue(operand) }
             switch function {
-            case .hex: return Array(Hexadecimal.encode(bytes).utf8)
+            case .hex: return Array(bytes.hexadecimal.utf8)
             case .base64: return Array(Base64.encodeStandard(bytes).utf8)
             default: return bytes
             }

@@ -12,34 +12,6 @@ enum Base64 {
     static func encodeStandard(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }
 
-/// Go's `hex.DecodeString` / `hex.EncodeToString` (lower case).
-enum Hexadecimal {
-    static func decode(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var position = 0
-        while position < digits.count {
-            guard let high = hexDigitValue(digits[position]), let low = hexDigitValue(digits[position + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            position += 2
-        }
-        return bytes
-    }
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-}
-
 /// Go's `time.Time` JSON form: RFC 3339 with optional fractional seconds and a `Z` or `±hh:mm` offset.
 enum RFC3339 {
     static let goZeroTime = date("0001-01-01T00:00:00Z")
@@ -180,14 +152,5 @@ enum EditDistance {
             swap(&previous, &current)
         }
         return previous[b.count]
-    }
-}
-
-func hexDigitValue(_ byte: UInt8) -> UInt8? {
-    switch byte {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-    default: nil
     }
 }

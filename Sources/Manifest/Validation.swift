@@ -1,4 +1,5 @@
 import Foundation
+import Hexadecimal
 import SwiftASN1
 import X509
 import _CryptoExtras
@@ -118,7 +119,7 @@ struct ManifestValidator {
                 }
             }
             for (field, value) in [("UniqueID", package.uniqueID), ("SignerID", package.signerID)] where !value.isEmpty {
-                if value.utf8.count != 64 || Hexadecimal.decode(value) == nil {
+                if value.utf8.count != 64 || [UInt8](hexadecimal: value) == nil {
                     warning(path / field, "\(field) \"\(value.prefix(80))\" is not 64 hex digits, so no enclave can match it", hint: "paste the 32-byte measurement as hex (e.g. from `ego uniqueid` or `gramine-sgx-sigstruct-view`)")
                 }
             }
