@@ -144,7 +144,7 @@ struct HTTPSAnswer: CustomStringConvertible {
     var description: String { "curl exit \(curlExitCode), HTTP \(status), body \(body.prefix(300).debugDescription), stderr \(error.debugDescription)" }
 }
 
-@Suite(.serialized, .enabled(if: HostProgram.installed("nginx", "curl", "openssl"), "nginx, curl or openssl is not installed; run scripts/setup"))
+@Suite(.serialized, .enabled(if: HostProgram.installed("nginx", "curl", "openssl", "timeout"), "nginx, curl, openssl or timeout is not installed; run scripts/setup"))
 struct NginxTests {
     @Test func servesHTTPSWithItsCoordinatorCertificateOnlyToClientsWithAMarbleCertificate() throws {
         let deployment = try NginxDeployment()
