@@ -13,7 +13,7 @@ struct ClientOptions: ParsableArguments {
 
     @Option(
         name: [.customLong("policy"), .customLong("era-config")],
-        help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY).", valueName: "file"))
+        help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY; default ./era-config.json when it exists and no identity flag is given).", valueName: "file"))
     var policy: String?
 
     @Option(name: .customLong("unique-id"), help: ArgumentHelp("Accepted Coordinator MRENCLAVE (hex).", valueName: "hex"))
@@ -95,6 +95,7 @@ struct ClientOptions: ParsableArguments {
     /// Verifies the Coordinator and caches its root. Warnings (insecure, simulation) go to stderr at once; root cache
     /// notices too when the output is for people, and into the JSON answer's `warnings` otherwise.
     func connect(_ settings: ClientSettings) async throws(CoordinatorClientError) -> (CoordinatorClient, [CoordinatorRootCache.Notice]) {
+        for note in settings.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         if case .insecure = settings.verification {
             ClientOutput.warn("--insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.")
         }
@@ -235,6 +236,11 @@ struct ClientSettings {
     let verification: CoordinatorVerification
     let user: UserIdentity?
     let rootCachePath: String
+    /// What the user should know about where settings came from.
+    var notes: [String] = []
+
+    /// The policy file MarbleRun's CLI reads from the current directory when none is given.
+    static let marbleRunPolicyFile = "era-config.json"
 
     static func resolve(_ options: ClientOptions, environment: [String: String]) throws(CoordinatorClientError) -> ClientSettings {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
@@ -268,14 +274,24 @@ struct ClientSettings {
             return ClientSettings(
                 address: address, addressConfigured: configuredAddress != nil, verification: .insecure, user: user, rootCachePath: rootCache)
         }
+        let uniqueID = value(options.uniqueID, "CLOISTER_UNIQUE_ID", "unique-id")
+        let signerID = value(options.signerID, "CLOISTER_SIGNER_ID", "signer-id")
+        var notes: [String] = []
+        var policyPath = value(options.policy, "CLOISTER_POLICY", "policy")
+        if policyPath == nil, uniqueID == nil, signerID == nil, FileManager.default.fileExists(atPath: Self.marbleRunPolicyFile) {
+            policyPath = Self.marbleRunPolicyFile
+            notes.append(
+                "using the Coordinator policy \(Self.marbleRunPolicyFile) from the current directory "
+                    + "(\(FileManager.default.currentDirectoryPath)), as MarbleRun's CLI does; give --policy to choose another.")
+        }
         var policy = CoordinatorPolicy()
-        if let path = value(options.policy, "CLOISTER_POLICY", "policy") { policy = try CoordinatorPolicy.load(path: path) }
+        if let policyPath { policy = try CoordinatorPolicy.load(path: policyPath) }
         let list: (String?) -> [String]? = { text in
             text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         }
         policy = policy.overridden(by: CoordinatorPolicy(
-            uniqueID: value(options.uniqueID, "CLOISTER_UNIQUE_ID", "unique-id"),
-            signerID: value(options.signerID, "CLOISTER_SIGNER_ID", "signer-id"),
+            uniqueID: uniqueID,
+            signerID: signerID,
             productID: try number(value(options.productID.map(String.init), "CLOISTER_PRODUCT_ID", "product-id"), "product-id"),
             securityVersion: try number(value(options.securityVersion.map(String.init), "CLOISTER_SECURITY_VERSION", "security-version"), "security-version"),
             acceptedTCBStatuses: list(value(options.acceptedTCBStatuses, "CLOISTER_ACCEPTED_TCB_STATUSES", "accepted-tcb-statuses")),
@@ -294,7 +310,7 @@ struct ClientSettings {
         }
         return ClientSettings(
             address: address, addressConfigured: configuredAddress != nil, verification: .attested(policy: policy, trust: trust),
-            user: user, rootCachePath: rootCache)
+            user: user, rootCachePath: rootCache, notes: notes)
     }
 
     private static func collateralSource(

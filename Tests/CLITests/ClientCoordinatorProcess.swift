@@ -109,6 +109,35 @@ final class ClientTestCoordinator: Sendable {
         return try Self.program.run(arguments, environment: clean.merging(environment) { _, new in new })
     }
 
+    /// Runs the CLI with the same clean environment in `workingDirectory` (BuiltProgram always runs in the test's own).
+    /// Output goes through files, so no pipe can fill up.
+    func cli(_ arguments: [String], workingDirectory: URL) throws -> (exitCode: Int32, standardOutput: String, standardError: String) {
+        let output = directory.appendingPathComponent("cli-\(UUID().uuidString).out"), errors = output.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: output)
+            try? FileManager.default.removeItem(at: errors)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["HOME"] = directory.path
+        environment["XDG_CONFIG_HOME"] = directory.appendingPathComponent("config").path
+        for key in environment.keys where key.hasPrefix("CLOISTER_") { environment[key] = "" }
+        let process = Process()
+        process.executableURL = Self.program.url
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = workingDirectory
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, try String(contentsOf: output, encoding: .utf8), try String(contentsOf: errors, encoding: .utf8)
+        )
+    }
+
     /// Requests the client API counted, per path, from the Coordinator's own metrics (the server side).
     func requestCounts() throws -> [String: Int] {
         let curl = Process()

@@ -82,6 +82,18 @@ import TestSupport
         let inspected = try coordinator.cli(["quote", "inspect", quote.path, "--json"])
         #expect(inspected.exitCode == 0, "the saved quote is a quote: \(inspected.standardError)")
 
+        // Without a policy flag, MarbleRun's era-config.json in the current directory is used, and the user is told.
+        let simulation = [
+            "--coordinator", coordinator.address, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path,
+        ]
+        let fromDirectory = try coordinator.cli(["status", "--json"] + simulation, workingDirectory: files)
+        #expect(fromDirectory.exitCode == 0, "\(fromDirectory.standardOutput) \(fromDirectory.standardError)")
+        #expect(fromDirectory.standardError.contains("note: using the Coordinator policy era-config.json from the current directory"))
+        let elsewhere = try coordinator.cli(["status", "--json"] + simulation, workingDirectory: coordinator.machineDirectory)
+        #expect(elsewhere.exitCode == 2, "no policy anywhere: \(elsewhere.standardOutput)")
+        let flagWins = try coordinator.cli(["status", "--json", "--unique-id", String(repeating: "11", count: 32)] + simulation, workingDirectory: files)
+        #expect(flagWins.exitCode == 1 && !flagWins.standardError.contains("era-config.json"))
+
         let insecure = try coordinator.cli(["status", "-i", "--coordinator", coordinator.address])
         #expect(insecure.exitCode == 0 && insecure.standardError.contains("NOT verified"))
         let unwritable = try coordinator.cli(
