@@ -68,6 +68,10 @@ extension Coordinator {
         do {
             store = try session.unlock(locked, resealingWith: sealingKey)
         } catch {
+            // The right key opened a state that was altered on disk: the shares are fine, the data directory is not.
+            if let storeError = error as? SealedStoreError, case .stateDoesNotMatchHead = storeError {
+                throw Self.storageError(storeError, "opening the recovered state")
+            }
             throw CoordinatorError(
                 .badRequest, .invalidRecoveryShare, found: "shares that reassemble a key the state does not open with (\(error))",
                 expected: "the shares of the current state", hint: "upload the newest recovery secrets again")

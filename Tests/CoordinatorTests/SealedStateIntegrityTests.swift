@@ -80,6 +80,25 @@ extension CoordinatorFixture {
         #expect(error?.found.contains("(this one was deleted)") == true)
     }
 
+    /// Valid recovery shares for a state that was altered on disk: the error blames the data directory, not the
+    /// shares.
+    @Test func recoveryOfAnAlteredStateSaysSo() async throws {
+        let key = try #require(CoordinatorRecoveryTests.sharedKeys.first)
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let coordinator = try await fixture.start()
+        let result = try await coordinator.setManifest(TestManifests.standard(recoveryKeys: [key.name: key.publicPEM]))
+        try await activate(coordinator, fixture)
+        try fixture.setDiskRecord(try fixture.recordID("auditlog/entry/000000000001"), nil)
+
+        let moved = try await fixture.withOtherSealingIdentity().start()
+        let (secret, signature) = try key.decryptAndSign(try #require(result.recoverySecrets[key.name]))
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await moved.recover(secret: secret, signature: signature) }
+        #expect(error?.reason == .storage)
+        #expect(error?.found.hasPrefix("the sealed state was altered: the record whose identifier starts with") == true)
+        #expect(error?.hint.contains("restore the whole data directory from one backup") == true)
+    }
+
     @Test func unreadableActivationCounterStopsTheStartInsteadOfResettingIt() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
