@@ -15,7 +15,7 @@ struct RecoverCommand: AsyncParsableCommand {
             Exit codes: 0 accepted (remaining shares printed); 1 refused; 2 usage error or unreachable.
             """
     )
-    @Argument(help: "The encrypted recovery secret (recovery data JSON or raw bytes).") var file: String
+    @Argument(help: "The recovery secret (recovery data JSON, or one encrypted or decrypted secret's bytes).") var file: String
     @Option(name: .customLong("recovery-key"), help: ArgumentHelp("The recovery private key (RSA PEM).", valueName: "file")) var recoveryKey: String
     @Option(help: ArgumentHelp("The recovery key name, when FILE holds several.", valueName: "name")) var name: String?
     @OptionGroup var options: ClientOptions
