@@ -34,6 +34,20 @@ public struct LauncherError: Error, Sendable, Hashable, CustomStringConvertible 
         self.hint = hint
     }
 
+    /// Creates the directories above `path` that are missing, readable only by the marble's user (the files written
+    /// there hold its UUID or its secrets).
+    static func createPrivateParentDirectory(of path: String, stage: Stage, expected: String, hint: String) throws(LauncherError) {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw LauncherError(
+                stage, directory.path, found: "a directory that cannot be created (\(error.localizedDescription))",
+                expected: expected, hint: hint)
+        }
+    }
+
     public var description: String {
         let oneLine = "\(stage.rawValue): \(subject): found \(found), expected \(expected); \(hint)"
         return oneLine.replacingOccurrences(of: "\n", with: " ")

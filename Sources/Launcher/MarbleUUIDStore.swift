@@ -39,15 +39,8 @@ public enum MarbleUUIDStore {
     }
 
     private static func create(_ uuid: UUID, at path: String) throws(LauncherError) {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(
-                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw LauncherError(
-                .uuid, directory.path, found: "a directory that cannot be created (\(error.localizedDescription))",
-                expected: "a writable directory for the UUID file", hint: "set EDG_MARBLE_UUID_FILE to a writable path")
-        }
+        try LauncherError.createPrivateParentDirectory(
+            of: path, stage: .uuid, expected: "a writable directory for the UUID file", hint: "set EDG_MARBLE_UUID_FILE to a writable path")
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if descriptor < 0 {
             if errno == EEXIST { return }

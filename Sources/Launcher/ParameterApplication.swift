@@ -79,15 +79,9 @@ public struct ParameterApplication {
     }
 
     private func writeFile(_ path: String, content: Data) throws(LauncherError) {
-        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(
-                at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw LauncherError(
-                .parameters, directory.path, found: "a directory that cannot be created (\(error.localizedDescription))",
-                expected: "a writable directory for \(path)", hint: "fix the path in the manifest's Files or the permissions")
-        }
+        try LauncherError.createPrivateParentDirectory(
+            of: path, stage: .parameters, expected: "a writable directory for \(path)",
+            hint: "fix the path in the manifest's Files or the permissions")
         let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw LauncherError(
