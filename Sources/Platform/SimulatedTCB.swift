@@ -1,17 +1,6 @@
 import Attestation
 import Foundation
 
-/// A TCB status as Intel's collateral spells it.
-public enum SimulatedTCBStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case upToDate = "UpToDate"
-    case swHardeningNeeded = "SWHardeningNeeded"
-    case configurationNeeded = "ConfigurationNeeded"
-    case configurationAndSWHardeningNeeded = "ConfigurationAndSWHardeningNeeded"
-    case outOfDate = "OutOfDate"
-    case outOfDateConfigurationNeeded = "OutOfDateConfigurationNeeded"
-    case revoked = "Revoked"
-}
-
 /// The TCB situation the simulated platform's collateral describes, so that tests can produce every verdict a real
 /// platform can get: a platform or quoting-enclave TCB level with any status and advisories, and a revoked PCK
 /// certificate.
@@ -19,18 +8,18 @@ public enum SimulatedTCBStatus: String, Sendable, Hashable, Codable, CaseIterabl
 /// A status other than UpToDate is produced the way Intel publishes it: the TCB Info (or QE Identity) lists a newer
 /// UpToDate level the platform does not reach, and the platform's own level with the chosen status below it.
 public struct SimulatedTCBState: Sendable, Hashable, Codable {
-    public var platformStatus: SimulatedTCBStatus
+    public var platformStatus: TCBStatus
     public var platformAdvisoryIDs: [String]
     /// The quoting enclave's status. Intel never publishes SWHardeningNeeded variants for the QE; the simulation
     /// writes whatever it is given, so verifiers can be tested against such collateral too.
-    public var qeStatus: SimulatedTCBStatus
+    public var qeStatus: TCBStatus
     public var qeAdvisoryIDs: [String]
     /// Lists the PCK certificate in the PCK CRL.
     public var pckCertificateRevoked: Bool
 
     public init(
-        platformStatus: SimulatedTCBStatus = .upToDate, platformAdvisoryIDs: [String] = [],
-        qeStatus: SimulatedTCBStatus = .upToDate, qeAdvisoryIDs: [String] = [],
+        platformStatus: TCBStatus = .upToDate, platformAdvisoryIDs: [String] = [],
+        qeStatus: TCBStatus = .upToDate, qeAdvisoryIDs: [String] = [],
         pckCertificateRevoked: Bool = false
     ) {
         self.platformStatus = platformStatus
@@ -118,7 +107,7 @@ enum SimulatedCollateralText {
     }
 
     static func tcbInfo(hardware: SimulatedHardware, state: SimulatedTCBState, issued: Date, nextUpdate: Date) -> String {
-        func level(cpuSVN: [UInt8], pceSVN: UInt16, status: SimulatedTCBStatus, advisories: [String]) -> String {
+        func level(cpuSVN: [UInt8], pceSVN: UInt16, status: TCBStatus, advisories: [String]) -> String {
             let components = cpuSVN.map { "{\"svn\":\($0)}" }.joined(separator: ",")
             return "{\"tcb\":{\"sgxtcbcomponents\":[\(components)],\"pcesvn\":\(pceSVN)},"
                 + "\"tcbDate\":\"\(date(issued))\",\"tcbStatus\":\"\(status.rawValue)\"" + advisoryList(advisories) + "}"
@@ -140,7 +129,7 @@ enum SimulatedCollateralText {
     static func qeIdentity(
         hardware: SimulatedHardware, state: SimulatedTCBState, qeMRSigner: [UInt8], issued: Date, nextUpdate: Date
     ) -> String {
-        func level(securityVersion: UInt16, status: SimulatedTCBStatus, advisories: [String]) -> String {
+        func level(securityVersion: UInt16, status: TCBStatus, advisories: [String]) -> String {
             "{\"tcb\":{\"isvsvn\":\(securityVersion)},\"tcbDate\":\"\(date(issued))\",\"tcbStatus\":\"\(status.rawValue)\""
                 + advisoryList(advisories) + "}"
         }
