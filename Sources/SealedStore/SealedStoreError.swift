@@ -8,7 +8,7 @@ public enum SealedStoreError: Error, Equatable, CustomStringConvertible {
     /// An encrypted record does not authenticate under the data key: it was altered, truncated or copied in from
     /// another store.
     case corruptRecord(recordID: String, detail: String)
-    /// Store metadata (format marker, sealed data key, key check) is missing or malformed.
+    /// Store metadata (format marker, sealed data key) is missing or malformed.
     case corruptMetadata(name: String, found: String, expected: String)
     /// A data key offered for unlocking (from recovery) does not open this store.
     case dataKeyDoesNotOpenState(detail: String)

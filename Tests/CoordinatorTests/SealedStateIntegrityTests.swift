@@ -65,6 +65,27 @@ extension CoordinatorFixture {
         #expect(error?.hint.contains("restore the whole data directory from one backup") == true)
     }
 
+    /// The host puts back the core record from before a manifest update that removed a user, to bring the user
+    /// back: the start is refused, naming the core record.
+    @Test func coreRecordPutBackToBringBackARemovedUserStopsTheStart() async throws {
+        let fixture = try CoordinatorFixture()
+        defer { fixture.remove() }
+        let admin = try TestUser(name: "admin")
+        let alice = try TestUser(name: "alice")
+        let coordinator = try await fixture.start()
+        _ = try await coordinator.setManifest(TestManifests.standard(users: [admin, alice]))
+        let coreID = try fixture.recordID(PersistedCore.key)
+        let withAlice = try #require(try fixture.diskRecord(coreID))
+        let withoutAlice = TestManifests.standard(users: [admin])
+        _ = try await coordinator.update(withoutAlice, clientCertificateDER: admin.certificateDER)
+        _ = try await coordinator.acknowledgeUpdate(withoutAlice, clientCertificateDER: alice.certificateDER)
+        #expect(try await coordinator.signedManifest().manifest == withoutAlice)
+        try fixture.setDiskRecord(coreID, withAlice)
+
+        let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
+        #expect(error?.found.hasPrefix("the sealed state was altered: record 'coordinator/core': found the value written by transaction") == true)
+    }
+
     /// The host deletes an update-log entry and, to hide it, the log's head too: the start is refused.
     @Test func deletedUpdateLogEntryStopsTheStart() async throws {
         let fixture = try CoordinatorFixture()
