@@ -158,6 +158,9 @@ import TestSupport
         let coordinator = try await ClientTestCoordinator()
         let alice = try ClientTestUser(name: "alice", in: coordinator.directory)
         let manifest = try write(Self.manifest(users: [alice]), "manifest.json", in: coordinator.directory)
+        let recoveryKey = try ClientTestRecoveryKey(name: "admin", in: coordinator.directory)
+        let share = coordinator.directory.appendingPathComponent("share.bin").path
+        try Data(repeating: 7, count: 32).write(to: URL(fileURLWithPath: share))
         var wrongPolicy = coordinator.verificationArguments
         let index = try #require(wrongPolicy.firstIndex(of: ClientTestCoordinator.uniqueID))
         wrongPolicy[index] = String(repeating: "11", count: 32)
@@ -165,7 +168,8 @@ import TestSupport
             ["status"], ["manifest", "set", manifest], ["manifest", "get"], ["manifest", "verify", manifest], ["manifest", "log"],
             ["manifest", "signature"], ["manifest", "update", "apply", manifest], ["manifest", "update", "acknowledge", manifest],
             ["manifest", "update", "cancel"], ["manifest", "update", "get"], ["certificate", "root"], ["certificate", "intermediate"],
-            ["certificate", "chain"], ["secret", "get", "token"],
+            ["certificate", "chain"], ["secret", "get", "token"], ["version"], ["recover-with-signature", "public-key"],
+            ["recover", share, "--recovery-key", recoveryKey.privateKey.path], ["recover-with-signature", share, "--signature", share],
         ]
         let before = try coordinator.requestCounts()
         for command in commands {
