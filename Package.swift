@@ -90,6 +90,7 @@ let package = Package(
         .target(
             name: "CoordinatorPKI",
             dependencies: [
+                "Hexadecimal",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -198,7 +199,7 @@ let package = Package(
         .target(
             name: "Recovery",
             dependencies: [
-                "SealedStore",
+                "Hexadecimal", "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -224,7 +225,7 @@ let package = Package(
         .target(
             name: "AuditLog",
             dependencies: [
-                "CoordinatorPKI", "SealedStore",
+                "CoordinatorPKI", "Hexadecimal", "SealedStore", "StrictJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -1,6 +1,8 @@
 import CoordinatorPKI
 import Crypto
 import Foundation
+import Hexadecimal
+import StrictJSON
 
 /// The wire form of one audit log entry: a single JSON line
 ///
@@ -25,11 +27,13 @@ public enum AuditLogLine {
         if let clash = event.fields.first(where: { reservedNames.contains($0.name) }) {
             throw AuditLogError.reservedFieldName(name: clash.name, reserved: reservedNames.sorted())
         }
-        var body = "{\"time\":" + quoted(timestamp(event.time)) + ",\"update\":" + quoted(event.message)
+        var body = "{\"time\":" + JSONValue.stringLiteral(timestamp(event.time))
+            + ",\"update\":" + JSONValue.stringLiteral(event.message)
         for field in event.fields {
-            body += "," + quoted(field.name) + ":" + encoded(field.value)
+            body += "," + JSONValue.stringLiteral(field.name) + ":" + encoded(field.value)
         }
-        body += ",\"kind\":" + quoted(event.kind.rawValue) + ",\"seq\":\(sequence),\"prev\":" + quoted(previousHash)
+        body += ",\"kind\":" + JSONValue.stringLiteral(event.kind.rawValue) + ",\"seq\":\(sequence),\"prev\":"
+            + JSONValue.stringLiteral(previousHash)
         let signed = body + "}"
         let signature: Data
         do {
@@ -42,7 +46,7 @@ public enum AuditLogLine {
 
     /// Lower-case hex SHA-256 of a line's UTF-8 bytes: the `prev` of the entry after it.
     public static func hash(_ line: String) -> String {
-        SHA256.hash(data: Data(line.utf8)).map { String(format: "%02x", $0) }.joined()
+        Array(SHA256.hash(data: Data(line.utf8))).hexadecimal
     }
 
     /// The bytes the signature covers and the signature, or nil when the line does not end in a `sig` member.
@@ -61,27 +65,9 @@ public enum AuditLogLine {
 
     private static func encoded(_ value: AuditFieldValue) -> String {
         switch value {
-        case .string(let text): quoted(text)
+        case .string(let text): JSONValue.stringLiteral(text)
         case .integer(let number): "\(number)"
-        case .strings(let texts): "[" + texts.map(quoted).joined(separator: ",") + "]"
+        case .strings(let texts): "[" + texts.map(JSONValue.stringLiteral).joined(separator: ",") + "]"
         }
-    }
-
-    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Hexadecimal
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -112,7 +113,7 @@ struct FetchedResponse {
     static func preview(_ bytes: [UInt8]) -> String {
         let head = bytes.prefix(32)
         if head.allSatisfy({ (0x20...0x7e).contains($0) }) { return "'\(String(decoding: head, as: UTF8.self))'" }
-        return "bytes " + head.map { String(format: "%02x", $0) }.joined()
+        return "bytes " + head.hexadecimal
     }
 }
 

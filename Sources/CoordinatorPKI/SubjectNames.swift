@@ -1,4 +1,5 @@
 import Foundation
+import Hexadecimal
 import SwiftASN1
 import X509
 
@@ -85,13 +86,13 @@ public struct SubjectNames: Sendable, Hashable, Codable {
     static func addressText(_ bytes: [UInt8]) -> String {
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         guard bytes.count == 4 || bytes.count == 16 else {
-            return bytes.map { String(format: "%02x", $0) }.joined()
+            return bytes.hexadecimal
         }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let text = bytes.withUnsafeBytes { raw in
             inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count))
         }
-        guard text != nil else { return bytes.map { String(format: "%02x", $0) }.joined() }
+        guard text != nil else { return bytes.hexadecimal }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -22,8 +22,8 @@ public struct SigStruct: Sendable, Hashable {
         }
         guard Array(bytes[0..<16]) == Self.header, Array(bytes[24..<40]) == Self.header2 else {
             throw SigStructError(
-                field: "HEADER", found: Self.hex(bytes[0..<16]) + " / " + Self.hex(bytes[24..<40]),
-                expected: Self.hex(Self.header) + " / " + Self.hex(Self.header2),
+                field: "HEADER", found: bytes[0..<16].hexadecimal + " / " + bytes[24..<40].hexadecimal,
+                expected: Self.header.hexadecimal + " / " + Self.header2.hexadecimal,
                 hint: "The file is not an SGX SIGSTRUCT; give Gramine's .sig file.")
         }
         self.bytes = bytes
@@ -74,8 +74,6 @@ public struct SigStruct: Sendable, Hashable {
     private static func uint64(_ bytes: [UInt8], at offset: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { value, index in value | UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
     }
-
-    static func hex(_ bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }
 
 /// A SIGSTRUCT that cannot be used: which field, what it holds, what it should hold, and what to do.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Hexadecimal
 
 /// How the data key is split among the recovery keys (MarbleRun section 6.4).
 public enum RecoveryScheme: String, Codable, Sendable {
@@ -70,6 +71,6 @@ public struct RecoveryData: Codable, Sendable, Equatable {
     public var shareLength: Int { scheme == .threshold ? 33 : 32 }
 
     static func hash(_ share: some DataProtocol) -> String {
-        SHA256.hash(data: share).map { String(format: "%02x", $0) }.joined()
+        Array(SHA256.hash(data: share)).hexadecimal
     }
 }

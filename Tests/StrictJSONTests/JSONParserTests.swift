@@ -94,4 +94,10 @@ import Testing
         #expect(notAnObject?.message == "expected a JSON object")
         #expect(notAnObject?.offset == 1)
     }
+
+    @Test func stringLiteralsEscapeWhatRFC8259RequiresAndParseBack() throws {
+        #expect(JSONValue.stringLiteral("a\"b\\c\n\r\t\u{01}\u{1F}é😀/") == #""a\"b\\c\n\r\t\u0001\u001fé😀/""#)
+        let everyControlCharacter = String(String.UnicodeScalarView((0..<0x20).compactMap(Unicode.Scalar.init))) + "\"\\x"
+        #expect(try JSONParser.parse(Array(JSONValue.stringLiteral(everyControlCharacter).utf8)) == .string(everyControlCharacter))
+    }
 }
