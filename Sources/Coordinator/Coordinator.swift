@@ -23,7 +23,8 @@ import _CryptoExtras
 /// The sealed state is authenticated as a whole (see `SealedStore`): a record deleted, added or put back from an
 /// older copy (an activation counter, the core record with the manifest and users, an update-log entry) stops the
 /// start with a ``CoordinatorError`` naming it. The whole data directory put back to an older complete copy cannot be
-/// detected without a monotonic counter, as in MarbleRun.
+/// detected without a monotonic counter, as in MarbleRun; the start logs the state's generation (transactions so
+/// far), so an operator can see it go back.
 public actor Coordinator {
     /// The platform the Coordinator runs on; `.simulation` means nothing is protected.
     public nonisolated let platformKind: PlatformKind
@@ -145,7 +146,8 @@ public actor Coordinator {
             }
             coordinator = try restore(configuration, sealingKey: sealingKey, store: store, core: try PersistedCore.decode(data), activations: stored.activations)
             let state = await coordinator.state
-            logger.info("Sealed state loaded", metadata: ["state": "\(state)"])
+            // The generation only grows: a lower one than logged before reveals a whole-directory rollback.
+            logger.info("Sealed state loaded", metadata: ["state": "\(state)", "generation": "\(store.generation)"])
         case .sealedWithAnotherKey(let locked):
             coordinator = try inRecovery(configuration, sealingKey: sealingKey, locked: locked)
             logger.warning("Sealed state cannot be unsealed: entering recovery mode. \(locked.reason)")
