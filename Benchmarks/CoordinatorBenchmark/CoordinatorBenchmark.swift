@@ -15,7 +15,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         commandName: "coordinator-benchmark",
         abstract: "Activations per second and p50/p99 latency of a Coordinator's marble API (mutual TLS).",
         discussion: """
-            Marble identities (P-384 key, self-signed certificate, CSR, simulated quote) are made before the timed part,
+            Marble identities (P-256 key, self-signed certificate, CSR, simulated quote) are made before the timed part,
             so the timed part is what crosses the network: per activation a new connection, a mutual-TLS handshake,
             the Coordinator's chain verified against the root, one POST /api/v2/activate and its answer.
             Prints one RESULT line per level:
@@ -70,7 +70,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         var identities = try await MarbleIdentity.prepare(
             count: total, marbleType: marbleType, platform: platform, workers: workers)
         let preparation = ActivationLoad.seconds(clock.now - preparing)
-        print(String(format: "PREPARED %d marble identities in %.1f s on %d tasks (%.2f ms CPU-equivalent each: P-384 key, self-signed certificate, CSR, simulated quote); not timed below",
+        print(String(format: "PREPARED %d marble identities in %.1f s on %d tasks (%.2f ms CPU-equivalent each: P-256 key, self-signed certificate, CSR, simulated quote); not timed below",
                      total, preparation, workers, preparation * Double(workers) * 1000 / Double(total)))
 
         if warmup > 0 {
@@ -80,7 +80,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                 throw BenchmarkFailure("warm-up: \(result.failures.count) of \(warmup) activations failed; first: \(result.failures[0])")
             }
         }
-        print("Each activation: new TCP connection + mutual-TLS handshake (P-384 client certificate, Coordinator chain verified against the root) + POST /api/v2/activate.")
+        print("Each activation: new TCP connection + mutual-TLS handshake (P-256 client certificate, Coordinator chain verified against the root) + POST /api/v2/activate.")
         fflush(nil)
         var results: [ActivationLevelResult] = []
         for level in levels {

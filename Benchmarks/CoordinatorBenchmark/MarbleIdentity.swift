@@ -3,7 +3,7 @@ import Foundation
 import Launcher
 import Platform
 
-/// One marble ready to activate, made exactly as `cloister-premain` makes it: a fresh P-384 key with its self-signed
+/// One marble ready to activate, made exactly as `cloister-premain` makes it: a fresh P-256 key with its self-signed
 /// certificate and CSR (`MarbleKey`), a new UUID, and a quote from the simulated platform whose report data binds
 /// SHA-256 of that certificate.
 struct MarbleIdentity: Sendable {

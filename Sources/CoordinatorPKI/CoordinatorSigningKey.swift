@@ -141,7 +141,7 @@ protocol CurvePrivateKey: Sendable {
     associatedtype PublicKey: CurvePublicKey
     static var curve: CoordinatorCurve { get }
     static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { get }
-    static func generate() -> Self
+    init<Bytes: ContiguousBytes>(rawRepresentation: Bytes) throws
     init<Bytes: RandomAccessCollection>(derRepresentation: Bytes) throws where Bytes.Element == UInt8
     var rawRepresentation: Data { get }
     var derRepresentation: Data { get }
@@ -149,6 +149,33 @@ protocol CurvePrivateKey: Sendable {
     var publicKey: PublicKey { get }
     var certificateKey: Certificate.PrivateKey { get }
     func signatureDER(for digest: SHA256.Digest) throws -> Data
+}
+
+extension CurvePrivateKey {
+    /// A new key: a uniformly random scalar in [1, n-1], n the group order.
+    ///
+    /// swift-crypto's `init()` draws keys until one is "compact representable" (every other key is not) and runs a
+    /// FIPS pairwise sign-and-verify on each draw (a quarter of the Coordinator's CPU time per activation with
+    /// P-384 keys), for a property that no certificate or TLS use of the key needs. `init(rawRepresentation:)` computes
+    /// the public point and rejects 0 and scalars >= n, so drawing again until it accepts gives the same uniform
+    /// distribution over valid keys.
+    static func generate() -> Self {
+        let size = SymmetricKeySize(bitCount: curve.scalarByteCount * 8)
+        while true {
+            let scalar = SymmetricKey(size: size).withUnsafeBytes { Data($0) }
+            if let key = try? Self(rawRepresentation: scalar) { return key }
+        }
+    }
+}
+
+extension CoordinatorCurve {
+    /// Bytes of a private scalar (and of one coordinate) on the curve.
+    var scalarByteCount: Int {
+        switch self {
+        case .p256: 32
+        case .p384: 48
+        }
+    }
 }
 
 /// What the Coordinator needs of a swift-crypto ECDSA public key.
@@ -164,7 +191,6 @@ protocol CurvePublicKey: Sendable {
 extension P256.Signing.PrivateKey: CurvePrivateKey {
     static var curve: CoordinatorCurve { .p256 }
     static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { .ecdsaWithSHA256 }
-    static func generate() -> Self { Self() }
     var certificateKey: Certificate.PrivateKey { Certificate.PrivateKey(self) }
     func signatureDER(for digest: SHA256.Digest) throws -> Data { try signature(for: digest).derRepresentation }
 }
@@ -172,7 +198,6 @@ extension P256.Signing.PrivateKey: CurvePrivateKey {
 extension P384.Signing.PrivateKey: CurvePrivateKey {
     static var curve: CoordinatorCurve { .p384 }
     static var certificateSignatureAlgorithm: Certificate.SignatureAlgorithm { .ecdsaWithSHA384 }
-    static func generate() -> Self { Self() }
     var certificateKey: Certificate.PrivateKey { Certificate.PrivateKey(self) }
     func signatureDER(for digest: SHA256.Digest) throws -> Data { try signature(for: digest).derRepresentation }
 }

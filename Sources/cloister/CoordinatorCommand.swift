@@ -22,11 +22,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
               --dns-names         CLOISTER_DNS_NAMES        EDG_COORDINATOR_DNS_NAMES         (localhost)
               --data-directory    CLOISTER_DATA_DIR         EDG_COORDINATOR_SEAL_DIR          ($HOME/.cloister/coordinator)
               --manifest          CLOISTER_STARTUP_MANIFEST EDG_STARTUP_MANIFEST
+              --pki-curve         CLOISTER_PKI_CURVE                                          (p256)
               --simulation        CLOISTER_SIMULATION=1     OE_SIMULATION=1
               --log-level         CLOISTER_LOG_LEVEL        EDG_DEBUG_LOGGING=1 (debug)       (info)
               --log-format        CLOISTER_LOG_FORMAT       EDG_LOG_FORMAT                    (text)
             Collateral for marble quotes (real mode): --pcs URL (default Intel PCS), --pccs URL, --thim URL, or
             --collateral FILE (CLOISTER_PCS_URL, CLOISTER_PCCS_URL, CLOISTER_THIM_URL, CLOISTER_COLLATERAL_FILE).
+
+            --pki-curve p256|p384 is the curve of the root, intermediate, TLS and marble keys of a NEW PKI. p256 is
+            several times cheaper per activation; p384 makes the keys MarbleRun makes. MarbleRun clients and marbles
+            accept either. A data directory that already holds a sealed state keeps its PKI and its curve.
 
             --simulation runs WITHOUT any enclave: quotes are signed with keys on disk and protect nothing. It is for
             development and tests only, and is announced in the logs, in /api/v2/status and in every quote.
@@ -61,6 +66,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var collateral: String?
     @Option(help: ArgumentHelp("A manifest (JSON) to set at startup when none is set.", valueName: "file"))
     var manifest: String?
+    @Option(help: ArgumentHelp("Curve of a newly created PKI: p256 (default) or p384 (as MarbleRun). An existing state keeps its keys.", valueName: "curve"))
+    var pkiCurve: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
     @Option(help: ArgumentHelp("text or json.", valueName: "format"))
@@ -73,7 +80,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 clientAddress: clientAddress, marbleAddress: marbleAddress, metricsAddress: metricsAddress, dnsNames: dnsNames,
                 dataDirectory: dataDirectory, simulation: simulation, simulationStateDirectory: simulationStateDirectory,
                 attestationDirectory: attestationDirectory, pcs: pcs, pccs: pccs, thim: thim, collateralFile: collateral,
-                manifest: manifest, logLevel: logLevel, logFormat: logFormat, environment: ProcessInfo.processInfo.environment
+                manifest: manifest, pkiCurve: pkiCurve, logLevel: logLevel, logFormat: logFormat, environment: ProcessInfo.processInfo.environment
             ).resolve()
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
@@ -122,7 +129,7 @@ struct CoordinatorLauncher {
         let startupManifest = try readStartupManifest()
         let configuration = CoordinatorConfiguration(
             platform: platform, quoteVerification: verification, storage: storage,
-            pki: PKIConfiguration(curve: .p384, commonName: "Cloister Coordinator", names: SubjectNames(mixed: settings.dnsNames)),
+            pki: PKIConfiguration(curve: settings.pkiCurve, commonName: "Cloister Coordinator", names: SubjectNames(mixed: settings.dnsNames)),
             logger: logger)
         let coordinator: Coordinator
         do {

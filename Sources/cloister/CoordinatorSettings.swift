@@ -1,4 +1,5 @@
 import CollateralSources
+import CoordinatorPKI
 import CoordinatorServer
 import Foundation
 import Logging
@@ -33,6 +34,8 @@ struct CoordinatorSettings: Sendable {
     /// Where marble quote collateral comes from; nil in simulation, where the simulated machine signs it.
     var collateral: CollateralChoice?
     var startupManifest: URL?
+    /// The curve of a PKI created by this start; a Coordinator whose sealed state already holds a PKI keeps its keys.
+    var pkiCurve: CoordinatorCurve
     var logLevel: Logger.Level
     var logFormat: LogFormat
 
@@ -66,6 +69,7 @@ struct CoordinatorSettingsInput {
     var thim: String?
     var collateralFile: String?
     var manifest: String?
+    var pkiCurve: String?
     var logLevel: String?
     var logFormat: String?
     var environment: [String: String]
@@ -116,6 +120,7 @@ struct CoordinatorSettingsInput {
             platform: platform,
             collateral: try collateralChoice(simulation: simulation),
             startupManifest: manifest.map { URL(fileURLWithPath: $0.value) },
+            pkiCurve: try pkiCurveValue(),
             logLevel: try logLevelValue(),
             logFormat: try logFormatValue())
     }
@@ -141,6 +146,18 @@ struct CoordinatorSettingsInput {
                 hint: "give exactly one of --pcs, --pccs, --thim or --collateral")
         }
         return given.first?.1 ?? .intelPCS(url: IntelPCS.defaultBaseURL)
+    }
+
+    private func pkiCurveValue() throws(CoordinatorSettingsError) -> CoordinatorCurve {
+        guard let setting = value(pkiCurve, flagName: "--pki-curve", ["CLOISTER_PKI_CURVE"]) else { return .p256 }
+        switch setting.value.lowercased().replacingOccurrences(of: "-", with: "") {
+        case "p256": return .p256
+        case "p384": return .p384
+        default:
+            throw CoordinatorSettingsError(
+                setting: setting.source, value: setting.value, expected: "p256 or p384",
+                hint: "p256 (the default) is several times cheaper per activation; p384 makes the same keys as MarbleRun")
+        }
     }
 
     private func logLevelValue() throws(CoordinatorSettingsError) -> Logger.Level {
