@@ -1,3 +1,4 @@
+import Attestation
 import Crypto
 import Foundation
 import Platform
@@ -95,7 +96,7 @@ import _CryptoExtras
             -----END PUBLIC KEY-----
             """
         let signer = try EnclaveSigner(pem: pem)
-        #expect(signer.mrSigner.hexadecimalText == "012fe2977193833fd0565c533b2c68bdfa094704bfe19f6d52f91cb2cdd2a4d0")
+        #expect(signer.mrSigner.hexadecimal == "012fe2977193833fd0565c533b2c68bdfa094704bfe19f6d52f91cb2cdd2a4d0")
     }
 
     @Test func signingKeyOfWrongSizeOrFormatIsRejected() throws {
@@ -128,10 +129,10 @@ import _CryptoExtras
         try description.verifyTrustedFiles(under: root)
 
         try Data("config = 2\n".utf8).write(to: root.appendingPathComponent("app/lib/settings.conf"))
-        let modifiedHash = Array(SHA256.hash(data: Data("config = 2\n".utf8))).hexadecimalText
+        let modifiedHash = Array(SHA256.hash(data: Data("config = 2\n".utf8))).hexadecimal
         #expect(throws: PlatformError.trustedFileMismatch(
             path: "/app/lib/settings.conf",
-            expectedSHA256: description.trustedFiles[1].sha256.hexadecimalText,
+            expectedSHA256: description.trustedFiles[1].sha256.hexadecimal,
             foundSHA256: modifiedHash)
         ) {
             try description.verifyTrustedFiles(under: root)
@@ -199,8 +200,4 @@ import _CryptoExtras
             "\(error)".contains("sha256 must be 64 hexadecimal digits")
         }
     }
-}
-
-extension Array where Element == UInt8 {
-    var hexadecimalText: String { map { String(format: "%02x", $0) }.joined() }
 }

@@ -1,7 +1,8 @@
-import Foundation
-import Platform
+import Attestation
 import Testing
 import TestSupport
+import Foundation
+import Platform
 
 @Suite struct SigStructTests {
     static let vectors = SharedData.directory("vectors/sigstruct")
@@ -10,13 +11,12 @@ import TestSupport
         try Array(Data(contentsOf: try #require(vectors).appendingPathComponent("v1.sig")))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test(.enabled(if: vectors != nil, "\(SharedData.missingMessage("vectors/sigstruct"))"))
     func readsGramineReferenceVector() throws {
         let sigstruct = try SigStruct(bytes: Self.vector())
-        #expect(Self.hex(sigstruct.mrEnclave) == "fd27dc24a691c2f7379b683eb90971505b84d87d74992c5fcfbdb1261e2082a2")
-        #expect(Self.hex(sigstruct.mrSigner) == "001b9a066b9842d8187d9c0ad88a0fe6c4dce0c2eb775332be7553b57555794d")
+        #expect(sigstruct.mrEnclave.hexadecimal == "fd27dc24a691c2f7379b683eb90971505b84d87d74992c5fcfbdb1261e2082a2")
+        #expect(sigstruct.mrSigner.hexadecimal == "001b9a066b9842d8187d9c0ad88a0fe6c4dce0c2eb775332be7553b57555794d")
         #expect(sigstruct.productID == 1)
         #expect(sigstruct.securityVersion == 1)
         #expect(!sigstruct.isDebug)

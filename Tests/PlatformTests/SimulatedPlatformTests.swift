@@ -305,7 +305,7 @@ enum Fixture {
         let announced = messages.all
         #expect(announced.count == 1)
         #expect(announced.first?.contains("SGX SIMULATION ENABLED") == true)
-        #expect(announced.first?.contains(Fixture.enclave.mrEnclave.map { String(format: "%02x", $0) }.joined()) == true)
+        #expect(announced.first?.contains(Fixture.enclave.mrEnclave.hexadecimal) == true)
     }
 
     @Test func encryptedFileKeysAreWrittenLikeGramineKeys() throws {
