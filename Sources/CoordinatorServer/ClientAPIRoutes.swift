@@ -32,6 +32,7 @@ struct ClientAPIRoutes: Sendable {
         router.post(RouterPath(ClientAPIPath.secrets)) { request, context in try await writeSecrets(request, context) }
         router.post(RouterPath(ClientAPIPath.recover)) { request, context in try await recover(request, context) }
         router.get(RouterPath(ClientAPIPath.recoveryPublicKey)) { _, _ in try await recoveryPublicKey() }
+        router.post(RouterPath(ClientAPIPath.signQuote)) { request, context in try await signQuote(request, context) }
         router.get(RouterPath(ClientAPIPath.openAPI)) { _, _ in OpenAPIDocument.response() }
         OperationalRoutes(coordinator: coordinator, metrics: metrics).add(to: router)
     }
@@ -152,6 +153,30 @@ struct ClientAPIRoutes: Sendable {
 
     private func recoveryPublicKey() async throws -> Response {
         JSendResponse.success(RecoveryPublicKeyResponse(ephemeralPublicKey: Data(try await coordinator.recoveryPublicKey())))
+    }
+
+    private func signQuote(_ request: Request, _ context: CoordinatorRequestContext) async throws -> Response {
+        let body = try await RequestBody.decode(
+            SignQuoteRequest.self, from: request, context: context, shape: #"{"sgxQuote": base64 SGX quote}"#)
+        do {
+            let verdict = try await coordinator.signQuote(Array(body.sgxQuote))
+            return JSendResponse.success(
+                SignQuoteResponse(tcbStatus: verdict.tcbStatus, verificationSignature: Data(verdict.signature)))
+        } catch let error as CoordinatorError where error.reason == .invalidQuote {
+            return Self.invalidQuote(error)
+        }
+    }
+
+    /// MarbleRun's answer to a quote that does not verify: a 400 `fail` whose `data.sgxQuote` says why.
+    static func invalidQuote(_ error: CoordinatorError) -> Response {
+        let refusal = SignQuoteRefusal(
+            sgxQuote: error.description, reason: error.reason.rawValue, found: error.found, expected: error.expected,
+            hint: error.hint)
+        let envelope = JSend(status: .fail, data: refusal, message: error.description)
+        // The refusal is made of strings only, which always encode.
+        let bytes = (try? JSendResponse.encoder.encode(envelope)) ?? Data()
+        return Response(
+            status: .badRequest, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// Reloads the servers' TLS identity after an operation that may have replaced the intermediate.

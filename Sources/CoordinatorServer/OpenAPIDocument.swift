@@ -705,6 +705,64 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/api/v2/sign-quote": {
+   "post": {
+    "operationId": "signQuote",
+    "summary": "Verify an SGX quote (raw or with the 16-byte OE header) without matching it against the manifest, and sign the TCB status with the root key (feature gate SignQuoteEndpoint)",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/SignQuoteRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The TCB status and ASN.1 ECDSA signature by the root key over SHA-256(base64(sgxQuote as sent) || tcbStatus)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/SignQuoteEnvelope"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed body, or a quote that does not verify (data.sgxQuote says why)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/SignQuoteFail"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The manifest does not enable SignQuoteEndpoint (or no manifest is set)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "500": {
+      "description": "Collateral unavailable or signing failed",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/api/v2/activate": {
    "servers": [
     {
@@ -1519,6 +1577,102 @@ public enum OpenAPIDocument {
      },
      "data": {
       "$ref": "#/components/schemas/Activation"
+     }
+    }
+   },
+   "SignQuoteRequest": {
+    "type": "object",
+    "required": [
+     "sgxQuote"
+    ],
+    "properties": {
+     "sgxQuote": {
+      "type": "string",
+      "format": "byte"
+     }
+    }
+   },
+   "SignQuote": {
+    "type": "object",
+    "required": [
+     "tcbStatus",
+     "verificationSignature"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "tcbStatus": {
+      "type": "string"
+     },
+     "verificationSignature": {
+      "type": "string",
+      "format": "byte"
+     }
+    }
+   },
+   "SignQuoteEnvelope": {
+    "type": "object",
+    "required": [
+     "status",
+     "data"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "status": {
+      "type": "string",
+      "enum": [
+       "success"
+      ]
+     },
+     "data": {
+      "$ref": "#/components/schemas/SignQuote"
+     }
+    }
+   },
+   "SignQuoteFail": {
+    "type": "object",
+    "required": [
+     "status",
+     "data",
+     "message"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "status": {
+      "type": "string",
+      "enum": [
+       "fail"
+      ]
+     },
+     "message": {
+      "type": "string"
+     },
+     "data": {
+      "type": "object",
+      "required": [
+       "reason",
+       "found",
+       "expected",
+       "hint"
+      ],
+      "additionalProperties": false,
+      "properties": {
+       "sgxQuote": {
+        "type": "string",
+        "description": "Why the quote does not verify (MarbleRun's member); absent for a malformed body"
+       },
+       "reason": {
+        "type": "string"
+       },
+       "found": {
+        "type": "string"
+       },
+       "expected": {
+        "type": "string"
+       },
+       "hint": {
+        "type": "string"
+       }
+      }
      }
     }
    },
