@@ -3,6 +3,7 @@ import AuditLog
 import CoordinatorAPI
 import CoordinatorPKI
 import Crypto
+import Dispatch
 import Foundation
 import Logging
 import Manifest
@@ -284,11 +285,20 @@ public actor Coordinator {
         return CoordinatorQuote(certificateChainPEM: chain, quote: quote, nonce: nonce, platform: platformKind)
     }
 
-    @concurrent
+    /// Quoting blocks (Gramine exchanges files with `/dev/attestation`, a simulated machine signs), so fresh quotes are
+    /// made one at a time on this queue: neither the actor nor a thread of the cooperative pool (one per core) waits
+    /// for them, and a flood of quote requests queues here instead of starving activations.
+    private static let quotingQueue = DispatchQueue(label: "cloister.coordinator.quoting")
+
     private static func freshQuote(_ platform: any EnclavePlatform, pki: CoordinatorPKI, nonce: [UInt8])
         async throws(CoordinatorError) -> [UInt8]
     {
-        try quote(platform, pki: pki, nonce: nonce)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[UInt8], CoordinatorError>, Never>) in
+            quotingQueue.async {
+                continuation.resume(returning: Result { () throws(CoordinatorError) in try quote(platform, pki: pki, nonce: nonce) })
+            }
+        }
+        return try result.get()
     }
 
     /// The TLS identity the client and marble API servers present; reload it when ``CoordinatorTLSIdentity/version``
