@@ -9,10 +9,8 @@ public enum JSONParser {
 
     /// Parses one complete JSON text (surrounding whitespace allowed).
     public static func parse(_ bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth) throws(JSONSyntaxError) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> JSONValue in
-            var reader = JSONReader(bytes: buffer, maximumDepth: maximumDepth, recordsTopLevelRanges: false)
-            return try reader.document()
-        }
+        var reader = JSONReader(bytes: bytes, maximumDepth: maximumDepth, recordsTopLevelRanges: false)
+        return try reader.document()
     }
 
     /// Parses a JSON text that must be an object, and gives each of its members with the byte range of the member's
@@ -20,13 +18,11 @@ public enum JSONParser {
     public static func parseObjectMembers(
         _ bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth
     ) throws(JSONSyntaxError) -> [JSONRangedMember] {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> [JSONRangedMember] in
-            var reader = JSONReader(bytes: buffer, maximumDepth: maximumDepth, recordsTopLevelRanges: true)
-            reader.skipWhitespace()
-            guard reader.peek(UInt8(ascii: "{")) else { throw reader.failure("expected a JSON object") }
-            guard case .object(let members) = try reader.document() else { throw reader.failure("expected a JSON object") }
-            return zip(members, reader.topLevelRanges).map { JSONRangedMember(key: $0.key, value: $0.value, valueRange: $1) }
-        }
+        var reader = JSONReader(bytes: bytes, maximumDepth: maximumDepth, recordsTopLevelRanges: true)
+        reader.skipWhitespace()
+        guard reader.peek(UInt8(ascii: "{")) else { throw reader.failure("expected a JSON object") }
+        guard case .object(let members) = try reader.document() else { throw reader.failure("expected a JSON object") }
+        return zip(members, reader.topLevelRanges).map { JSONRangedMember(key: $0.key, value: $0.value, valueRange: $1) }
     }
 }
 
@@ -38,14 +34,15 @@ public struct JSONRangedMember: Sendable, Hashable {
 }
 
 private struct JSONReader {
-    let bytes: UnsafeBufferPointer<UInt8>
+    /// A bounds-checked array, not a raw buffer: the input is untrusted (manifests, collateral from the network).
+    let bytes: [UInt8]
     let maximumDepth: Int
     let recordsTopLevelRanges: Bool
     private(set) var index = 0
     /// With `recordsTopLevelRanges`, the range of each value directly inside the outermost container.
     private(set) var topLevelRanges: [Range<Int>] = []
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int, recordsTopLevelRanges: Bool) {
+    init(bytes: [UInt8], maximumDepth: Int, recordsTopLevelRanges: Bool) {
         self.bytes = bytes
         self.maximumDepth = maximumDepth
         self.recordsTopLevelRanges = recordsTopLevelRanges
@@ -174,7 +171,7 @@ private struct JSONReader {
             guard peekDigit() else { throw failure("an exponent needs digits") }
             skipDigits()
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return String(decoding: bytes[start..<index], as: UTF8.self)
     }
 
     /// Reads a string starting at its opening quote.
@@ -187,7 +184,7 @@ private struct JSONReader {
         }
         if peek(UInt8(ascii: "\"")) {
             defer { index += 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[segmentStart..<index]), as: UTF8.self)
+            return String(decoding: bytes[segmentStart..<index], as: UTF8.self)
         }
         var decoded: [UInt8] = []
         while true {
