@@ -33,6 +33,7 @@ struct ClientAPIRoutes: Sendable {
         router.post(RouterPath(ClientAPIPath.recover)) { request, context in try await recover(request, context) }
         router.get(RouterPath(ClientAPIPath.recoveryPublicKey)) { _, _ in try await recoveryPublicKey() }
         router.post(RouterPath(ClientAPIPath.signQuote)) { request, context in try await signQuote(request, context) }
+        router.post(RouterPath(ClientAPIPath.monotonicCounter)) { request, context in try await setMonotonicCounter(request, context) }
         router.get(RouterPath(ClientAPIPath.openAPI)) { _, _ in OpenAPIDocument.response() }
         OperationalRoutes(coordinator: coordinator, metrics: metrics).add(to: router)
     }
@@ -177,6 +178,14 @@ struct ClientAPIRoutes: Sendable {
         let bytes = (try? JSendResponse.encoder.encode(envelope)) ?? Data()
         return Response(
             status: .badRequest, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private func setMonotonicCounter(_ request: Request, _ context: CoordinatorRequestContext) async throws -> Response {
+        let certificate = await context.clientCertificateDER()
+        let body = try await RequestBody.decode(
+            MonotonicCounterRequest.self, from: request, context: context, shape: #"{"name": string, "value": unsigned 64-bit integer}"#)
+        let previous = try await coordinator.setMonotonicCounter(name: body.name, value: body.value, clientCertificateDER: certificate)
+        return JSendResponse.success(MonotonicCounterResponse(value: previous))
     }
 
     /// Reloads the servers' TLS identity after an operation that may have replaced the intermediate.

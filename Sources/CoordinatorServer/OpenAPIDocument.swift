@@ -763,6 +763,79 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/api/v2/monotonic-counter": {
+   "post": {
+    "operationId": "setMonotonicCounter",
+    "summary": "Raise the calling marble's counter to value if higher and return the previous value (feature gate MonotonicCounter; the marble's Coordinator-issued certificate)",
+    "security": [
+     {
+      "issuedMarbleCertificate": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/MonotonicCounterRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The counter's value before the request (0 for a new counter)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/MonotonicCounterEnvelope"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed body",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Fail"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "No client certificate, or one that is not a marble certificate of this Coordinator",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Fail"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "The manifest does not enable MonotonicCounter (or no manifest is set)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     },
+     "500": {
+      "description": "Wrong state or storage failure",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/api/v2/activate": {
    "servers": [
     {
@@ -1676,6 +1749,54 @@ public enum OpenAPIDocument {
      }
     }
    },
+   "MonotonicCounterRequest": {
+    "type": "object",
+    "required": [
+     "name",
+     "value"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "value": {
+      "type": "integer",
+      "description": "An unsigned 64-bit integer"
+     }
+    }
+   },
+   "MonotonicCounter": {
+    "type": "object",
+    "required": [
+     "value"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "value": {
+      "type": "integer",
+      "description": "The previous value, an unsigned 64-bit integer"
+     }
+    }
+   },
+   "MonotonicCounterEnvelope": {
+    "type": "object",
+    "required": [
+     "status",
+     "data"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "status": {
+      "type": "string",
+      "enum": [
+       "success"
+      ]
+     },
+     "data": {
+      "$ref": "#/components/schemas/MonotonicCounter"
+     }
+    }
+   },
    "NullEnvelope": {
     "type": "object",
     "required": [
@@ -1704,6 +1825,10 @@ public enum OpenAPIDocument {
    "marbleCertificate": {
     "type": "mutualTLS",
     "description": "The marble's self-signed certificate whose SHA-256 the quote binds"
+   },
+   "issuedMarbleCertificate": {
+    "type": "mutualTLS",
+    "description": "The marble certificate the Coordinator issued at activation (MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN): signed by the Marble root, CN the marble UUID, extension 1.3.9903.2.1 the marble type"
    }
   }
  }

@@ -44,7 +44,9 @@ import _CryptoExtras
         try await get(anonymous, ClientAPIPath.recoveryPublicKey)
         let quoteToSign = try fixture.platform(ServerFixture.backend()).quote(reportData: [UInt8](repeating: 9, count: 64))
         try await post(anonymous, ClientAPIPath.signQuote, try json(SignQuoteRequest(sgxQuote: Data(quoteToSign))))
-        let manifest = TestManifests.standard(users: [admin, alice, bob], updateThreshold: 2, featureGates: ["SignQuoteEndpoint"])
+        try await post(anonymous, ClientAPIPath.monotonicCounter, try json(MonotonicCounterRequest(name: "c", value: 1)))
+        let manifest = TestManifests.standard(
+            users: [admin, alice, bob], updateThreshold: 2, featureGates: ["SignQuoteEndpoint", "MonotonicCounter"])
         try await post(anonymous, ClientAPIPath.manifest, try json(ManifestRequest(manifest: Data(manifest))))
         // With a manifest.
         try await get(anonymous, ClientAPIPath.manifest)
@@ -61,7 +63,9 @@ import _CryptoExtras
         try await post(adminClient, ClientAPIPath.update, Data("not json".utf8))
         try await post(bobClient, ClientAPIPath.updateCancel, Data())
         try await post(bobClient, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(manifest))))
-        let updated = TestManifests.standard(users: [admin, alice, bob], frontendSecurityVersion: 4, updateThreshold: 2, backendEnv: "staging")
+        let updated = TestManifests.standard(
+            users: [admin, alice, bob], frontendSecurityVersion: 4, updateThreshold: 2, backendEnv: "staging",
+            featureGates: ["SignQuoteEndpoint", "MonotonicCounter"])
         try await post(aliceClient, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(updated))))
         try await get(anonymous, ClientAPIPath.updateManifest)
         try await post(anonymous, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(updated))))
@@ -73,6 +77,14 @@ import _CryptoExtras
         try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
         try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
         try await post(marbleClient, ActivationRequest.path, Data("{}".utf8), url: fixture.marbleURL)
+        let activated = try #require(exchanges.first { $0.path == ActivationRequest.path && $0.answer.status == 200 }).answer
+        let activatedClient = try fixture.client(try ClientIdentity(activated: try activated.data(ActivationResponse.self)))
+        try await post(activatedClient, ClientAPIPath.monotonicCounter, try json(MonotonicCounterRequest(name: "c", value: 1)))
+        try await post(activatedClient, ClientAPIPath.monotonicCounter, Data("{}".utf8))
+        try await post(adminClient, ClientAPIPath.monotonicCounter, try json(MonotonicCounterRequest(name: "c", value: 2)))
+        await activatedClient.shutdown()
+        #expect(exchanges.filter { $0.path == ClientAPIPath.signQuote }.map(\.answer.status) == [403, 200, 400])
+        #expect(exchanges.filter { $0.path == ClientAPIPath.monotonicCounter }.map(\.answer.status) == [403, 200, 400, 401])
         try await get(anonymous, ClientAPIPath.metrics)
         for client in [anonymous, adminClient, aliceClient, bobClient, marbleClient] { await client.shutdown() }
         await fixture.remove()

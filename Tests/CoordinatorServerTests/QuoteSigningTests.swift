@@ -8,8 +8,13 @@ import X509
 
 extension TestManifests {
     /// The standard manifest with `gates` in `Config.FeatureGates`.
-    static func standard(users: [TestUser] = [], updateThreshold: Int = 0, featureGates gates: [String]) -> [UInt8] {
-        let text = String(decoding: standard(users: users, updateThreshold: updateThreshold), as: UTF8.self)
+    static func standard(
+        users: [TestUser] = [], frontendSecurityVersion: Int = 3, updateThreshold: Int = 0, backendEnv: String = "production",
+        featureGates gates: [String]
+    ) -> [UInt8] {
+        let plain = standard(
+            users: users, frontendSecurityVersion: frontendSecurityVersion, updateThreshold: updateThreshold, backendEnv: backendEnv)
+        let text = String(decoding: plain, as: UTF8.self)
         let config = "\"Config\": {\"UpdateThreshold\": \(updateThreshold)"
         precondition(text.contains(config), "the standard manifest's Config changed; update this helper")
         let gated = text.replacingOccurrences(
