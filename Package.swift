@@ -210,6 +210,7 @@ let package = Package(
             dependencies: [
                 "Attestation", "CoordinatorAPI", "Launcher", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
             path: "Benchmarks/CoordinatorBenchmark"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Attestation
 import Foundation
 import Launcher
+import NIOPosix
 import Platform
 import X509
 
@@ -59,7 +60,7 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         let address = try CoordinatorAddress(parsing: marbleAPI, variable: "--marble-api")
         let root = try readRoot()
         let platform = try simulatedPlatform()
-        let client = ActivationClient(coordinator: address, roots: [root])
+        let client = ActivationClient(coordinator: address, roots: [root], eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
         let load = ActivationLoad(client: client, coordinatorPID: coordinatorPID)
         let levels = try levels()
         let workers = ProcessInfo.processInfo.activeProcessorCount

@@ -325,7 +325,7 @@ public struct CoordinatorPKI: Sendable {
 
     /// PEM (`-----BEGIN CERTIFICATE-----`) of `certificate`, ending with a newline.
     public static func pem(_ certificate: Certificate) throws(PKIError) -> String {
-        PEMDocument(type: "CERTIFICATE", derBytes: try der(certificate)).pemString + "\n"
+        PEMText.encode(type: "CERTIFICATE", der: try der(certificate))
     }
 
     /// Parses one DER certificate.

@@ -43,7 +43,7 @@ public struct CoordinatorSigningKey: Sendable, Hashable {
     public var pkcs8DER: Data { key.derRepresentation }
 
     /// The key in PKCS#8 PEM form (`-----BEGIN PRIVATE KEY-----`).
-    public var pkcs8PEM: String { key.pemRepresentation }
+    public var pkcs8PEM: String { PEMText.encode(type: "PRIVATE KEY", der: key.derRepresentation) }
 
     public var certificateKey: Certificate.PrivateKey { key.certificateKey }
 
@@ -145,7 +145,6 @@ protocol CurvePrivateKey: Sendable {
     init<Bytes: RandomAccessCollection>(derRepresentation: Bytes) throws where Bytes.Element == UInt8
     var rawRepresentation: Data { get }
     var derRepresentation: Data { get }
-    var pemRepresentation: String { get }
     var publicKey: PublicKey { get }
     var certificateKey: Certificate.PrivateKey { get }
     func signatureDER(for digest: SHA256.Digest) throws -> Data

@@ -21,16 +21,20 @@ public struct ActivationClient: Sendable {
     /// Time allowed for connecting, and separately for the whole exchange (the Coordinator may verify collateral).
     public var connectTimeout: TimeAmount
     public var exchangeTimeout: TimeAmount
+    /// The event loops to connect on. Nil gives each exchange a one-thread group of its own, which a launcher that
+    /// activates once needs; a caller making many activations passes a shared group instead of a thread per exchange.
+    public var eventLoopGroup: (any EventLoopGroup)?
     static let maximumResponseSize = 64 << 20
 
     public init(
         coordinator: CoordinatorAddress, roots: [Certificate], connectTimeout: TimeAmount = .seconds(10),
-        exchangeTimeout: TimeAmount = .seconds(60)
+        exchangeTimeout: TimeAmount = .seconds(60), eventLoopGroup: (any EventLoopGroup)? = nil
     ) {
         self.coordinator = coordinator
         self.roots = roots
         self.connectTimeout = connectTimeout
         self.exchangeTimeout = exchangeTimeout
+        self.eventLoopGroup = eventLoopGroup
     }
 
     public func activate(_ request: ActivationRequest, key: MarbleKey) async throws(LauncherError) -> ActivationResponse {
@@ -83,8 +87,16 @@ public struct ActivationClient: Sendable {
     private func exchange(body: Data, key: MarbleKey) async throws(LauncherError) -> (HTTPResponseStatus, [UInt8]) {
         let context = try tlsContext(key: key)
         let verification = ChainVerification(roots: roots)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { group.shutdownGracefully { _ in } }
+        let group: any EventLoopGroup
+        var ownGroup: MultiThreadedEventLoopGroup?
+        if let eventLoopGroup {
+            group = eventLoopGroup
+        } else {
+            let own = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            ownGroup = own
+            group = own
+        }
+        defer { ownGroup?.shutdownGracefully { _ in } }
         let responsePromise = group.next().makePromise(of: (HTTPResponseStatus, [UInt8]).self)
         let head = requestHead(contentLength: body.count)
         let serverName = MarbleNames.ipAddressBytes(coordinator.host) == nil ? coordinator.host : nil

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cloister coordinator --pki-curve`: the curve of a new PKI, read back from the root certificate the quote endpoint
+/// serves, as a client sees it.
+@Suite("cloister coordinator --pki-curve")
+struct CoordinatorPKICurveTests {
+    @Test("without a setting the root is P-256; --pki-curve p384 and CLOISTER_PKI_CURVE=p384 make a P-384 root")
+    func curveOfANewPKI() async throws {
+        #expect(try await CurveTestCoordinator.rootCurve(arguments: []) == "prime256v1")
+        #expect(try await CurveTestCoordinator.rootCurve(arguments: ["--pki-curve", "p256"]) == "prime256v1")
+        #expect(try await CurveTestCoordinator.rootCurve(arguments: ["--pki-curve", "p384"]) == "secp384r1")
+        #expect(try await CurveTestCoordinator.rootCurve(arguments: [], environment: ["CLOISTER_PKI_CURVE": "P-384"]) == "secp384r1")
+    }
+
+    @Test("an existing state keeps its PKI: a restart with another curve serves the same root")
+    func existingStateKeepsItsKeys() async throws {
+        let directory = try CurveTestCoordinator.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try await CurveTestCoordinator(directory: directory, arguments: ["--pki-curve", "p384"])
+        let root = try first.rootCertificatePEM()
+        first.stop()
+        let restarted = try await CurveTestCoordinator(directory: directory, arguments: ["--pki-curve", "p256"])
+        defer { restarted.stop() }
+        #expect(try restarted.rootCertificatePEM() == root)
+        #expect(try CurveTestCoordinator.curve(ofPEM: root) == "secp384r1")
+    }
+
+    @Test("an unknown curve is a usage error naming the setting, the value and the accepted ones")
+    func unknownCurve() throws {
+        let program = BuiltProgram(named: "cloister")
+        for (arguments, environment, setting) in [
+            (["--pki-curve", "p521"], [String: String](), "--pki-curve 'p521'"),
+            ([], ["CLOISTER_PKI_CURVE": "p521"], "CLOISTER_PKI_CURVE 'p521'"),
+        ] {
+            let outcome = try program.run(
+                ["coordinator", "--simulation", "--data-directory", FileManager.default.temporaryDirectory.path + "/unused-\(UUID())"]
+                    + arguments,
+                environment: environment)
+            #expect(outcome.exitCode == 2)
+            #expect(outcome.standardError.contains(setting), "\(outcome.standardError)")
+            #expect(outcome.standardError.contains("expected p256 or p384"), "\(outcome.standardError)")
+        }
+    }
+}
+
+/// A `cloister coordinator --simulation` on 127.0.0.1 with a system-chosen client port, read from its JSON log.
+private final class CurveTestCoordinator: Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let clientPort: Int
+    private let process: Process
+
+    static func scratchDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pki-curve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// The curve of the root certificate of a Coordinator started on a fresh data directory with `arguments`.
+    static func rootCurve(arguments: [String], environment: [String: String] = [:]) async throws -> String {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let coordinator = try await CurveTestCoordinator(directory: directory, arguments: arguments, environment: environment)
+        defer { coordinator.stop() }
+        return try curve(ofPEM: try coordinator.rootCertificatePEM())
+    }
+
+    init(directory: URL, arguments: [String], environment: [String: String] = [:]) async throws {
+        let log = directory.appendingPathComponent("coordinator-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process = Process()
+        process.executableURL = BuiltProgram(named: "cloister").url
+        process.arguments = [
+            "coordinator", "--simulation", "--data-directory", directory.appendingPathComponent("data").path,
+            "--simulation-state-directory", directory.appendingPathComponent("machine").path, "--client-address", "127.0.0.1:0",
+            "--marble-address", "127.0.0.1:0", "--log-format", "json",
+        ] + arguments
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOISTER_") && !$0.key.hasPrefix("EDG_") }
+            .merging(environment) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        var port: Int?
+        while port == nil {
+            port = Self.clientPort(in: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+            guard port == nil else { break }
+            guard process.isRunning, ContinuousClock.now < deadline else {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                throw Failure(description: "cloister coordinator \(arguments) did not listen within 60 s: \(text.suffix(2000))")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        clientPort = port ?? 0
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    /// The last certificate of `cert` in `GET /api/v2/quote`: the root (the chain is intermediate, then root).
+    func rootCertificatePEM() throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sk", "--max-time", "30", "https://127.0.0.1:\(clientPort)/api/v2/quote"]
+        let output = Pipe()
+        curl.standardOutput = output
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let body = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        guard let answer = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let chain = (answer["data"] as? [String: Any])?["cert"] as? String,
+            let rootStart = chain.range(of: "-----BEGIN CERTIFICATE-----", options: .backwards)
+        else {
+            throw Failure(description: "GET /api/v2/quote answered \(String(decoding: body.prefix(300), as: UTF8.self)); expected JSend data with a PEM cert chain")
+        }
+        return String(chain[rootStart.lowerBound...])
+    }
+
+    /// The named curve of a PEM certificate's key, as openssl names it (prime256v1, secp384r1).
+    static func curve(ofPEM pem: String) throws -> String {
+        let openssl = try OpenSSLTool()
+        defer { try? FileManager.default.removeItem(at: openssl.directory) }
+        try openssl.write("root.pem", pem)
+        let text = try openssl.run(["x509", "-in", "root.pem", "-noout", "-text"])
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("ASN1 OID:") }) else {
+            throw Failure(description: "openssl x509 -text shows no ASN1 OID line for the root key: \(text.prefix(1500))")
+        }
+        return line.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    }
+
+    private static func clientPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("\"Listening\"") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
+                object["server"] == "client API", let port = object["port"].flatMap(Int.init)
+            else { continue }
+            return port
+        }
+        return nil
+    }
+}
