@@ -18,14 +18,7 @@ extension Coordinator {
     public func setMonotonicCounter(name: String, value: UInt64, clientCertificateDER: [UInt8]?) throws(CoordinatorError)
         -> UInt64
     {
-        guard let manifest, manifest.content.config.hasFeature(Self.monotonicCounterFeatureGate) else {
-            throw CoordinatorError(
-                .featureDisabled, .featureDisabled,
-                found: manifest == nil
-                    ? "no manifest (state \(core.state))" : "Config.FeatureGates \(manifest!.content.config.featureGates)",
-                expected: "Config.FeatureGates containing \(Self.monotonicCounterFeatureGate)",
-                hint: "set a manifest whose Config.FeatureGates lists \(Self.monotonicCounterFeatureGate) to enable marble counters")
-        }
+        try requireFeatureGate(Self.monotonicCounterFeatureGate, for: "marble monotonic counters")
         _ = try requireAcceptingMarbles()
         let marble = try authenticateMarble(clientCertificateDER)
         let key = Self.monotonicCounterKey(marble: marble, name: name)

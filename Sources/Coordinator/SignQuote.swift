@@ -45,14 +45,7 @@ extension Coordinator {
     ///
     /// Requires the manifest's `SignQuoteEndpoint` feature gate.
     public func signQuote(_ quote: [UInt8]) async throws(CoordinatorError) -> SignedQuoteVerdict {
-        guard let manifest, manifest.content.config.hasFeature(Self.signQuoteFeatureGate) else {
-            throw CoordinatorError(
-                .featureDisabled, .featureDisabled,
-                found: manifest == nil
-                    ? "no manifest (state \(core.state))" : "Config.FeatureGates \(manifest!.content.config.featureGates)",
-                expected: "Config.FeatureGates containing \(Self.signQuoteFeatureGate)",
-                hint: "set a manifest whose Config.FeatureGates lists \(Self.signQuoteFeatureGate) to enable quote signing")
-        }
+        try requireFeatureGate(Self.signQuoteFeatureGate, for: "quote signing")
         guard !quote.isEmpty else {
             throw CoordinatorError(
                 .badRequest, .invalidQuote, found: "an empty sgxQuote", expected: "an SGX DCAP quote (base64)",
@@ -78,5 +71,17 @@ extension Coordinator {
             "Quote verified and signed",
             metadata: ["tcbStatus": "\(tcbStatus)", "verification": "\(verified.isSimulation ? "SIMULATION (proves nothing)" : "DCAP")"])
         return SignedQuoteVerdict(tcbStatus: tcbStatus, signature: Array(signature), isSimulation: verified.isSimulation)
+    }
+
+    /// Throws the 403-class refusal MarbleRun answers unless the manifest's `Config.FeatureGates` lists `gate`
+    /// (case-insensitive); without a manifest every gate is off.
+    func requireFeatureGate(_ gate: String, for feature: String) throws(CoordinatorError) {
+        guard let config = manifest?.content.config, config.hasFeature(gate) else {
+            throw CoordinatorError(
+                .featureDisabled, .featureDisabled,
+                found: manifest.map { "Config.FeatureGates \($0.content.config.featureGates)" } ?? "no manifest (state \(core.state))",
+                expected: "Config.FeatureGates containing \(gate)",
+                hint: "set a manifest whose Config.FeatureGates lists \(gate) to enable \(feature)")
+        }
     }
 }

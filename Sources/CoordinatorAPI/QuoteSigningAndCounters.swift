@@ -21,10 +21,14 @@ public struct SignQuoteResponse: Codable, Sendable, Hashable {
     public var tcbStatus: String
     /// ASN.1 DER ECDSA signature by the Coordinator's root key over SHA-256(base64(sgxQuote as sent) ‖ tcbStatus).
     public var verificationSignature: Data
+    /// True when the quote was verified against the simulation root, so the verdict proves nothing about SGX
+    /// hardware. Not in MarbleRun's answer, whose clients ignore it; absent when a MarbleRun Coordinator answers.
+    public var simulation: Bool?
 
-    public init(tcbStatus: String, verificationSignature: Data) {
+    public init(tcbStatus: String, verificationSignature: Data, simulation: Bool? = nil) {
         self.tcbStatus = tcbStatus
         self.verificationSignature = verificationSignature
+        self.simulation = simulation
     }
 
     /// The bytes whose SHA-256 the signature covers: base64 (standard alphabet, padded) of the quote exactly as it was

@@ -162,7 +162,8 @@ struct ClientAPIRoutes: Sendable {
         do {
             let verdict = try await coordinator.signQuote(Array(body.sgxQuote))
             return JSendResponse.success(
-                SignQuoteResponse(tcbStatus: verdict.tcbStatus, verificationSignature: Data(verdict.signature)))
+                SignQuoteResponse(
+                    tcbStatus: verdict.tcbStatus, verificationSignature: Data(verdict.signature), simulation: verdict.isSimulation))
         } catch let error as CoordinatorError where error.reason == .invalidQuote {
             return Self.invalidQuote(error)
         }

@@ -1679,6 +1679,10 @@ public enum OpenAPIDocument {
      "verificationSignature": {
       "type": "string",
       "format": "byte"
+     },
+     "simulation": {
+      "type": "boolean",
+      "description": "True when the quote was verified against the simulation root (proves nothing); not in MarbleRun's answer"
      }
     }
    },

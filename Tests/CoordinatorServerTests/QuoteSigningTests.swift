@@ -90,6 +90,7 @@ func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {
             #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
             let verdict = try answer.data(SignQuoteResponse.self)
             #expect(verdict.tcbStatus == "UpToDate")
+            #expect(verdict.simulation == true, "a verdict on the simulated machine says so")
             let message = SignQuoteResponse.signedMessage(sgxQuote: Data(sent), tcbStatus: verdict.tcbStatus)
             #expect(try Self.verifies(verdict.verificationSignature, over: message, with: rootKey))
             let otherStatus = SignQuoteResponse.signedMessage(sgxQuote: Data(sent), tcbStatus: "OutOfDate")
