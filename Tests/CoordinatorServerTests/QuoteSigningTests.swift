@@ -100,6 +100,32 @@ func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {
         await fixture.remove()
     }
 
+    /// A platform whose TCB is out of date: the verdict carries that status (signed), as MarbleRun signs quotes whose
+    /// TCB level is not up to date instead of refusing them.
+    @Test func outOfDateTCBIsSignedWithItsStatus() async throws {
+        let first = try await ServerFixture.start()
+        let setupClient = try first.client()
+        _ = try await setupClient.post(
+            first.clientURL + ClientAPIPath.manifest,
+            json: ManifestRequest(manifest: Data(TestManifests.standard(featureGates: ["SignQuoteEndpoint"]))))
+        await setupClient.shutdown()
+        await first.stop()
+        _ = try first.machine.settingTCBState(SimulatedTCBState(platformStatus: .outOfDate, platformAdvisoryIDs: ["INTEL-SA-00615"]))
+
+        let fixture = try await ServerFixture.start(directory: first.directory)
+        let client = try fixture.client()
+        let rootKey = try await Self.rootPublicKey(client, fixture)
+        let quote = Data(try fixture.platform(Self.anyEnclave).quote(reportData: [UInt8](repeating: 4, count: 64)))
+        let answer = try await client.post(fixture.clientURL + ClientAPIPath.signQuote, json: SignQuoteRequest(sgxQuote: quote))
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+        let verdict = try answer.data(SignQuoteResponse.self)
+        #expect(verdict.tcbStatus == "OutOfDate")
+        #expect(try Self.verifies(
+            verdict.verificationSignature, over: SignQuoteResponse.signedMessage(sgxQuote: quote, tcbStatus: verdict.tcbStatus), with: rootKey))
+        await client.shutdown()
+        await fixture.remove()
+    }
+
     @Test func invalidQuotesAndBodiesAre400Fail() async throws {
         let fixture = try await ServerFixture.start()
         let client = try fixture.client()
