@@ -89,8 +89,10 @@ extension Coordinator {
         } catch {
             throw CoordinatorError(
                 .unauthenticated, .notAMarbleCertificate, found: "certificate '\(certificate.subject)': \(error)",
-                expected: "a certificate issued by this Coordinator's Marble root, CN a UUID, with extension \(CoordinatorPKI.marbleTypeExtensionOID) naming the marble type",
-                hint: "present the certificate the Coordinator issued to the marble at activation (after a manifest update that rotated the intermediate, the marble must activate again)")
+                expected: "a certificate issued by this Coordinator's Marble root, CN a UUID, with extension "
+                    + "\(CoordinatorPKI.marbleTypeExtensionOID) naming the marble type",
+                hint: "present the certificate the Coordinator issued to the marble at activation (after a manifest "
+                    + "update that rotated the intermediate, the marble must activate again)")
         }
     }
 }
