@@ -38,17 +38,26 @@ final class SimulatedCoordinator: @unchecked Sendable {
             self.lock.withLock { self.log.append(chunk) }
         }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
+        // Generous: a whole parallel test run on two cores can slow a debug Coordinator's first start a lot.
+        let deadline = ContinuousClock.now + .seconds(240)
         while ContinuousClock.now < deadline {
             if let port = lock.withLock({ Self.clientPort(in: log) }) {
                 address = "127.0.0.1:\(port)"
                 return
             }
-            guard process.isRunning else { throw CocoaError(.executableLoad) }
+            guard process.isRunning else { throw StartFailure(what: "the Coordinator exited before listening", log: logText) }
             try await Task.sleep(for: .milliseconds(20))
         }
         process.terminate()
-        throw CocoaError(.executableLoad)
+        throw StartFailure(what: "the Coordinator did not log its client API port within 240 s", log: logText)
+    }
+
+    private var logText: String { lock.withLock { String(decoding: log.suffix(4000), as: UTF8.self) } }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let what: String
+        let log: String
+        var description: String { "\(what); its log ends with:\n\(log)" }
     }
 
     deinit {
