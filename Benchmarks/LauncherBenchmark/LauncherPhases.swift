@@ -35,7 +35,7 @@ struct LauncherPhases {
         phases.append(("enclave start: description, signer, trusted-file hashes, measurement", try time {
             _ = try startEnclave(simulation, machine: machine)
         }))
-        phases.append(("marble key: P-384 key, self-signed certificate, CSR", try time {
+        phases.append(("marble key: P-256 key, self-signed certificate, CSR", try time {
             _ = try MarbleKey(names: settings.names)
         }))
         let key = try MarbleKey(names: settings.names)
