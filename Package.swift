@@ -70,7 +70,7 @@ let package = Package(
                 "CollateralSources",
                 "Manifest",
                 "Coordinator", "CoordinatorPKI", "CoordinatorServer", "Platform", "SealedStore",
-                "CoordinatorClient", "CoordinatorAPI",
+                "CoordinatorClient", "CoordinatorAPI", "StrictJSON", "Hexadecimal",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

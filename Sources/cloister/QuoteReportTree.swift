@@ -1,4 +1,6 @@
 import Foundation
+import Hexadecimal
+import StrictJSON
 
 /// An ordered tree of named, typed values: printed as an indented report, or as JSON with the same names and order.
 enum QuoteReportTree: Sendable {
@@ -9,7 +11,7 @@ enum QuoteReportTree: Sendable {
     case bool(Bool)
     case null
 
-    static func bytes(_ value: some Sequence<UInt8>) -> QuoteReportTree { .string(value.map { String(format: "%02x", $0) }.joined()) }
+    static func bytes(_ value: some Sequence<UInt8>) -> QuoteReportTree { .string(Array(value).hexadecimal) }
     static func number(_ value: some BinaryInteger) -> QuoteReportTree { .integer(Int64(value)) }
     static func optional(_ value: QuoteReportTree?) -> QuoteReportTree { value ?? .null }
 
@@ -20,13 +22,13 @@ enum QuoteReportTree: Sendable {
         switch self {
         case .object(let members):
             if members.isEmpty { return "{}" }
-            let body = members.map { "\(pad)\(Self.quoted($0.0)): \($0.1.json(indent: indent + 1))" }.joined(separator: ",\n")
+            let body = members.map { "\(pad)\(JSONValue.stringLiteral($0.0)): \($0.1.json(indent: indent + 1))" }.joined(separator: ",\n")
             return "{\n\(body)\n\(closing)}"
         case .array(let items):
             if items.isEmpty { return "[]" }
             if items.allSatisfy(\.isScalar) { return "[" + items.map { $0.json() }.joined(separator: ", ") + "]" }
             return "[\n" + items.map { pad + $0.json(indent: indent + 1) }.joined(separator: ",\n") + "\n\(closing)]"
-        case .string(let text): return Self.quoted(text)
+        case .string(let text): return JSONValue.stringLiteral(text)
         case .integer(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
         case .null: return "null"
@@ -74,21 +76,5 @@ enum QuoteReportTree: Sendable {
         case .array(let items): items.isEmpty ? "(none)" : items.map(\.scalarText).joined(separator: ", ")
         case .object: json()
         }
-    }
-
-    private static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20: result += String(format: "\\u%04x", scalar.value)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }
