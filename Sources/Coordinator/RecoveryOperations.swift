@@ -84,19 +84,33 @@ extension Coordinator {
 
     /// `GET /api/v2/recover/public-key`: the PKIX DER of an ephemeral RSA-4096 key (made on first use, kept in memory
     /// only) to which key holders may encrypt their decrypted secrets for transport.
-    public func recoveryPublicKey() throws(CoordinatorError) -> [UInt8] {
+    ///
+    /// Generating an RSA-4096 key takes up to seconds, so it happens off the actor; when two first requests overlap,
+    /// the key stored first is kept, so that every holder encrypts to the same key.
+    public func recoveryPublicKey() async throws(CoordinatorError) -> [UInt8] {
+        try requireRecoveryMode()
+        if let key = ephemeralRecoveryKey { return Array(key.publicKey.derRepresentation) }
+        let generated = try await Self.generateRecoveryTransportKey()
+        try requireRecoveryMode()
+        let key = ephemeralRecoveryKey ?? generated
+        ephemeralRecoveryKey = key
+        return Array(key.publicKey.derRepresentation)
+    }
+
+    private func requireRecoveryMode() throws(CoordinatorError) {
         guard case .locked = storage else {
             throw CoordinatorError(
                 .wrongState, .notInRecovery, found: "state \(core.state)", expected: "recovery",
                 hint: "the recovery public key exists only in recovery mode")
         }
-        if let key = ephemeralRecoveryKey { return Array(key.publicKey.derRepresentation) }
+    }
+
+    @concurrent
+    private static func generateRecoveryTransportKey() async throws(CoordinatorError) -> _RSA.Encryption.PrivateKey {
         do {
-            let key = try _RSA.Encryption.PrivateKey(keySize: .bits4096)
-            ephemeralRecoveryKey = key
-            return Array(key.publicKey.derRepresentation)
+            return try _RSA.Encryption.PrivateKey(keySize: .bits4096)
         } catch {
-            throw Self.cryptographyError(error, "creating the ephemeral RSA-4096 recovery key")
+            throw cryptographyError(error, "creating the ephemeral RSA-4096 recovery key")
         }
     }
 
