@@ -265,6 +265,9 @@ public final class SealedStore: Sendable {
                 var active = cipher
                 let recordSet: RecordSetAccumulator
                 if let rotation {
+                    // Re-sealing authenticates whatever is on disk under the new head: check it is the set the
+                    // current head records first, or records altered since opening would become part of the state.
+                    try StateVerification.verify(storage, cipher: cipher, head: head)
                     recordSet = RecordSetAccumulator(.empty)
                     recordSet.recoveryDataDigest = head.recoveryDataDigest
                     for record in try storage.allRecords() {

@@ -248,6 +248,24 @@ struct WholeStateIntegrityTests {
         #expect(reopened.generation == 3)
     }
 
+    @Test("a record put back while the store is open is refused by the next data-key rotation, not re-sealed")
+    func rotationRefusesARecordAlteredWhileOpen() throws {
+        let directory = try ScratchDirectory()
+        let (store, ids) = try populated(directory)
+        let older = try RawCopy(store.backend)
+        var change = StateChange()
+        change.put("coordinator/activations/web", "2")
+        try store.commit(change)
+        let counter = try #require(ids["coordinator/activations/web"])
+        try store.backend.write { storage in try storage.setRecord(counter, older.records[counter]) }
+
+        let mismatch = headMismatch {
+            try store.update(rotatingDataKeySealedWith: sealingKey, recoveryData: { _ in nil }) { _ in }
+        }
+        #expect(mismatch?.part == "record 'coordinator/activations/web'")
+        #expect(headMismatch { try reopen(directory) }?.part == "record 'coordinator/activations/web'")
+    }
+
     @Test("rotation and a change in one transaction; the rotated state verifies")
     func rotationWithChange() throws {
         struct Refused: Error {}
