@@ -24,7 +24,7 @@ public struct LockedSealedState: Sendable {
     {
         let cipher = try StateCipher(dataKey: dataKey)
         let sealedDataKey = self.sealedDataKey
-        let head: StateHead = try SealedStore.storageCall("re-sealing the recovered data key") {
+        let head: (head: StateHead, terms: [Data: [UInt8]]) = try SealedStore.storageCall("re-sealing the recovered data key") {
             try backend.write { storage in
                 guard try storage.metadata(SealedStore.sealedDataKeyName) == sealedDataKey else {
                     throw SealedStoreError.dataKeyDoesNotOpenState(
@@ -37,14 +37,14 @@ public struct LockedSealedState: Sendable {
                         detail: "the state head does not authenticate under the offered \(dataKey.bitCount)-bit key"
                     )
                 }
-                let head = try StateVerification.verifiedHead(storage, cipher: cipher)
+                let verified = try StateVerification.verifiedHead(storage, cipher: cipher)
                 try storage.setMetadata(
                     SealedStore.sealedDataKeyName, StateCipher.sealDataKey(dataKey, with: sealingKey)
                 )
-                return head
+                return verified
             }
         }
-        return SealedStore(backend: backend, cipher: cipher, head: head)
+        return SealedStore(backend: backend, cipher: cipher, head: head.head, terms: head.terms)
     }
 
     /// Deletes the locked state and starts an empty one under a new data key: MarbleRun's "set a new manifest in
@@ -61,6 +61,6 @@ public struct LockedSealedState: Sendable {
                 try storage.setMetadata(SealedStore.headName, cipher.sealHead(.empty))
             }
         }
-        return SealedStore(backend: backend, cipher: cipher, head: .empty)
+        return SealedStore(backend: backend, cipher: cipher, head: .empty, terms: [:])
     }
 }

@@ -42,14 +42,14 @@ public final class SealedStore: Sendable {
     }
 
     public let backend: any SealedStorageBackend
-    /// The data key and the head this instance wrote (or verified) last.
-    private let current: Mutex<(cipher: StateCipher, head: StateHead)>
+    /// The data key, the head and the records' digest terms this instance wrote (or verified) last.
+    private let current: Mutex<(cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]])>
     /// Serializes writers from the head they read until the head they wrote is recorded in `current`.
     private let writer = NSLock()
 
-    init(backend: any SealedStorageBackend, cipher: StateCipher, head: StateHead) {
+    init(backend: any SealedStorageBackend, cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]]) {
         self.backend = backend
-        current = Mutex((cipher, head))
+        current = Mutex((cipher, head, terms))
     }
 
     /// Opens the state in `backend`, creating it when there is none.
@@ -61,7 +61,7 @@ public final class SealedStore: Sendable {
     {
         enum Found {
             case created(StateCipher)
-            case opened(StateCipher, StateHead)
+            case opened(StateCipher, StateHead, [Data: [UInt8]])
             case locked(sealedKey: Data, recoveryData: Data?)
         }
         let found: Found = try storageCall("opening the state") {
@@ -92,12 +92,14 @@ public final class SealedStore: Sendable {
                     return .locked(sealedKey: sealedKey, recoveryData: try storage.metadata(recoveryDataName))
                 }
                 let cipher = try StateCipher(dataKey: dataKey)
-                return .opened(cipher, try StateVerification.verifiedHead(storage, cipher: cipher))
+                let verified = try StateVerification.verifiedHead(storage, cipher: cipher)
+                return .opened(cipher, verified.head, verified.terms)
             }
         }
         switch found {
-        case .created(let cipher): return .created(SealedStore(backend: backend, cipher: cipher, head: .empty))
-        case .opened(let cipher, let head): return .opened(SealedStore(backend: backend, cipher: cipher, head: head))
+        case .created(let cipher): return .created(SealedStore(backend: backend, cipher: cipher, head: .empty, terms: [:]))
+        case .opened(let cipher, let head, let terms):
+            return .opened(SealedStore(backend: backend, cipher: cipher, head: head, terms: terms))
         case .locked(let sealedKey, let recoveryData):
             return .sealedWithAnotherKey(
                 LockedSealedState(backend: backend, recoveryData: recoveryData, sealedDataKey: sealedKey)
@@ -115,18 +117,25 @@ public final class SealedStore: Sendable {
     // MARK: Reading
 
     /// The value stored under `key`, or nil.
+    ///
+    /// Reads wait for a running write, so that what they find on disk and the digest terms they check it against
+    /// belong to the same transaction.
     public func value(forKey key: String) throws(SealedStoreError) -> Data? {
-        let cipher = current.withLock { $0.cipher }
+        writer.lock()
+        defer { writer.unlock() }
+        let (cipher, terms) = current.withLock { ($0.cipher, $0.terms) }
         return try Self.storageCall("reading '\(key)'") {
-            try backend.read { storage in try StateTransaction.value(key, storage, cipher) }
+            try backend.read { storage in try StateTransaction.value(key, storage, cipher, terms) }
         }
     }
 
     /// All keys and values whose key starts with `prefix` (all of them for the empty prefix).
     public func values(withPrefix prefix: String = "") throws(SealedStoreError) -> [String: Data] {
-        let cipher = current.withLock { $0.cipher }
+        writer.lock()
+        defer { writer.unlock() }
+        let (cipher, terms) = current.withLock { ($0.cipher, $0.terms) }
         return try Self.storageCall("listing '\(prefix)*'") {
-            try backend.read { storage in try StateTransaction.values(prefix, storage, cipher) }
+            try backend.read { storage in try StateTransaction.values(prefix, storage, cipher, terms) }
         }
     }
 
@@ -248,8 +257,8 @@ public final class SealedStore: Sendable {
     private func write<T>(rotation: Rotation?, _ body: (StateTransaction) throws -> T) throws -> T {
         writer.lock()
         defer { writer.unlock() }
-        let (cipher, head) = current.withLock { ($0.cipher, $0.head) }
-        let written: (result: T, cipher: StateCipher, head: StateHead)
+        let (cipher, head, terms) = current.withLock { ($0.cipher, $0.head, $0.terms) }
+        let written: (result: T, cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]])
         do {
             written = try backend.write { storage in
                 let found = try storage.metadata(Self.headName).flatMap(cipher.openHead)
@@ -280,7 +289,7 @@ public final class SealedStore: Sendable {
                     try storage.setMetadata(Self.sealedDataKeyName, rotation.sealedDataKey)
                     active = rotation.cipher
                 } else {
-                    recordSet = RecordSetAccumulator(head)
+                    recordSet = RecordSetAccumulator(head, terms: terms)
                 }
                 let transaction = StateTransaction(
                     storage: storage, cipher: active, generation: generation, recordSet: recordSet)
@@ -293,7 +302,7 @@ public final class SealedStore: Sendable {
                 }
                 let newHead = recordSet.head(generation: generation)
                 try storage.setMetadata(Self.headName, active.sealHead(newHead))
-                return (result, active, newHead)
+                return (result, active, newHead, recordSet.terms)
             }
         } catch let failure as BodyFailure {
             throw failure.underlying
@@ -305,7 +314,7 @@ public final class SealedStore: Sendable {
                 hint: "check disk space and permissions of the data directory, then retry"
             )
         }
-        current.withLock { $0 = (written.cipher, written.head) }
+        current.withLock { $0 = (written.cipher, written.head, written.terms) }
         return written.result
     }
 

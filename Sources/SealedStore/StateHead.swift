@@ -98,8 +98,12 @@ final class RecordSetAccumulator {
     private(set) var termSum: UInt64
     private(set) var locatedTermSum: UInt64
     var recoveryDataDigest: [UInt8]?
+    /// Each record's digest term by identifier: what reads and replacements check the record on disk against, so
+    /// that a record changed while the store is open is noticed at once rather than at the next start.
+    private(set) var terms: [Data: [UInt8]]
 
-    init(_ head: StateHead) {
+    init(_ head: StateHead, terms: [Data: [UInt8]] = [:]) {
+        self.terms = terms
         recordCount = head.recordCount
         digest = head.digest
         termSum = head.termSum
@@ -108,6 +112,7 @@ final class RecordSetAccumulator {
     }
 
     func add(id: Data, term: [UInt8]) {
+        terms[id] = term
         fold(term)
         recordCount &+= 1
         let value = RecordLocator.value(of: term)
@@ -117,6 +122,7 @@ final class RecordSetAccumulator {
     }
 
     func remove(id: Data, term: [UInt8]) {
+        terms[id] = nil
         fold(term)
         recordCount &-= 1
         let value = RecordLocator.value(of: term)

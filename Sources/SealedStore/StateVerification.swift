@@ -4,7 +4,7 @@ import Foundation
 enum StateVerification {
     /// Opens the head with `cipher` and checks every record and the recovery data against it. The check hashes each
     /// record once without decrypting it; only when it fails are the records decrypted, to name the culprit.
-    static func verifiedHead(_ storage: any StorageReading, cipher: StateCipher) throws -> StateHead {
+    static func verifiedHead(_ storage: any StorageReading, cipher: StateCipher) throws -> (head: StateHead, terms: [Data: [UInt8]]) {
         guard let sealedHead = try storage.metadata(SealedStore.headName) else {
             throw SealedStoreError.stateDoesNotMatchHead(
                 part: "the head", found: "no head", expected: "the head written with every transaction")
@@ -14,11 +14,12 @@ enum StateVerification {
                 part: "the head", found: "\(sealedHead.count) bytes that do not authenticate under the unsealed data key",
                 expected: "the head written with that data key (the sealed data key and the head come from different copies)")
         }
-        try verify(storage, cipher: cipher, head: head)
-        return head
+        return (head, try verify(storage, cipher: cipher, head: head))
     }
 
-    static func verify(_ storage: any StorageReading, cipher: StateCipher, head: StateHead) throws {
+    /// Returns each record's digest term by identifier when the records match `head`.
+    @discardableResult
+    static func verify(_ storage: any StorageReading, cipher: StateCipher, head: StateHead) throws -> [Data: [UInt8]] {
         let recoveryData = try storage.metadata(SealedStore.recoveryDataName)
         guard StateHead.recoveryDigest(recoveryData) == head.recoveryDataDigest else {
             throw SealedStoreError.stateDoesNotMatchHead(
@@ -31,7 +32,7 @@ enum StateVerification {
         for record in records {
             accumulator.add(id: record.id, term: cipher.digestTerm(id: record.id, sealed: record.sealed))
         }
-        if accumulator.recordCount == head.recordCount, accumulator.digest == head.digest { return }
+        if accumulator.recordCount == head.recordCount, accumulator.digest == head.digest { return accumulator.terms }
 
         for record in records {
             let opened = try cipher.open(id: record.id, sealed: record.sealed)

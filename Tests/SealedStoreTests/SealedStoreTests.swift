@@ -112,7 +112,7 @@ struct SealedStoreTests {
             try storage.setRecord(record.id, damaged)
         }
         #expect {
-            try store.value(forKey: "manifest")
+            try openStore(directory, sealingKey)
         } throws: { error in
             let text = "\(error)"
             return text.hasPrefix("sealed record ") && text.contains("bytes do not authenticate with AES-256-GCM under the data key")

@@ -101,7 +101,9 @@ struct WholeStateIntegrityTests {
         change.put("coordinator/activations/web", "2")
         try store.commit(change)
         try store.backend.write { storage in try storage.setRecord(counterID, old) }
-        #expect(try store.value(forKey: "coordinator/activations/web") == Data("1".utf8), "the old record alone authenticates")
+        #expect(
+            headMismatch { _ = try store.value(forKey: "coordinator/activations/web") }?.part == "record 'coordinator/activations/web'",
+            "the running store notices at once")
         let mismatch = try #require(headMismatch { try reopen(directory) })
         #expect(mismatch.part == "record 'coordinator/activations/web'")
         #expect(mismatch.found == "the value written by transaction 2")
@@ -175,11 +177,7 @@ struct WholeStateIntegrityTests {
         let coreID = try #require(ids["coordinator/core"])
         let counterID = try #require(ids["coordinator/activations/web"])
         try store.backend.write { storage in try storage.setRecord(counterID, copy.records[coreID]) }
-        #expect {
-            try store.value(forKey: "coordinator/activations/web")
-        } throws: { error in
-            "\(error)".contains("do not authenticate with AES-256-GCM under the data key and this record identifier")
-        }
+        #expect(headMismatch { _ = try store.value(forKey: "coordinator/activations/web") }?.part == "record 'coordinator/activations/web'")
         #expect {
             try reopen(directory)
         } throws: { error in
@@ -264,6 +262,32 @@ struct WholeStateIntegrityTests {
         }
         #expect(mismatch?.part == "record 'coordinator/activations/web'")
         #expect(headMismatch { try reopen(directory) }?.part == "record 'coordinator/activations/web'")
+    }
+
+    @Test("a record put back or deleted while the store is open is refused by the next read or write of it")
+    func readsAndWritesRefuseARecordAlteredWhileOpen() throws {
+        let directory = try ScratchDirectory()
+        let (store, ids) = try populated(directory)
+        let older = try RawCopy(store.backend)
+        var change = StateChange()
+        change.put("coordinator/activations/web", "2")
+        try store.commit(change)
+        let counter = try #require(ids["coordinator/activations/web"])
+        let current = try RawCopy(store.backend)
+        try store.backend.write { storage in try storage.setRecord(counter, older.records[counter]) }
+
+        #expect(headMismatch { _ = try store.value(forKey: "coordinator/activations/web") }?.part == "record 'coordinator/activations/web'")
+        #expect(headMismatch { _ = try store.values() }?.part == "record 'coordinator/activations/web'")
+        #expect(headMismatch { try store.update { try $0.put("coordinator/activations/web", Data("3".utf8)) } } != nil)
+        #expect(try store.value(forKey: "coordinator/core") == Data("core-1".utf8), "untouched records still read")
+
+        try store.backend.write { storage in try storage.setRecord(counter, current.records[counter]) }
+        #expect(try store.value(forKey: "coordinator/activations/web") == Data("2".utf8))
+        let audit = try #require(ids["audit/0"])
+        try store.backend.write { storage in try storage.setRecord(audit, nil) }
+        #expect(headMismatch { _ = try store.value(forKey: "audit/0") }?.part == "record 'audit/0'")
+        #expect(headMismatch { _ = try store.values(withPrefix: "coordinator/") }?.part == "the record set")
+        #expect(headMismatch { try store.update { try $0.delete("audit/0") } } != nil)
     }
 
     @Test("rotation and a change in one transaction; the rotated state verifies")
