@@ -51,7 +51,7 @@ final class ClientTestCoordinator: Sendable {
         errors.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
         self.log = log
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(240)  // generous: a whole parallel run on two cores slows debug start-ups a lot
         var port: Int?
         while ContinuousClock.now < deadline, port == nil {
             port = Self.clientPort(in: log.data)
@@ -64,7 +64,7 @@ final class ClientTestCoordinator: Sendable {
         }
         guard let port else {
             process.terminate()
-            throw LaunchFailure(description: "cloister coordinator did not listen within 60 s")
+            throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log:\n\(String(decoding: log.data.suffix(4000), as: UTF8.self))")
         }
         clientPort = port
     }

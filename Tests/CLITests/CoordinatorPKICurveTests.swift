@@ -88,7 +88,7 @@ private final class CurveTestCoordinator: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(240)  // generous: a whole parallel run on two cores slows debug start-ups a lot
         var port: Int?
         while port == nil {
             port = Self.clientPort(in: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
@@ -96,7 +96,7 @@ private final class CurveTestCoordinator: Sendable {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
                 if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw Failure(description: "cloister coordinator \(arguments) did not listen within 60 s: \(text.suffix(2000))")
+                throw Failure(description: "cloister coordinator \(arguments) did not listen within 240 s: \(text.suffix(2000))")
             }
             try await Task.sleep(for: .milliseconds(20))
         }

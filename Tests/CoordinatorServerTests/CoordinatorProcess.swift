@@ -41,7 +41,7 @@ final class CoordinatorProcess: Sendable {
             log.append(chunk)
         }
         try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(240)  // generous: a whole parallel run on two cores slows debug start-ups a lot
         while ContinuousClock.now < deadline {
             let ports = Self.ports(in: log.data)
             if let client = ports["client API"], let marble = ports["marble API"] {
@@ -53,7 +53,7 @@ final class CoordinatorProcess: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         process.terminate()
-        throw LaunchFailure(description: "cloister coordinator did not listen within 60 s")
+        throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log:\n\(String(decoding: log.data.suffix(4000), as: UTF8.self))")
     }
 
     private init(process: Process, clientPort: Int, marblePort: Int, log: LogBuffer) {
