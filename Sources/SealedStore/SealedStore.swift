@@ -42,14 +42,17 @@ public final class SealedStore: Sendable {
     }
 
     public let backend: any SealedStorageBackend
-    /// The data key, the head and the records' digest terms this instance wrote (or verified) last.
-    private let current: Mutex<(cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]])>
+    /// The data key and the head this instance wrote (or verified) last.
+    private let current: Mutex<(cipher: StateCipher, head: StateHead)>
+    /// Guarded by `writer`.
+    private let terms: RecordTerms
     /// Serializes writers from the head they read until the head they wrote is recorded in `current`.
     private let writer = NSLock()
 
     init(backend: any SealedStorageBackend, cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]]) {
         self.backend = backend
-        current = Mutex((cipher, head, terms))
+        current = Mutex((cipher, head))
+        self.terms = RecordTerms(terms)
     }
 
     /// Opens the state in `backend`, creating it when there is none.
@@ -123,9 +126,9 @@ public final class SealedStore: Sendable {
     public func value(forKey key: String) throws(SealedStoreError) -> Data? {
         writer.lock()
         defer { writer.unlock() }
-        let (cipher, terms) = current.withLock { ($0.cipher, $0.terms) }
+        let cipher = current.withLock { $0.cipher }
         return try Self.storageCall("reading '\(key)'") {
-            try backend.read { storage in try StateTransaction.value(key, storage, cipher, terms) }
+            try backend.read { storage in try StateTransaction.value(key, storage, cipher) { terms.table[$0] } }
         }
     }
 
@@ -133,9 +136,11 @@ public final class SealedStore: Sendable {
     public func values(withPrefix prefix: String = "") throws(SealedStoreError) -> [String: Data] {
         writer.lock()
         defer { writer.unlock() }
-        let (cipher, terms) = current.withLock { ($0.cipher, $0.terms) }
+        let cipher = current.withLock { $0.cipher }
         return try Self.storageCall("listing '\(prefix)*'") {
-            try backend.read { storage in try StateTransaction.values(prefix, storage, cipher, terms) }
+            try backend.read { storage in
+                try StateTransaction.values(prefix, storage, cipher, expectedCount: terms.table.count) { terms.table[$0] }
+            }
         }
     }
 
@@ -257,8 +262,8 @@ public final class SealedStore: Sendable {
     private func write<T>(rotation: Rotation?, _ body: (StateTransaction) throws -> T) throws -> T {
         writer.lock()
         defer { writer.unlock() }
-        let (cipher, head, terms) = current.withLock { ($0.cipher, $0.head, $0.terms) }
-        let written: (result: T, cipher: StateCipher, head: StateHead, terms: [Data: [UInt8]])
+        let (cipher, head) = current.withLock { ($0.cipher, $0.head) }
+        let written: (result: T, cipher: StateCipher, head: StateHead, changedTerms: [Data: [UInt8]?])
         do {
             written = try backend.write { storage in
                 let found = try storage.metadata(Self.headName).flatMap(cipher.openHead)
@@ -289,7 +294,7 @@ public final class SealedStore: Sendable {
                     try storage.setMetadata(Self.sealedDataKeyName, rotation.sealedDataKey)
                     active = rotation.cipher
                 } else {
-                    recordSet = RecordSetAccumulator(head, terms: terms)
+                    recordSet = RecordSetAccumulator(head, committedTerms: terms)
                 }
                 let transaction = StateTransaction(
                     storage: storage, cipher: active, generation: generation, recordSet: recordSet)
@@ -302,7 +307,7 @@ public final class SealedStore: Sendable {
                 }
                 let newHead = recordSet.head(generation: generation)
                 try storage.setMetadata(Self.headName, active.sealHead(newHead))
-                return (result, active, newHead, recordSet.terms)
+                return (result, active, newHead, recordSet.changedTerms)
             }
         } catch let failure as BodyFailure {
             throw failure.underlying
@@ -314,7 +319,12 @@ public final class SealedStore: Sendable {
                 hint: "check disk space and permissions of the data directory, then retry"
             )
         }
-        current.withLock { $0 = (written.cipher, written.head, written.terms) }
+        if rotation != nil {
+            terms.table = written.changedTerms.compactMapValues { $0 }
+        } else {
+            for (id, term) in written.changedTerms { terms.table[id] = term }
+        }
+        current.withLock { $0 = (written.cipher, written.head) }
         return written.result
     }
 

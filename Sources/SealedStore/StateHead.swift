@@ -98,12 +98,13 @@ final class RecordSetAccumulator {
     private(set) var termSum: UInt64
     private(set) var locatedTermSum: UInt64
     var recoveryDataDigest: [UInt8]?
-    /// Each record's digest term by identifier: what reads and replacements check the record on disk against, so
-    /// that a record changed while the store is open is noticed at once rather than at the next start.
-    private(set) var terms: [Data: [UInt8]]
+    /// The digest terms as of the last commit (nil: none, when the set is rebuilt from nothing).
+    private let committedTerms: RecordTerms?
+    /// This transaction's changes to them: a new term, or nil for a removed record.
+    private(set) var changedTerms: [Data: [UInt8]?] = [:]
 
-    init(_ head: StateHead, terms: [Data: [UInt8]] = [:]) {
-        self.terms = terms
+    init(_ head: StateHead, committedTerms: RecordTerms? = nil) {
+        self.committedTerms = committedTerms
         recordCount = head.recordCount
         digest = head.digest
         termSum = head.termSum
@@ -111,8 +112,17 @@ final class RecordSetAccumulator {
         recoveryDataDigest = head.recoveryDataDigest
     }
 
+    /// The digest term of the record `id` as this transaction sees it, or nil when there is none.
+    func term(of id: Data) -> [UInt8]? {
+        if let changed = changedTerms[id] { return changed }
+        return committedTerms?.table[id]
+    }
+
+    /// Every term, for a set built from nothing (opening, rotation).
+    var builtTerms: [Data: [UInt8]] { changedTerms.compactMapValues { $0 } }
+
     func add(id: Data, term: [UInt8]) {
-        terms[id] = term
+        changedTerms[id] = .some(term)
         fold(term)
         recordCount &+= 1
         let value = RecordLocator.value(of: term)
@@ -122,7 +132,7 @@ final class RecordSetAccumulator {
     }
 
     func remove(id: Data, term: [UInt8]) {
-        terms[id] = nil
+        changedTerms.updateValue(nil, forKey: id)
         fold(term)
         recordCount &-= 1
         let value = RecordLocator.value(of: term)
@@ -188,4 +198,14 @@ enum RecordLocator {
     private static func firstWord(_ bytes: [UInt8]) -> UInt64 {
         bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
+}
+
+/// Each record's digest term by identifier, as this process last wrote or verified it: reads and replacements check
+/// the record on disk against it, so that a record changed while the store is open is noticed at once rather than at
+/// the next start. A reference, changed in place at each commit, so that a transaction does not copy the whole table.
+final class RecordTerms: @unchecked Sendable {
+    /// Read and changed only while holding the store's writer lock.
+    var table: [Data: [UInt8]]
+
+    init(_ table: [Data: [UInt8]]) { self.table = table }
 }

@@ -10,11 +10,13 @@ public struct StateTransaction {
     let recordSet: RecordSetAccumulator
 
     public func value(forKey key: String) throws(SealedStoreError) -> Data? {
-        try SealedStore.storageCall("reading '\(key)'") { try Self.value(key, storage, cipher, recordSet.terms) }
+        try SealedStore.storageCall("reading '\(key)'") { try Self.value(key, storage, cipher, recordSet.term(of:)) }
     }
 
     public func values(withPrefix prefix: String = "") throws(SealedStoreError) -> [String: Data] {
-        try SealedStore.storageCall("listing '\(prefix)*'") { try Self.values(prefix, storage, cipher, recordSet.terms) }
+        try SealedStore.storageCall("listing '\(prefix)*'") {
+            try Self.values(prefix, storage, cipher, expectedCount: Int(recordSet.recordCount), recordSet.term(of:))
+        }
     }
 
     /// Writes `value` under `key`: one point read of the record it replaces (to take its term out of the head's
@@ -22,7 +24,7 @@ public struct StateTransaction {
     public func put(_ key: String, _ value: Data) throws(SealedStoreError) {
         let record = try cipher.seal(key: key, generation: generation, value: value)
         try SealedStore.storageCall("writing '\(key)'") {
-            if let replaced = try Self.checkedTerm(key, record.id, storage, cipher, recordSet.terms) {
+            if let replaced = try Self.checkedTerm(key, record.id, storage, cipher, recordSet.term(of:)) {
                 recordSet.remove(id: record.id, term: replaced)
             }
             try storage.setRecord(record.id, record.sealed)
@@ -33,7 +35,7 @@ public struct StateTransaction {
     public func delete(_ key: String) throws(SealedStoreError) {
         let id = try cipher.recordID(for: key)
         try SealedStore.storageCall("deleting '\(key)'") {
-            guard let deleted = try Self.checkedTerm(key, id, storage, cipher, recordSet.terms) else { return }
+            guard let deleted = try Self.checkedTerm(key, id, storage, cipher, recordSet.term(of:)) else { return }
             recordSet.remove(id: id, term: deleted)
             try storage.setRecord(id, nil)
         }
@@ -61,26 +63,29 @@ public struct StateTransaction {
         recordSet.recoveryDataDigest = StateHead.recoveryDigest(data)
     }
 
-    static func value(_ key: String, _ storage: any StorageReading, _ cipher: StateCipher, _ terms: [Data: [UInt8]]) throws -> Data? {
+    static func value(
+        _ key: String, _ storage: any StorageReading, _ cipher: StateCipher, _ term: (Data) -> [UInt8]?
+    ) throws -> Data? {
         let id = try cipher.recordID(for: key)
-        guard try checkedTerm(key, id, storage, cipher, terms) != nil, let sealed = try storage.record(id) else { return nil }
+        guard try checkedTerm(key, id, storage, cipher, term) != nil, let sealed = try storage.record(id) else { return nil }
         return try cipher.open(id: id, sealed: sealed).value
     }
 
     static func values(
-        _ prefix: String, _ storage: any StorageReading, _ cipher: StateCipher, _ terms: [Data: [UInt8]]
+        _ prefix: String, _ storage: any StorageReading, _ cipher: StateCipher, expectedCount: Int,
+        _ term: (Data) -> [UInt8]?
     ) throws -> [String: Data] {
         let records = try storage.allRecords()
-        guard records.count == terms.count else {
+        guard records.count == expectedCount else {
             throw SealedStoreError.stateDoesNotMatchHead(
                 part: "the record set", found: "\(records.count) records",
-                expected: "\(terms.count) records, as this process wrote or verified them (the data directory was "
+                expected: "\(expectedCount) records, as this process wrote or verified them (the data directory was "
                     + "changed while the Coordinator ran)")
         }
         var values: [String: Data] = [:]
         for record in records {
             let (key, _, value) = try cipher.open(id: record.id, sealed: record.sealed)
-            guard terms[record.id] == cipher.digestTerm(id: record.id, sealed: record.sealed) else {
+            guard term(record.id) == cipher.digestTerm(id: record.id, sealed: record.sealed) else {
                 throw changedWhileOpen(key)
             }
             if key.hasPrefix(prefix) { values[key] = value }
@@ -91,10 +96,10 @@ public struct StateTransaction {
     /// The digest term of the record stored under `id`, or nil when there is none, after checking that the disk
     /// holds exactly the record this process wrote or verified (the host may change the file at any time).
     static func checkedTerm(
-        _ key: String, _ id: Data, _ storage: any StorageReading, _ cipher: StateCipher, _ terms: [Data: [UInt8]]
+        _ key: String, _ id: Data, _ storage: any StorageReading, _ cipher: StateCipher, _ term: (Data) -> [UInt8]?
     ) throws -> [UInt8]? {
         let found = try storage.record(id).map { cipher.digestTerm(id: id, sealed: $0) }
-        guard found == terms[id] else { throw changedWhileOpen(key) }
+        guard found == term(id) else { throw changedWhileOpen(key) }
         return found
     }
 

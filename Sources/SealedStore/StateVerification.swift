@@ -32,7 +32,7 @@ enum StateVerification {
         for record in records {
             accumulator.add(id: record.id, term: cipher.digestTerm(id: record.id, sealed: record.sealed))
         }
-        if accumulator.recordCount == head.recordCount, accumulator.digest == head.digest { return accumulator.terms }
+        if accumulator.recordCount == head.recordCount, accumulator.digest == head.digest { return accumulator.builtTerms }
 
         for record in records {
             let opened = try cipher.open(id: record.id, sealed: record.sealed)
