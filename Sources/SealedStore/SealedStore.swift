@@ -70,6 +70,12 @@ public final class SealedStore: Sendable {
         let found: Found = try storageCall("opening the state") {
             try backend.write { storage throws -> Found in
                 guard let format = try storage.metadata(formatName) else {
+                    for name in [sealedDataKeyName, headName] where try storage.metadata(name) != nil {
+                        throw SealedStoreError.corruptMetadata(
+                            name: formatName, found: "no format marker beside an existing '\(name)'",
+                            expected: "the marker written when the store was created (creating a new state here would "
+                                + "overwrite the existing one)")
+                    }
                     guard try storage.allRecords().isEmpty else {
                         throw SealedStoreError.corruptMetadata(
                             name: formatName, found: "no format marker beside existing records",

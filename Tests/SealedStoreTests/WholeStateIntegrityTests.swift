@@ -290,6 +290,22 @@ struct WholeStateIntegrityTests {
         #expect(headMismatch { try store.update { try $0.delete("audit/0") } } != nil)
     }
 
+    @Test("a state whose format marker and records were deleted is refused, not silently created anew")
+    func missingFormatMarkerBesideASealedKeyIsRefused() throws {
+        let directory = try ScratchDirectory()
+        let (store, _) = try populated(directory)
+        try store.backend.write { storage in
+            for record in try storage.allRecords() { try storage.setRecord(record.id, nil) }
+            try storage.setMetadata(SealedStore.formatName, nil)
+        }
+        #expect {
+            try openStore(directory, sealingKey)
+        } throws: { error in
+            guard case SealedStoreError.corruptMetadata(let name, let found, _) = error else { return false }
+            return name == SealedStore.formatName && found.contains("sealedDataKey")
+        }
+    }
+
     @Test("rotation and a change in one transaction; the rotated state verifies")
     func rotationWithChange() throws {
         struct Refused: Error {}
