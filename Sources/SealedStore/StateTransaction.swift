@@ -24,8 +24,8 @@ public struct StateTransaction {
     public func put(_ key: String, _ value: Data) throws(SealedStoreError) {
         let record = try cipher.seal(key: key, generation: generation, value: value)
         try SealedStore.storageCall("writing '\(key)'") {
-            if let replaced = try Self.checkedTerm(key, record.id, storage, cipher, recordSet.term(of:)) {
-                recordSet.remove(id: record.id, term: replaced)
+            if let replaced = try Self.checkedRecord(key, record.id, storage, cipher, recordSet.term(of:)) {
+                recordSet.remove(id: record.id, term: replaced.term)
             }
             try storage.setRecord(record.id, record.sealed)
             recordSet.add(id: record.id, term: cipher.digestTerm(id: record.id, sealed: record.sealed))
@@ -35,8 +35,8 @@ public struct StateTransaction {
     public func delete(_ key: String) throws(SealedStoreError) {
         let id = try cipher.recordID(for: key)
         try SealedStore.storageCall("deleting '\(key)'") {
-            guard let deleted = try Self.checkedTerm(key, id, storage, cipher, recordSet.term(of:)) else { return }
-            recordSet.remove(id: id, term: deleted)
+            guard let deleted = try Self.checkedRecord(key, id, storage, cipher, recordSet.term(of:)) else { return }
+            recordSet.remove(id: id, term: deleted.term)
             try storage.setRecord(id, nil)
         }
     }
@@ -67,8 +67,8 @@ public struct StateTransaction {
         _ key: String, _ storage: any StorageReading, _ cipher: StateCipher, _ term: (Data) -> [UInt8]?
     ) throws -> Data? {
         let id = try cipher.recordID(for: key)
-        guard try checkedTerm(key, id, storage, cipher, term) != nil, let sealed = try storage.record(id) else { return nil }
-        return try cipher.open(id: id, sealed: sealed).value
+        guard let record = try checkedRecord(key, id, storage, cipher, term) else { return nil }
+        return try cipher.open(id: id, sealed: record.sealed).value
     }
 
     static func values(
@@ -93,13 +93,13 @@ public struct StateTransaction {
         return values
     }
 
-    /// The digest term of the record stored under `id`, or nil when there is none, after checking that the disk
-    /// holds exactly the record this process wrote or verified (the host may change the file at any time).
-    static func checkedTerm(
+    /// The sealed record stored under `id` and its digest term, or nil when there is none, after checking that the
+    /// disk holds exactly the record this process wrote or verified (the host may change the file at any time).
+    static func checkedRecord(
         _ key: String, _ id: Data, _ storage: any StorageReading, _ cipher: StateCipher, _ term: (Data) -> [UInt8]?
-    ) throws -> [UInt8]? {
-        let found = try storage.record(id).map { cipher.digestTerm(id: id, sealed: $0) }
-        guard found == term(id) else { throw changedWhileOpen(key) }
+    ) throws -> (sealed: Data, term: [UInt8])? {
+        let found = try storage.record(id).map { (sealed: $0, term: cipher.digestTerm(id: id, sealed: $0)) }
+        guard found?.term == term(id) else { throw changedWhileOpen(key) }
         return found
     }
 
