@@ -57,7 +57,8 @@ struct CrashConsistencyTests {
             case .opened(let store):
                 let values = try store.values()
                 counter = values["counter"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0
-                try checkState(values, counter: counter, trial: trial)
+                // Killed after the store was created but before its first transaction: the empty prefix.
+                if !values.isEmpty || counter != 0 { try checkState(values, counter: counter, trial: trial) }
                 let rotation = counter / 10 * 10
                 #expect(
                     try store.recoveryData() == (rotation == 0 ? nil : Data("rotated at \(rotation)".utf8)),
