@@ -10,6 +10,7 @@ import Manifest
 import Platform
 import Recovery
 import SealedStore
+import Synchronization
 import _CryptoExtras
 
 /// The attested control plane: holds the manifest, the PKI and the secrets, attests and activates marbles, and serves
@@ -43,8 +44,11 @@ public actor Coordinator {
         case locked(LockedSealedState)
     }
 
-    var storage: Storage
-    var core: PersistedCore
+    var storage: Storage { didSet { publishStatus() } }
+    var core: PersistedCore { didSet { publishStatus() } }
+    /// The status as of the last change of `core` or `storage`, readable without waiting for the actor: monitoring,
+    /// load balancers and clients poll it, and it must not queue behind activations.
+    private nonisolated let publishedStatus: Mutex<CoordinatorStatus>
     var pki: CoordinatorPKI
     var manifest: Manifest?
     var users: UserDirectory
@@ -77,6 +81,7 @@ public actor Coordinator {
         users = UserDirectory(content: manifest?.content ?? ManifestContent())
         self.activations = activations
         self.cachedQuote = cachedQuote
+        publishedStatus = Mutex(Self.status(core: core, storage: storage, platform: configuration.platform.kind))
     }
 
     // MARK: - Starting
@@ -255,12 +260,23 @@ public actor Coordinator {
 
     // MARK: - Status, quote, TLS identity
 
-    /// `GET /api/v2/status`.
-    public func status() -> CoordinatorStatus {
-        var reason: String?
-        if case .locked(let locked) = storage { reason = locked.reason }
-        return CoordinatorStatus(
-            state: core.state, platform: platformKind, recoveryReason: reason, statePersisted: statePersisted)
+    /// `GET /api/v2/status`: the status as of the last change.
+    public nonisolated func status() -> CoordinatorStatus {
+        publishedStatus.withLock { $0 }
+    }
+
+    private func publishStatus() {
+        let status = Self.status(core: core, storage: storage, platform: platformKind)
+        publishedStatus.withLock { $0 = status }
+    }
+
+    private static func status(core: PersistedCore, storage: Storage, platform: PlatformKind) -> CoordinatorStatus {
+        switch storage {
+        case .locked(let locked):
+            CoordinatorStatus(state: core.state, platform: platform, recoveryReason: locked.reason, statePersisted: true)
+        case .open(let store):
+            CoordinatorStatus(state: core.state, platform: platform, recoveryReason: nil, statePersisted: !(store.backend is MemoryStorage))
+        }
     }
 
     public var state: CoordinatorState { core.state }

@@ -13,13 +13,13 @@ struct ClientAPIRoutes: Sendable {
     let identity: TLSIdentityStore
     let metrics: CoordinatorMetrics
     let logger: Logger
-    let statusAnswers = StatusAnswerCache()
+    let statusAnswers: StatusAnswerCache
 
     /// The largest request body accepted (a manifest with many users and certificates fits well within).
     static let maximumBodySize = 4 << 20
 
     func add(to router: Router<CoordinatorRequestContext>) {
-        router.get(RouterPath(ClientAPIPath.status)) { _, _ in await status() }
+        router.get(RouterPath(ClientAPIPath.status)) { _, _ in statusAnswers.response() }
         router.get(RouterPath(ClientAPIPath.quote)) { request, _ in try await quote(request) }
         router.get(RouterPath(ClientAPIPath.manifest)) { _, _ in try await signedManifest() }
         router.post(RouterPath(ClientAPIPath.manifest)) { request, context in try await setManifest(request, context) }
@@ -36,12 +36,6 @@ struct ClientAPIRoutes: Sendable {
         router.post(RouterPath(ClientAPIPath.monotonicCounter)) { request, context in try await setMonotonicCounter(request, context) }
         router.get(RouterPath(ClientAPIPath.openAPI)) { _, _ in OpenAPIDocument.response() }
         OperationalRoutes(coordinator: coordinator, metrics: metrics).add(to: router)
-    }
-
-    private func status() async -> Response {
-        let status = await coordinator.status()
-        metrics.record(state: status.state)
-        return statusAnswers.response(for: StatusResponse(code: status.code, message: status.message, version: CloisterRelease.version))
     }
 
     private func quote(_ request: Request) async throws -> Response {
@@ -226,9 +220,9 @@ struct OperationalRoutes: Sendable {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
         }
-        router.get(RouterPath(ClientAPIPath.health)) { _, _ in JSendResponse.success(await health()) }
+        router.get(RouterPath(ClientAPIPath.health)) { _, _ in JSendResponse.success(health()) }
         router.get(RouterPath(ClientAPIPath.readiness)) { _, _ in
-            let health = await health()
+            let health = health()
             guard health.code != CoordinatorState.uninitialized.rawValue else {
                 return JSendResponse.error(
                     "the Coordinator is \(health.state): it has not finished starting; wait and retry", status: .serviceUnavailable)
@@ -237,8 +231,8 @@ struct OperationalRoutes: Sendable {
         }
     }
 
-    private func health() async -> HealthResponse {
-        let status = await coordinator.status()
+    private func health() -> HealthResponse {
+        let status = coordinator.status()
         metrics.record(state: status.state)
         return HealthResponse(code: status.code, state: status.state.description, simulation: status.isSimulation)
     }

@@ -15,18 +15,13 @@ public final class CoordinatorMetrics: Sendable {
     /// The request counter and timer of each label set, made once: making them anew through the factory on every
     /// request (name and label checks, registry lookups under its lock) cost about 5% of the CPU of a `GET /status`.
     /// The label sets are bounded (see ``RequestMetricsMiddleware``).
-    private let requestMetrics = Mutex<[RequestLabels: RequestHandles]>([:])
+    private let requestRecorders = Mutex<[RequestLabels: RequestMetricRecorder]>([:])
 
     private struct RequestLabels: Hashable {
         let server: String
         let method: String
         let path: String
         let code: Int
-    }
-
-    private struct RequestHandles: Sendable {
-        let counter: Metrics.Counter
-        let timer: Metrics.Timer
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
@@ -53,26 +48,40 @@ public final class CoordinatorMetrics: Sendable {
 
     /// Counts a request of `server` (`client_api` or `marble_api`) and its duration.
     func recordRequest(server: String, method: String, path: String, code: Int, duration: Duration) {
+        requestRecorder(server: server, method: method, path: path, code: code).record(duration: duration)
+    }
+
+    /// The counter and timer of one kind of request, for a caller that records many of them.
+    func requestRecorder(server: String, method: String, path: String, code: Int) -> RequestMetricRecorder {
         let labels = RequestLabels(server: server, method: method, path: path, code: code)
-        let handles = requestMetrics.withLock { made in
-            if let handles = made[labels] { return handles }
-            let handles = RequestHandles(
+        return requestRecorders.withLock { made in
+            if let recorder = made[labels] { return recorder }
+            let recorder = RequestMetricRecorder(
                 counter: Metrics.Counter(
                     label: "server_\(server)_http_request_total", dimensions: [("code", "\(code)"), ("method", method), ("path", path)],
                     factory: factory),
                 timer: Metrics.Timer(
                     label: "server_\(server)_http_request_duration_histogram_seconds", dimensions: [("method", method), ("path", path)],
                     factory: factory))
-            made[labels] = handles
-            return handles
+            made[labels] = recorder
+            return recorder
         }
-        handles.counter.increment()
-        handles.timer.recordNanoseconds(duration.nanoseconds)
     }
 
     /// The Prometheus text exposition of every metric.
     public func exposition() -> [UInt8] {
         registry.emitToBuffer()
+    }
+}
+
+/// Counts and times requests with one set of labels.
+struct RequestMetricRecorder: Sendable {
+    let counter: Metrics.Counter
+    let timer: Metrics.Timer
+
+    func record(duration: Duration) {
+        counter.increment()
+        timer.recordNanoseconds(duration.nanoseconds)
     }
 }
 

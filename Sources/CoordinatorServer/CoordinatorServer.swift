@@ -2,6 +2,7 @@ import Coordinator
 import CoordinatorAPI
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
@@ -99,20 +100,22 @@ public struct CoordinatorServer: Service {
 
     public func run() async throws {
         let logger = configuration.logger
+        let statusAnswers = StatusAnswerCache(coordinator: coordinator, metrics: metrics)
         let clientRouter = Self.router(metrics: metrics, server: "client_api")
-        ClientAPIRoutes(coordinator: coordinator, identity: identity, metrics: metrics, logger: logger).add(to: clientRouter)
+        ClientAPIRoutes(coordinator: coordinator, identity: identity, metrics: metrics, logger: logger, statusAnswers: statusAnswers)
+            .add(to: clientRouter)
         let marbleRouter = Self.router(metrics: metrics, server: "marble_api")
         MarbleAPIRoutes(coordinator: coordinator, metrics: metrics, logger: logger).add(to: marbleRouter)
 
         var applications: [any Service] = [
             Application(
                 router: clientRouter,
-                server: try .tls(.http1(), configuration: identity.channelConfiguration(requireClientCertificate: false)),
+                server: tls(.clientAPI, http1: HTTP1Channel.Configuration(additionalChannelHandlers: [StatusFastPath(answers: statusAnswers, metrics: metrics)])),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.clientAPI.host, port: configuration.clientAPI.port)),
                 onServerRunning: announce(.clientAPI, logger: logger), logger: logger),
             Application(
                 router: marbleRouter,
-                server: try .tls(.http1(), configuration: identity.channelConfiguration(requireClientCertificate: true)),
+                server: tls(.marbleAPI),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.marbleAPI.host, port: configuration.marbleAPI.port)),
                 onServerRunning: announce(.marbleAPI, logger: logger), logger: logger),
         ]
@@ -128,6 +131,12 @@ public struct CoordinatorServer: Service {
             for application in applications {
                 group.addTask { try await application.run() }
             }
+        }
+    }
+
+    private func tls(_ role: TLSServerRole, http1 configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        HTTPServerBuilder { [identity] responder in
+            CoordinatorTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), identity: identity, role: role)
         }
     }
 

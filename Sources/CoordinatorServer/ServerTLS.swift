@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
-import HummingbirdTLS
+import HummingbirdCore
+import Logging
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -16,13 +17,18 @@ public struct ServerTLSError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The certificate chain and key the servers present, swapped without restarting when the Coordinator replaces its
-/// intermediate (manifest updates, recovery): every TLS handshake reads the current one.
+/// The TLS contexts the servers present, swapped without restarting when the Coordinator replaces its intermediate
+/// (manifest updates, recovery): every new connection takes the current one.
+///
+/// A context is made once per identity rather than adjusted per handshake (NIOSSL's context callback): the callback
+/// paused every handshake to install the chain and key again, a cost paid by every activation.
 final class TLSIdentityStore: Sendable {
     struct Loaded: Sendable {
         let version: Int
-        let chain: [NIOSSLCertificate]
-        let key: NIOSSLPrivateKey
+        /// The client API's context: a client certificate is requested and checked per endpoint.
+        let clientAPI: NIOSSLContext
+        /// The marble API's context: a client certificate is required (any: it is bound by the quote, not a chain).
+        let marbleAPI: NIOSSLContext
     }
 
     private let current: Mutex<Loaded>
@@ -41,43 +47,67 @@ final class TLSIdentityStore: Sendable {
     }
 
     private static func load(_ identity: CoordinatorTLSIdentity) throws(ServerTLSError) -> Loaded {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
         do {
-            let chain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8))
-            let key = try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)
-            guard !chain.isEmpty else {
-                throw ServerTLSError(found: "an empty certificate chain", expected: "the TLS leaf and the intermediate", hint: "report this as a bug")
-            }
-            return Loaded(version: identity.version, chain: chain, key: key)
-        } catch let error as ServerTLSError {
-            throw error
+            chain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8))
+            key = try NIOSSLPrivateKey(bytes: Array(identity.privateKeyPEM.utf8), format: .pem)
         } catch {
             throw ServerTLSError(
                 found: "PEM that NIOSSL cannot load (\(error))", expected: "a PEM certificate chain and PKCS#8 key",
                 hint: "report this as a bug")
         }
+        guard !chain.isEmpty else {
+            throw ServerTLSError(found: "an empty certificate chain", expected: "the TLS leaf and the intermediate", hint: "report this as a bug")
+        }
+        func context(requireClientCertificate: Bool) throws(ServerTLSError) -> NIOSSLContext {
+            var configuration = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.certificateVerification = requireClientCertificate ? .noHostnameVerification : .optionalVerification
+            do {
+                return try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw ServerTLSError(
+                    found: "a TLS configuration BoringSSL refuses (\(error))", expected: "the Coordinator's chain and key",
+                    hint: "report this as a bug")
+            }
+        }
+        return Loaded(
+            version: identity.version, clientAPI: try context(requireClientCertificate: false),
+            marbleAPI: try context(requireClientCertificate: true))
+    }
+}
+
+/// Which of the two TLS servers a connection belongs to.
+enum TLSServerRole: Sendable {
+    case clientAPI
+    case marbleAPI
+}
+
+/// Wraps a server's HTTP child channel in TLS with the Coordinator's current context.
+///
+/// Client certificates are never chain-verified at the TLS layer: user certificates are compared with the manifest
+/// (and their validity reported per endpoint), marble certificates are bound through the quote.
+struct CoordinatorTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let identity: TLSIdentityStore
+    let role: TLSServerRole
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let loaded = identity.loaded
+        let context = role == .clientAPI ? loaded.clientAPI : loaded.marbleAPI
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(context: context, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
     }
 
-    /// The TLS settings of a server.
-    ///
-    /// - Parameter requireClientCertificate: the marble API requires a certificate (any: it is bound by the quote,
-    ///   not by a chain); the client API only requests one and checks it per endpoint.
-    func channelConfiguration(requireClientCertificate: Bool) -> TLSChannelConfiguration {
-        let loaded = loaded
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: loaded.chain.map { .certificate($0) }, privateKey: .privateKey(loaded.key))
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.certificateVerification = requireClientCertificate ? .noHostnameVerification : .optionalVerification
-        configuration.sslContextCallback = { [self] _, promise in
-            let loaded = self.loaded
-            var override = NIOSSLContextConfigurationOverride()
-            override.certificateChain = loaded.chain.map { .certificate($0) }
-            override.privateKey = .privateKey(loaded.key)
-            promise.succeed(override)
-        }
-        // Client certificates are never chain-verified at the TLS layer: user certificates are compared with the
-        // manifest (and their validity reported per endpoint), marble certificates are bound through the quote.
-        return TLSChannelConfiguration(tlsConfiguration: configuration) { _, promise in
-            promise.succeed(.certificateVerified)
-        }
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
     }
 }

@@ -15,7 +15,7 @@ import X509
         let coordinator = try await fixture.start()
         let result = try await coordinator.setManifest(TestManifests.standard())
         #expect(result.recoverySecrets.isEmpty)
-        #expect(await coordinator.status().state == .acceptingMarbles)
+        #expect(coordinator.status().state == .acceptingMarbles)
 
         let frontend = try TestMarble()
         let frontendPlatform = fixture.platform(CoordinatorFixture.frontend())

@@ -43,7 +43,7 @@ import _CryptoExtras
         let secretsBefore = try await original.readSecrets(["sharedKey", "userKey"], clientCertificateDER: admin.certificateDER)
 
         let moved = try await fixture.withOtherSealingIdentity().start()
-        #expect(await moved.status().state == .recovery)
+        #expect(moved.status().state == .recovery)
 
         // A signature by a key that is not a recovery key, and a share signed correctly but not belonging to the state.
         let stranger = try RecoveryKey("stranger")
@@ -63,7 +63,7 @@ import _CryptoExtras
             let progress = try await moved.recover(secret: secret, signature: signature)
             #expect(progress.remaining == needed - index - 1)
         }
-        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(moved.status().state == .acceptingMarbles)
         #expect(try await moved.tlsIdentity().rootCertificatePEM == rootBefore)
         #expect(try await moved.readSecrets(["sharedKey", "userKey"], clientCertificateDER: admin.certificateDER) == secretsBefore)
         #expect(try await moved.updateLog().last?.contains("Coordinator recovered") == true)
@@ -71,7 +71,7 @@ import _CryptoExtras
 
         // The state is re-sealed with the new platform key: the next start opens it directly.
         let restarted = try await fixture.withOtherSealingIdentity().start()
-        #expect(await restarted.status().state == .acceptingMarbles)
+        #expect(restarted.status().state == .acceptingMarbles)
         #expect(try await restarted.tlsIdentity().rootCertificatePEM == rootBefore)
     }
 
@@ -96,7 +96,7 @@ import _CryptoExtras
             let (secret, signature) = try key.decryptAndSign(secrets[key.name]!)
             _ = try await moved.recover(secret: secret, signature: signature)
         }
-        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(moved.status().state == .acceptingMarbles)
         #expect(try await moved.signedManifest().manifest == updated)
     }
 
@@ -115,7 +115,7 @@ import _CryptoExtras
         let sealed = Array(try transport.encrypt(secret, padding: .PKCS1_OAEP_SHA256))
         let progress = try await moved.recover(secret: sealed, signature: signature)
         #expect(progress.remaining == 0)
-        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(moved.status().state == .acceptingMarbles)
         let notInRecovery = await #expect(throws: CoordinatorError.self) { _ = try await moved.recoveryPublicKey() }
         #expect(notInRecovery?.reason == .notInRecovery)
     }

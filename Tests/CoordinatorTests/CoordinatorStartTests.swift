@@ -5,7 +5,7 @@ import Testing
     @Test func freshCoordinatorAcceptsAManifest() async throws {
         let fixture = try CoordinatorFixture()
         let coordinator = try await fixture.start()
-        let status = await coordinator.status()
+        let status = coordinator.status()
         #expect(status.state == .acceptingManifest)
         #expect(status.code == 2)
         #expect(status.isSimulation)

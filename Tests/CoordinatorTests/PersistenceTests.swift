@@ -23,7 +23,7 @@ import Testing
         let logBefore = try await first.updateLog()
 
         let second = try await fixture.start()
-        #expect(await second.status().state == .acceptingMarbles)
+        #expect(second.status().state == .acceptingMarbles)
         let identityAfter = try await second.tlsIdentity()
         #expect(identityAfter.rootCertificatePEM == identityBefore.rootCertificatePEM)
         #expect(identityAfter.certificateChainPEM == identityBefore.certificateChainPEM)
@@ -53,7 +53,7 @@ import Testing
         defer { fixture.remove() }
         let manifest = TestManifests.standard()
         let first = try await fixture.start(startupManifest: manifest)
-        #expect(await first.status().state == .acceptingMarbles)
+        #expect(first.status().state == .acceptingMarbles)
         let signature = try await first.signedManifest()
         let second = try await fixture.start(startupManifest: manifest)
         #expect(try await second.signedManifest() == signature)
@@ -70,7 +70,7 @@ import Testing
         let root = try await original.tlsIdentity().rootCertificatePEM
         // Same MRENCLAVE, another MRSIGNER: the MRENCLAVE-bound key still opens the state.
         let resigned = try await fixture.withOtherSealingIdentity().start()
-        #expect(await resigned.status().state == .acceptingMarbles)
+        #expect(resigned.status().state == .acceptingMarbles)
         #expect(try await resigned.tlsIdentity().rootCertificatePEM == root)
 
     }
@@ -83,7 +83,7 @@ import Testing
         let originalRoot = try await original.tlsIdentity().rootCertificatePEM
 
         let moved = try await fixture.withOtherSealingIdentity().start()
-        let status = await moved.status()
+        let status = moved.status()
         #expect(status.state == .recovery)
         #expect(status.code == 1)
         #expect(status.recoveryReason?.contains("does not open with this platform's sealing key") == true)
@@ -99,8 +99,8 @@ import Testing
 
         // Setting a new manifest in recovery mode discards the old state and starts afresh.
         _ = try await moved.setManifest(TestManifests.standard(maxFrontend: 3))
-        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(moved.status().state == .acceptingMarbles)
         let restarted = try await fixture.withOtherSealingIdentity().start()
-        #expect(await restarted.status().state == .acceptingMarbles)
+        #expect(restarted.status().state == .acceptingMarbles)
     }
 }

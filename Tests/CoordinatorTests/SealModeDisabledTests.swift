@@ -16,10 +16,10 @@ import Testing
         let admin = try TestUser(name: "admin")
         let coordinator = try await fixture.start()
         let rootBefore = try await coordinator.tlsIdentity().rootCertificatePEM
-        #expect(await coordinator.status().statePersisted)
+        #expect(coordinator.status().statePersisted)
         _ = try await coordinator.setManifest(Self.manifest("Disabled", users: [admin]))
 
-        let status = await coordinator.status()
+        let status = coordinator.status()
         #expect(status.state == .acceptingMarbles)
         #expect(!status.statePersisted)
         #expect(status.message.contains("State is not persisted (SealMode Disabled)"))
@@ -41,8 +41,8 @@ import Testing
         #expect(records == 0 && format == nil && sealedKey == nil)
 
         let restarted = try await fixture.start()
-        #expect(await restarted.status().state == .acceptingManifest)
-        #expect(await restarted.status().statePersisted)
+        #expect(restarted.status().state == .acceptingManifest)
+        #expect(restarted.status().statePersisted)
         #expect(try await restarted.tlsIdentity().rootCertificatePEM != rootBefore, "a restart starts afresh")
     }
 
@@ -67,6 +67,6 @@ import Testing
             _ = try await inMemory.update(Self.manifest("ProductKey", users: [admin]), clientCertificateDER: admin.certificateDER)
         }
         #expect(toDisk?.found.contains("not persisted (SealMode Disabled)") == true)
-        #expect(!(await inMemory.status().statePersisted))
+        #expect(!inMemory.status().statePersisted)
     }
 }

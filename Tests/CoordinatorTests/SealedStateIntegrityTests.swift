@@ -191,7 +191,7 @@ final class DiskFillingStorage: SealedStorageBackend {
         let result = try? await coordinator.update(updated, clientCertificateDER: admin.certificateDER)
 
         let moved = try await fixture.withOtherSealingIdentity().start()
-        #expect(await moved.status().state == .recovery)
+        #expect(moved.status().state == .recovery)
         if let newSecrets = result?.recoverySecrets {
             let (secret, signature) = try keys[1].decryptAndSign(try #require(newSecrets[keys[1].name]))
             _ = try await moved.recover(secret: secret, signature: signature)
@@ -201,6 +201,6 @@ final class DiskFillingStorage: SealedStorageBackend {
             _ = try await moved.recover(secret: secret, signature: signature)
             #expect(try await moved.signedManifest().manifest == original)
         }
-        #expect(await moved.status().state == .acceptingMarbles)
+        #expect(moved.status().state == .acceptingMarbles)
     }
 }
