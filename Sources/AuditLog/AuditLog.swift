@@ -21,12 +21,27 @@ public enum AuditLog {
     public static func append(_ event: AuditEvent, signer: CoordinatorSigningKey, in transaction: StateTransaction)
         throws -> String
     {
-        let head = try head(from: transaction.value(forKey: headKey))
-        let line = try AuditLogLine.make(event, sequence: head.count, previousHash: head.lastHash, signer: signer)
-        try transaction.put(entryKey(head.count), Data(line.utf8))
-        let newHead = AuditLogHead(count: head.count + 1, lastHash: AuditLogLine.hash(line))
-        try transaction.put(headKey, JSONEncoder().encode(newHead))
-        return line
+        try append([event], signer: signer, in: transaction)[0]
+    }
+
+    /// Appends `events` in order, reading and writing the head once for all of them (a batch of activations).
+    @discardableResult
+    public static func append(_ events: [AuditEvent], signer: CoordinatorSigningKey, in transaction: StateTransaction)
+        throws -> [String]
+    {
+        var head = try head(from: transaction.value(forKey: headKey))
+        var lines: [String] = []
+        lines.reserveCapacity(events.count)
+        for event in events {
+            let line = try AuditLogLine.make(event, sequence: head.count, previousHash: head.lastHash, signer: signer)
+            try transaction.put(entryKey(head.count), Data(line.utf8))
+            head = AuditLogHead(count: head.count + 1, lastHash: AuditLogLine.hash(line))
+            lines.append(line)
+        }
+        if !events.isEmpty {
+            try transaction.put(headKey, JSONEncoder().encode(head))
+        }
+        return lines
     }
 
     /// All lines in order (what `GET /api/v2/update` returns as `updateLog`).

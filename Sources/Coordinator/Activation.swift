@@ -169,7 +169,7 @@ extension Coordinator {
         do {
             try store.update { transaction in
                 for (key, value) in extra { try transaction.put(key, value) }
-                for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
+                try AuditLog.append(events, signer: signer, in: transaction)
             }
         } catch {
             throw Self.storageError(error, "recording the activation")
@@ -286,25 +286,16 @@ extension Coordinator {
         let credentials: MarbleCredentials
         let marbleCertificateDER: [UInt8]
         let marblePublicKeyDER: [UInt8]
-        let marbleRootDER: [UInt8]
-        let rootDER: [UInt8]
-        let intermediateDER: [UInt8]
-        let rootPEM: String
-        let marbleRootPEM: String
         do {
             credentials = try pki.issueMarbleCredentials(for: csr, marbleUUID: uuid, marbleType: marbleType, now: now)
             marbleCertificateDER = try CoordinatorPKI.der(credentials.certificate)
             var serializer = DER.Serializer()
             try serializer.serialize(credentials.certificate.publicKey)
             marblePublicKeyDER = serializer.serializedBytes
-            marbleRootDER = try CoordinatorPKI.der(pki.marbleRootCertificate)
-            rootDER = try CoordinatorPKI.der(pki.rootCertificate)
-            intermediateDER = try CoordinatorPKI.der(pki.intermediateCertificate)
-            rootPEM = try CoordinatorPKI.pem(pki.rootCertificate)
-            marbleRootPEM = try CoordinatorPKI.pem(pki.marbleRootCertificate)
         } catch {
             throw cryptographyError(error, "issuing the marble certificate")
         }
+        let encoded = pki.encoded
         var secrets = snapshot.sharedSecrets.mapValues(\.value)
         for (name, record) in snapshot.userSecrets { secrets[name] = record.value }
         var previous = secrets
@@ -328,8 +319,8 @@ extension Coordinator {
             marbleCertificate: SecretValue(
                 type: nil, certificate: marbleCertificateDER, publicKey: marblePublicKeyDER,
                 privateKey: Array(credentials.privateKey.pkcs8DER)),
-            marbleRootCertificate: marbleRootDER, coordinatorRootCertificate: rootDER,
-            coordinatorIntermediateCertificate: intermediateDER)
+            marbleRootCertificate: encoded.marbleRootDER, coordinatorRootCertificate: encoded.rootDER,
+            coordinatorIntermediateCertificate: encoded.intermediateDER)
         let rendered: RenderedParameters
         do {
             rendered = try snapshot.manifest.renderParameters(forMarble: marbleType, input: input)
@@ -339,10 +330,10 @@ extension Coordinator {
                 hint: error.hint)
         }
         var env = rendered.env.mapValues { Data($0) }
-        env[MarbleEnvironment.rootCA] = Data(marbleRootPEM.utf8)
+        env[MarbleEnvironment.rootCA] = Data(encoded.marbleRootPEM.utf8)
         env[MarbleEnvironment.certificateChain] = Data(credentials.certificateChainPEM.utf8)
         env[MarbleEnvironment.privateKey] = Data(credentials.privateKeyPEM.utf8)
-        env[MarbleEnvironment.coordinatorRootCA] = Data(rootPEM.utf8)
+        env[MarbleEnvironment.coordinatorRootCA] = Data(encoded.rootPEM.utf8)
         return ActivationResponse(files: rendered.files.mapValues { Data($0) }, env: env, argv: rendered.argv)
     }
 }

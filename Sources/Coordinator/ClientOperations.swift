@@ -137,7 +137,7 @@ extension Coordinator {
         } catch {
             var core = core
             core.pendingUpdate = nil
-            try? commit(
+            _ = try? commit(
                 core,
                 events: [
                     event,

@@ -288,12 +288,7 @@ public actor Coordinator {
     /// A fresh quote is made off the actor (from the chain and PKI taken at the call), so clients asking for quotes
     /// do not hold up activations and updates.
     public func quote(nonce: [UInt8]? = nil) async throws(CoordinatorError) -> CoordinatorQuote {
-        let chain: String
-        do {
-            chain = try pki.clientChainPEM()
-        } catch {
-            throw Self.cryptographyError(error, "encoding the certificate chain")
-        }
+        let chain = pki.clientChainPEM()
         guard let nonce, !nonce.isEmpty else {
             return CoordinatorQuote(certificateChainPEM: chain, quote: cachedQuote, nonce: nil, platform: platformKind)
         }
@@ -323,8 +318,7 @@ public actor Coordinator {
         do {
             return CoordinatorTLSIdentity(
                 certificateChainPEM: try pki.tlsChainPEM(), privateKeyPEM: pki.tlsKey.pkcs8PEM,
-                rootCertificatePEM: try CoordinatorPKI.pem(pki.rootCertificate),
-                marbleRootCertificatePEM: try CoordinatorPKI.pem(pki.marbleRootCertificate), version: tlsVersion)
+                rootCertificatePEM: pki.encoded.rootPEM, marbleRootCertificatePEM: pki.encoded.marbleRootPEM, version: tlsVersion)
         } catch {
             throw Self.cryptographyError(error, "encoding the TLS identity")
         }
@@ -602,7 +596,7 @@ public actor Coordinator {
         let write = { (transaction: StateTransaction) throws in
             try transaction.put(PersistedCore.key, encoded)
             for (key, value) in extra { try transaction.put(key, value) }
-            for event in events { try AuditLog.append(event, signer: signer, in: transaction) }
+            try AuditLog.append(events, signer: signer, in: transaction)
             if let recoveryData {
                 var change = StateChange()
                 change.setRecoveryData(recoveryData)

@@ -3,6 +3,25 @@ import Foundation
 import SwiftASN1
 import X509
 
+/// DER and PEM of a PKI's CA certificates.
+public struct EncodedCertificates: Sendable {
+    public let rootDER: [UInt8]
+    public let rootPEM: String
+    public let intermediateDER: [UInt8]
+    public let intermediatePEM: String
+    public let marbleRootDER: [UInt8]
+    public let marbleRootPEM: String
+
+    init(root: Certificate, intermediate: Certificate, marbleRoot: Certificate) throws(PKIError) {
+        rootDER = try CoordinatorPKI.der(root)
+        intermediateDER = try CoordinatorPKI.der(intermediate)
+        marbleRootDER = try CoordinatorPKI.der(marbleRoot)
+        rootPEM = PEMText.encode(type: "CERTIFICATE", der: rootDER)
+        intermediatePEM = PEMText.encode(type: "CERTIFICATE", der: intermediateDER)
+        marbleRootPEM = PEMText.encode(type: "CERTIFICATE", der: marbleRootDER)
+    }
+}
+
 /// Settings for a new Coordinator PKI.
 public struct PKIConfiguration: Sendable, Hashable, Codable {
     public var curve: CoordinatorCurve
@@ -47,6 +66,8 @@ public struct CoordinatorPKI: Sendable {
     public private(set) var marbleRootCertificate: Certificate
     public private(set) var tlsKey: CoordinatorSigningKey
     public private(set) var tlsCertificate: Certificate
+    /// The root, intermediate and Marble root certificates encoded once: every activation hands them out.
+    public private(set) var encoded: EncodedCertificates
 
     /// `notAfter` of the CA certificates: 9999-12-31T23:59:59Z, which RFC 5280 §4.1.2.5 reserves for certificates
     /// without a well-defined expiration (MarbleRun uses now + 2^63 ns, about the year 2318, to the same end).
@@ -69,7 +90,7 @@ public struct CoordinatorPKI: Sendable {
         let intermediate = try Self.makeIntermediate(
             configuration: configuration, rootKey: rootKey, rootCertificate: rootCertificate, now: now
         )
-        return CoordinatorPKI(
+        return try CoordinatorPKI(
             configuration: configuration,
             rootKey: rootKey,
             rootCertificate: rootCertificate,
@@ -90,7 +111,7 @@ public struct CoordinatorPKI: Sendable {
         marbleRootCertificate: Certificate,
         tlsKey: CoordinatorSigningKey,
         tlsCertificate: Certificate
-    ) {
+    ) throws(PKIError) {
         self.configuration = configuration
         self.rootKey = rootKey
         self.rootCertificate = rootCertificate
@@ -99,6 +120,7 @@ public struct CoordinatorPKI: Sendable {
         self.marbleRootCertificate = marbleRootCertificate
         self.tlsKey = tlsKey
         self.tlsCertificate = tlsCertificate
+        encoded = try EncodedCertificates(root: rootCertificate, intermediate: intermediateCertificate, marbleRoot: marbleRootCertificate)
     }
 
     /// Replaces the intermediate, the Marble root and the TLS certificate with new ones under new keys, as MarbleRun
@@ -113,16 +135,17 @@ public struct CoordinatorPKI: Sendable {
         marbleRootCertificate = intermediate.marbleRoot
         tlsKey = intermediate.tlsKey
         tlsCertificate = intermediate.tlsCertificate
+        encoded = try EncodedCertificates(root: rootCertificate, intermediate: intermediate.certificate, marbleRoot: intermediate.marbleRoot)
     }
 
     /// PEM of the intermediate followed by the root: the `cert` field of MarbleRun's `GET /api/v2/quote`.
-    public func clientChainPEM() throws(PKIError) -> String {
-        try Self.pem(intermediateCertificate) + Self.pem(rootCertificate)
+    public func clientChainPEM() -> String {
+        encoded.intermediatePEM + encoded.rootPEM
     }
 
     /// PEM of the TLS leaf followed by the intermediate: the chain the Coordinator serves over TLS.
     public func tlsChainPEM() throws(PKIError) -> String {
-        try Self.pem(tlsCertificate) + Self.pem(intermediateCertificate)
+        try Self.pem(tlsCertificate) + encoded.intermediatePEM
     }
 
     /// The 64 bytes of SGX report data that the Coordinator's quote binds; see ``CoordinatorReportData``.

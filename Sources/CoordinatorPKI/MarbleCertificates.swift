@@ -101,7 +101,7 @@ extension CoordinatorPKI {
         return MarbleCredentials(
             certificate: certificate,
             privateKey: key,
-            certificateChainPEM: try Self.pem(certificate) + Self.pem(intermediateCertificate)
+            certificateChainPEM: try Self.pem(certificate) + encoded.intermediatePEM
         )
     }
 

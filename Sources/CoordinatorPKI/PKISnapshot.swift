@@ -75,7 +75,7 @@ extension CoordinatorPKI {
                 hint: "the snapshot was altered or mixed from two deployments; restore an intact copy"
             )
         }
-        self.init(
+        try self.init(
             configuration: snapshot.configuration,
             rootKey: rootKey,
             rootCertificate: root,

@@ -249,10 +249,20 @@ enum RequestBody {
         do {
             buffer = try await request.collectBody(upTo: limit)
         } catch {
-            throw CoordinatorError(
-                .badRequest, .malformedRequest, found: "a request body larger than \(limit) bytes", expected: shape,
-                hint: "send the body MarbleRun's API v2 defines for \(request.uri.path)")
+            throw tooLarge(limit: limit, shape: shape, path: request.uri.path)
         }
+        return try decode(type, from: buffer, shape: shape)
+    }
+
+    /// The refusal of a body over `limit` bytes.
+    static func tooLarge(limit: Int, shape: String, path: String) -> CoordinatorError {
+        CoordinatorError(
+            .badRequest, .malformedRequest, found: "a request body larger than \(limit) bytes", expected: shape,
+            hint: "send the body MarbleRun's API v2 defines for \(path)")
+    }
+
+    /// Decodes a collected body.
+    static func decode<Body: Decodable>(_ type: Body.Type, from buffer: ByteBuffer, shape: String) throws(CoordinatorError) -> Body {
         do {
             return try JSONDecoder().decode(Body.self, from: Data(buffer.readableBytesView))
         } catch {

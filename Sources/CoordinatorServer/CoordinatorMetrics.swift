@@ -132,9 +132,7 @@ struct JSendErrorMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             if error.status == .notFound {
                 return JSendResponse.error(
-                    "\(request.method.rawValue) \(request.uri.path) is not an endpoint of this server: the Coordinator serves "
-                        + "MarbleRun's API v2 under /api/v2/ (see /api/v2/openapi.json)",
-                    status: .methodNotAllowed)
+                    JSendResponse.notAnEndpointMessage(method: request.method.rawValue, path: request.uri.path), status: .methodNotAllowed)
             }
             return JSendResponse.error(error.body ?? "\(error.status.reasonPhrase)", status: error.status)
         }

@@ -104,20 +104,15 @@ public struct CoordinatorServer: Service {
         let clientRouter = Self.router(metrics: metrics, server: "client_api")
         ClientAPIRoutes(coordinator: coordinator, identity: identity, metrics: metrics, logger: logger, statusAnswers: statusAnswers)
             .add(to: clientRouter)
-        let marbleRouter = Self.router(metrics: metrics, server: "marble_api")
-        MarbleAPIRoutes(coordinator: coordinator, metrics: metrics, logger: logger).add(to: marbleRouter)
-
         var applications: [any Service] = [
             Application(
                 router: clientRouter,
-                server: tls(.clientAPI, http1: HTTP1Channel.Configuration(additionalChannelHandlers: [StatusFastPath(answers: statusAnswers, metrics: metrics)])),
+                server: clientAPIServer(HTTP1Channel.Configuration(additionalChannelHandlers: [StatusFastPath(answers: statusAnswers, metrics: metrics)])),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.clientAPI.host, port: configuration.clientAPI.port)),
                 onServerRunning: announce(.clientAPI, logger: logger), logger: logger),
-            Application(
-                router: marbleRouter,
-                server: tls(.marbleAPI),
-                configuration: ApplicationConfiguration(address: .hostname(configuration.marbleAPI.host, port: configuration.marbleAPI.port)),
-                onServerRunning: announce(.marbleAPI, logger: logger), logger: logger),
+            MarbleAPIServer(
+                activation: ActivationEndpoint(coordinator: coordinator, metrics: metrics, logger: logger), identity: identity,
+                address: configuration.marbleAPI, onListening: announce(.marbleAPI, logger: logger)),
         ]
         if let address = configuration.metrics {
             let metricsRouter = Self.router(metrics: metrics, server: "metrics")
@@ -134,9 +129,9 @@ public struct CoordinatorServer: Service {
         }
     }
 
-    private func tls(_ role: TLSServerRole, http1 configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+    private func clientAPIServer(_ configuration: HTTP1Channel.Configuration) -> HTTPServerBuilder {
         HTTPServerBuilder { [identity] responder in
-            CoordinatorTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), identity: identity, role: role)
+            CoordinatorTLSChannel(base: HTTP1Channel(responder: responder, configuration: configuration), identity: identity)
         }
     }
 

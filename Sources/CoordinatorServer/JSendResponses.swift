@@ -24,17 +24,31 @@ enum JSendResponse {
     /// The answer to a refused or failed operation, with MarbleRun's status code and JSend status for its kind.
     /// A `fail` carries the refusal's parts in `data` so that scripts need not parse the message.
     static func refusal(_ error: CoordinatorError) -> Response {
-        let status = HTTPResponse.Status(code: error.httpStatus)
-        if error.isClientFault {
-            let details = RefusalDetails(
-                reason: error.reason.rawValue, found: error.found, expected: error.expected, hint: error.hint)
-            return respond(status, body: Envelope(status: "fail", data: details, includesData: true, message: error.description))
-        }
-        return Self.error(error.description, status: status)
+        let answer = refusalAnswer(error)
+        return respond(answer.status, bytes: answer.body)
     }
 
     static func error(_ message: String, status: HTTPResponse.Status) -> Response {
-        respond(status, body: Envelope<RefusalDetails>(status: "error", data: nil, includesData: false, message: message))
+        respond(status, bytes: errorBody(message))
+    }
+
+    /// MarbleRun answers unknown paths and methods with 405 and a JSend error.
+    static func notAnEndpointMessage(method: String, path: String) -> String {
+        "\(method) \(path) is not an endpoint of this server: the Coordinator serves MarbleRun's API v2 under /api/v2/ "
+            + "(see /api/v2/openapi.json)"
+    }
+
+    /// The status and body of ``refusal(_:)``, for a server that writes its answers itself.
+    static func refusalAnswer(_ error: CoordinatorError) -> (status: HTTPResponse.Status, body: ByteBuffer) {
+        let status = HTTPResponse.Status(code: error.httpStatus)
+        guard error.isClientFault else { return (status, errorBody(error.description)) }
+        let details = RefusalDetails(reason: error.reason.rawValue, found: error.found, expected: error.expected, hint: error.hint)
+        return (status, encode(Envelope(status: "fail", data: details, includesData: true, message: error.description)))
+    }
+
+    /// The body of ``error(_:status:)``.
+    static func errorBody(_ message: String) -> ByteBuffer {
+        encode(Envelope<RefusalDetails>(status: "error", data: nil, includesData: false, message: message))
     }
 
     static let encoder: JSONEncoder = {
@@ -42,10 +56,6 @@ enum JSendResponse {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
-
-    private static func respond(_ status: HTTPResponse.Status, body: some Encodable) -> Response {
-        respond(status, bytes: encode(body))
-    }
 
     private static func respond(_ status: HTTPResponse.Status, bytes: ByteBuffer) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: bytes))

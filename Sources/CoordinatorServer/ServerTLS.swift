@@ -79,13 +79,7 @@ final class TLSIdentityStore: Sendable {
     }
 }
 
-/// Which of the two TLS servers a connection belongs to.
-enum TLSServerRole: Sendable {
-    case clientAPI
-    case marbleAPI
-}
-
-/// Wraps a server's HTTP child channel in TLS with the Coordinator's current context.
+/// Wraps the client API's HTTP child channel in TLS with the Coordinator's current context.
 ///
 /// Client certificates are never chain-verified at the TLS layer: user certificates are compared with the manifest
 /// (and their validity reported per endpoint), marble certificates are bound through the quote.
@@ -94,11 +88,9 @@ struct CoordinatorTLSChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     let base: Base
     let identity: TLSIdentityStore
-    let role: TLSServerRole
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let loaded = identity.loaded
-        let context = role == .clientAPI ? loaded.clientAPI : loaded.marbleAPI
+        let context = identity.loaded.clientAPI
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
                 NIOSSLServerHandler(context: context, customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) }))

@@ -65,10 +65,23 @@ struct SGXQuoteV3 {
     var qeID: [UInt8]
     var enclaveReport: SGXReportBody
     var attestationKey: P256.Signing.PrivateKey
-    var qeReport: SGXReportBody
-    var qeAuthenticationData: [UInt8]
-    var pckKey: P256.Signing.PrivateKey
+    var qeCertification: QECertification
     var pckCertificateChainPEM: String
+
+    /// The QE's report over its attestation key and the PCK key's signature of it. Real hardware makes this once,
+    /// when the attestation key is certified, and every quote of the platform carries the same bytes; verifiers
+    /// (ours included) cache its check.
+    struct QECertification: Sendable {
+        let report: [UInt8]
+        let signature: [UInt8]
+        let authenticationData: [UInt8]
+
+        init(report: SGXReportBody, authenticationData: [UInt8], pckKey: P256.Signing.PrivateKey) throws {
+            self.report = report.bytes
+            signature = Array(try pckKey.signature(for: self.report).rawRepresentation)
+            self.authenticationData = authenticationData
+        }
+    }
 
     /// The QE binds the attestation key by putting SHA-256(key ‖ authentication data) into its own report data.
     static func qeReportData(attestationKey: P256.Signing.PublicKey, authenticationData: [UInt8]) -> [UInt8] {
@@ -88,17 +101,15 @@ struct SGXQuoteV3 {
         quote += enclaveReport.bytes
 
         let enclaveSignature = try attestationKey.signature(for: quote).rawRepresentation
-        let qeReportBytes = qeReport.bytes
-        let qeReportSignature = try pckKey.signature(for: qeReportBytes).rawRepresentation
         let chain = Array(pckCertificateChainPEM.utf8)
 
         var signatureData = [UInt8]()
         signatureData += enclaveSignature
         signatureData += attestationKey.publicKey.rawRepresentation
-        signatureData += qeReportBytes
-        signatureData += qeReportSignature
-        signatureData.append(littleEndian: UInt16(qeAuthenticationData.count))
-        signatureData += qeAuthenticationData
+        signatureData += qeCertification.report
+        signatureData += qeCertification.signature
+        signatureData.append(littleEndian: UInt16(qeCertification.authenticationData.count))
+        signatureData += qeCertification.authenticationData
         signatureData.append(littleEndian: Self.pckCertificateChainType)
         signatureData.append(littleEndian: UInt32(chain.count))
         signatureData += chain

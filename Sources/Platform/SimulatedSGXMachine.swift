@@ -28,9 +28,9 @@ public struct SimulatedSGXMachine: Sendable {
 
     private let rootKey: P256.Signing.PrivateKey
     private let pckCAKey: P256.Signing.PrivateKey
-    private let pckKey: P256.Signing.PrivateKey
     private let tcbSigningKey: P256.Signing.PrivateKey
     private let attestationKey: P256.Signing.PrivateKey
+    private let qeCertification: SGXQuoteV3.QECertification
     private let qeID: [UInt8]
     private let qeMREnclave: [UInt8]
     private let qeMRSigner: [UInt8]
@@ -90,6 +90,7 @@ public struct SimulatedSGXMachine: Sendable {
             }
             return value
         }
+        let pckKey: P256.Signing.PrivateKey
         do {
             rootCertificate = try Certificate(pemEncoded: state.rootCertificate)
             pckCACertificate = try Certificate(pemEncoded: state.pckCACertificate)
@@ -116,6 +117,19 @@ public struct SimulatedSGXMachine: Sendable {
         sealingSecret = SymmetricKey(data: try bytes(state.sealingSecret, "sealingSecret", count: 32))
         try hardware.validate()
         try tcbState.validate()
+        let qeReport = SGXReportBody(
+            cpuSVN: hardware.cpuSVN, attributeFlags: SimulatedQuotingEnclave.attributeFlags,
+            xfrm: SimulatedQuotingEnclave.xfrm, mrEnclave: qeMREnclave, mrSigner: qeMRSigner,
+            productID: SimulatedQuotingEnclave.productID, securityVersion: hardware.qeSecurityVersion,
+            reportData: SGXQuoteV3.qeReportData(
+                attestationKey: attestationKey.publicKey,
+                authenticationData: SimulatedQuotingEnclave.authenticationData))
+        do {
+            qeCertification = try SGXQuoteV3.QECertification(
+                report: qeReport, authenticationData: SimulatedQuotingEnclave.authenticationData, pckKey: pckKey)
+        } catch {
+            throw .simulationCryptography(step: "certify the attestation key", reason: "\(error)")
+        }
     }
 
     /// The root certificate as DER, the trust anchor a verifier must be given to accept this machine's quotes.
@@ -178,17 +192,9 @@ public struct SimulatedSGXMachine: Sendable {
             cpuSVN: hardware.cpuSVN, attributeFlags: enclaveFlags, xfrm: 0x03,
             mrEnclave: measurement.mrEnclave, mrSigner: measurement.mrSigner,
             productID: measurement.productID, securityVersion: measurement.securityVersion, reportData: reportData)
-        let qeReport = SGXReportBody(
-            cpuSVN: hardware.cpuSVN, attributeFlags: SimulatedQuotingEnclave.attributeFlags,
-            xfrm: SimulatedQuotingEnclave.xfrm, mrEnclave: qeMREnclave, mrSigner: qeMRSigner,
-            productID: SimulatedQuotingEnclave.productID, securityVersion: hardware.qeSecurityVersion,
-            reportData: SGXQuoteV3.qeReportData(
-                attestationKey: attestationKey.publicKey,
-                authenticationData: SimulatedQuotingEnclave.authenticationData))
         let quote = SGXQuoteV3(
             qeSecurityVersion: hardware.qeSecurityVersion, pceSecurityVersion: hardware.pceSVN, qeID: qeID,
-            enclaveReport: enclaveReport, attestationKey: attestationKey, qeReport: qeReport,
-            qeAuthenticationData: SimulatedQuotingEnclave.authenticationData, pckKey: pckKey,
+            enclaveReport: enclaveReport, attestationKey: attestationKey, qeCertification: qeCertification,
             pckCertificateChainPEM: pckCertificateChainPEM)
         do {
             return try quote.bytes()
