@@ -170,7 +170,7 @@ let package = Package(
         .target(
             name: "CoordinatorServer",
             dependencies: [
-                "Coordinator", "CoordinatorAPI", "CoordinatorPKI", "Platform",
+                "Coordinator", "CoordinatorAPI", "CoordinatorPKI", "Platform", "StrictJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -217,7 +217,9 @@ extension Coordinator {
         }
         let csr: VerifiedCSR
         do {
-            csr = try VerifiedCSR(pemOrDER: Array(request.csr))
+            // The TLS handshake proved that the peer holds the key of its certificate.
+            let connectionKey = try? Certificate(derEncoded: clientCertificateDER).publicKey
+            csr = try VerifiedCSR(pemOrDER: Array(request.csr), provenKey: connectionKey)
         } catch {
             throw CoordinatorError(
                 .activationRefused, .invalidCSR, found: "\(error)", expected: "a PKCS#10 request signed by its own key",

@@ -319,13 +319,13 @@ public struct CoordinatorPKI: Sendable {
         Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))
     }
 
-    private static func build(what: String, _ body: () throws -> Certificate) throws(PKIError) -> Certificate {
+    private static func build(what: @autoclosure () -> String, _ body: () throws -> Certificate) throws(PKIError) -> Certificate {
         do {
             return try body()
         } catch let error as PKIError {
             throw error
         } catch {
-            throw PKIError.signingFailed(what: what, underlying: "\(error)")
+            throw PKIError.signingFailed(what: what(), underlying: "\(error)")
         }
     }
 

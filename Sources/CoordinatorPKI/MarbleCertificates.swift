@@ -2,7 +2,8 @@ import Foundation
 import SwiftASN1
 import X509
 
-/// A certificate signing request whose self-signature has been checked.
+/// A certificate signing request known to come from the holder of its key: its self-signature has been checked, or
+/// the caller has already proven possession of that key.
 public struct VerifiedCSR: Sendable {
     public let request: CertificateSigningRequest
     /// DNS names and IP addresses from the request's subjectAltName extension request.
@@ -10,10 +11,16 @@ public struct VerifiedCSR: Sendable {
 
     /// Parses a CSR in PEM (`-----BEGIN CERTIFICATE REQUEST-----`) or DER form and checks that it is signed by the
     /// key it carries.
-    public init(pemOrDER bytes: [UInt8]) throws(PKIError) {
+    ///
+    /// - Parameter provenKey: a key whose holder the caller has authenticated, such as the key of a TLS client
+    ///   certificate (the handshake's CertificateVerify proves possession). A request for that key that arrived
+    ///   over that connection comes from its holder, so its self-signature is not checked a second time; a request
+    ///   for any other key is checked.
+    public init(pemOrDER bytes: [UInt8], provenKey: Certificate.PublicKey? = nil) throws(PKIError) {
         let request: CertificateSigningRequest
         do {
-            if let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN") {
+            // DER starts with a SEQUENCE tag; anything else may be PEM, with or without text before it.
+            if bytes.first != 0x30, let text = String(bytes: bytes, encoding: .utf8), text.contains("-----BEGIN") {
                 request = try CertificateSigningRequest(pemEncoded: text)
             } else {
                 request = try CertificateSigningRequest(derEncoded: bytes)
@@ -24,7 +31,7 @@ public struct VerifiedCSR: Sendable {
                 hint: "send the CSR as `openssl req -new` or MarbleRun's premain writes it"
             )
         }
-        guard request.publicKey.isValidSignature(request.signature, for: request) else {
+        guard request.publicKey == provenKey || request.publicKey.isValidSignature(request.signature, for: request) else {
             throw PKIError.invalidCSRSignature(
                 subject: "\(request.subject)", algorithm: "\(request.signatureAlgorithm)"
             )

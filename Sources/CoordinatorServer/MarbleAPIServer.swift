@@ -101,7 +101,7 @@ struct ActivationEndpoint: Sendable {
         do {
             let response = try await coordinator.activate(request, clientCertificateDER: clientCertificateDER)
             metrics.recordActivation(marbleType: request.marbleType, known: true, succeeded: true)
-            return Answer(status: .ok, body: JSendResponse.successBody(response))
+            return Answer(status: .ok, body: JSendResponse.activationBody(response))
         } catch {
             metrics.recordActivation(marbleType: request.marbleType, known: error.reason != .unknownMarbleType, succeeded: false)
             logger.notice(

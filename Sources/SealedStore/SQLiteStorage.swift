@@ -67,15 +67,17 @@ public final class SQLiteStorage: SealedStorageBackend {
         try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
+    /// Statements come from the connection's cache: every activation reads and writes records, and compiling the
+    /// same SQL for each was a visible part of its cost.
     private struct Connection: StorageWriting {
         let db: Database
 
         func metadata(_ name: String) throws -> Data? {
-            try Data.fetchOne(db, sql: "SELECT value FROM metadata WHERE name = ?", arguments: [name])
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM metadata WHERE name = ?"), arguments: [name])
         }
 
         func record(_ id: Data) throws -> Data? {
-            try Data.fetchOne(db, sql: "SELECT sealed FROM records WHERE id = ?", arguments: [id])
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT sealed FROM records WHERE id = ?"), arguments: [id])
         }
 
         func allRecords() throws -> [(id: Data, sealed: Data)] {
@@ -86,25 +88,21 @@ public final class SQLiteStorage: SealedStorageBackend {
 
         func setMetadata(_ name: String, _ value: Data?) throws {
             if let value {
-                try db.execute(
-                    sql: "INSERT INTO metadata (name, value) VALUES (?, ?) "
-                        + "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                    arguments: [name, value]
-                )
+                try db.cachedStatement(
+                    sql: "INSERT INTO metadata (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"
+                ).execute(arguments: [name, value])
             } else {
-                try db.execute(sql: "DELETE FROM metadata WHERE name = ?", arguments: [name])
+                try db.cachedStatement(sql: "DELETE FROM metadata WHERE name = ?").execute(arguments: [name])
             }
         }
 
         func setRecord(_ id: Data, _ sealed: Data?) throws {
             if let sealed {
-                try db.execute(
-                    sql: "INSERT INTO records (id, sealed) VALUES (?, ?) "
-                        + "ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed",
-                    arguments: [id, sealed]
-                )
+                try db.cachedStatement(
+                    sql: "INSERT INTO records (id, sealed) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed"
+                ).execute(arguments: [id, sealed])
             } else {
-                try db.execute(sql: "DELETE FROM records WHERE id = ?", arguments: [id])
+                try db.cachedStatement(sql: "DELETE FROM records WHERE id = ?").execute(arguments: [id])
             }
         }
     }

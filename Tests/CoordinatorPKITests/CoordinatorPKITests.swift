@@ -125,6 +125,22 @@ struct CoordinatorPKITests {
         }
     }
 
+    @Test("a CSR for a key the caller has proven is not checked again; a CSR for another key is")
+    func provenKeyCSR() throws {
+        var der = try marbleCSR()
+        der[der.count - 3] ^= 0x01
+        let requestKey = try CertificateSigningRequest(derEncoded: der).publicKey
+        #expect(try VerifiedCSR(pemOrDER: der, provenKey: requestKey).names.dnsNames == ["backend.local"])
+        let otherKey = Certificate.PublicKey(P256.Signing.PrivateKey().publicKey)
+        #expect(throws: PKIError.self) { try VerifiedCSR(pemOrDER: der, provenKey: otherKey) }
+    }
+
+    @Test("a PEM CSR with text before it is read")
+    func pemCSRWithPreamble() throws {
+        let pem = try CertificateSigningRequest(derEncoded: marbleCSR()).serializeAsPEM().pemString
+        #expect(try VerifiedCSR(pemOrDER: Array("Certificate Request:\n    (text)\n\(pem)\n".utf8)).names.dnsNames == ["backend.local"])
+    }
+
     @Test("bytes that are no CSR are refused with a hint")
     func garbageCSR() throws {
         #expect {

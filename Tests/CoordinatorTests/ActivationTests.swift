@@ -138,15 +138,17 @@ import X509
         #expect(over.reason == .maxActivationsReached)
         #expect(over.found.contains("1 activations"))
 
-        // A garbage quote and a bad CSR.
+        // A garbage quote, and a CSR for another key than the connection's whose signature does not verify. (A CSR
+        // for the connection's own key needs no signature check: the TLS handshake proved possession of that key.)
         let garbage = try #require(await refusal("backend", CoordinatorFixture.backend(), quote: [1, 2, 3]))
         #expect(garbage.reason == .quoteRejected)
-        let marble = try TestMarble()
+        let marble = try TestMarble(), stranger = try TestMarble()
         var badCSR = marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend())))
-        badCSR.csr = Data(badCSR.csr.dropLast(4) + [0, 0, 0, 0])
-        await #expect(throws: CoordinatorError.self) {
+        badCSR.csr = Data(stranger.csrDER.dropLast(4) + [0, 0, 0, 0])
+        let refused = await #expect(throws: CoordinatorError.self) {
             _ = try await coordinator.activate(badCSR, clientCertificateDER: marble.certificateDER)
         }
+        #expect(refused?.reason == .invalidCSR)
     }
 
     @Test func tcbStatusNotAcceptedIsRefused() async throws {
