@@ -320,7 +320,7 @@ extension Coordinator {
             secrets: secrets, previousSecrets: previous,
             marbleCertificate: SecretValue(
                 type: nil, certificate: marbleCertificateDER, publicKey: marblePublicKeyDER,
-                privateKey: Array(credentials.privateKey.pkcs8DER)),
+                privateKey: Array(credentials.privateKeyDER)),
             marbleRootCertificate: encoded.marbleRootDER, coordinatorRootCertificate: encoded.rootDER,
             coordinatorIntermediateCertificate: encoded.intermediateDER)
         let rendered: RenderedParameters

@@ -56,8 +56,10 @@ public struct MarbleCredentials: Sendable {
     public let privateKey: CoordinatorSigningKey
     /// PEM leaf followed by PEM intermediate: `MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN`.
     public let certificateChainPEM: String
+    /// The key as PKCS#8 DER (`.MarbleRun.MarbleCert.Private`), encoded once.
+    public let privateKeyDER: Data
     /// PEM PKCS#8 key: `MARBLE_PREDEFINED_PRIVATE_KEY`.
-    public var privateKeyPEM: String { privateKey.pkcs8PEM }
+    public let privateKeyPEM: String
 }
 
 /// The identity read back from a marble certificate issued by ``CoordinatorPKI/issueMarbleCredentials(for:marbleUUID:marbleType:validity:now:)``.
@@ -105,10 +107,13 @@ extension CoordinatorPKI {
             issuerKey: intermediateKey,
             additionalExtensions: [typeExtension]
         )
+        let keyDER = key.pkcs8DER
         return MarbleCredentials(
             certificate: certificate,
             privateKey: key,
-            certificateChainPEM: try Self.pem(certificate) + encoded.intermediatePEM
+            certificateChainPEM: try Self.pem(certificate) + encoded.intermediatePEM,
+            privateKeyDER: keyDER,
+            privateKeyPEM: PEMText.encode(type: "PRIVATE KEY", der: keyDER)
         )
     }
 
