@@ -1,5 +1,6 @@
 import CoordinatorPKI
 import Foundation
+import SealedStore
 import X509
 
 extension Coordinator {
@@ -22,6 +23,14 @@ extension Coordinator {
         _ = try requireAcceptingMarbles()
         let marble = try authenticateMarble(clientCertificateDER)
         let key = Self.monotonicCounterKey(marble: marble, name: name)
+        guard key.utf8.count <= SealedStore.maximumKeyBytes else {
+            // The key holds base64 of the name (4 characters per 3 bytes) after the marble's part.
+            let room = SealedStore.maximumKeyBytes - (key.utf8.count - Data(name.utf8).base64EncodedString().utf8.count)
+            throw CoordinatorError(
+                .badRequest, .malformedRequest, found: "a counter name of \(name.utf8.count) bytes",
+                expected: "at most \(max(room, 0) / 4 * 3) bytes for marble type '\(marble.marbleType.prefix(64))'",
+                hint: "use a shorter counter name")
+        }
         guard let store = openStore else {
             throw CoordinatorError(
                 .wrongState, .notAcceptingMarbles, found: "locked sealed state", expected: "unsealed state",

@@ -25,6 +25,9 @@ import Synchronization
 /// One process should own a store at a time; within it, the instance may be shared freely between tasks. A write
 /// finding a head other than the one this instance wrote last fails, so another writer is noticed.
 public final class SealedStore: Sendable {
+    /// The longest record key, in UTF-8 bytes.
+    public static let maximumKeyBytes = StateCipher.maximumKeyBytes
+
     static let formatName = "format"
     static let formatValue = Data("cloister-sealed-store-v2".utf8)
     static let previousFormats = [Data("cloister-sealed-store-v1".utf8)]

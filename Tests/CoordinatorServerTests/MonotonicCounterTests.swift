@@ -55,6 +55,12 @@ extension ClientIdentity {
         let malformed = try await first.post(fixture.clientURL + ClientAPIPath.monotonicCounter, body: Data(#"{"name": "c", "value": -1}"#.utf8))
         #expect(malformed.status == 400)
         #expect(malformed.failReason == "request.malformed")
+        let longName = String(repeating: "n", count: 800)
+        let tooLong = try await first.post(
+            fixture.clientURL + ClientAPIPath.monotonicCounter, body: Data(#"{"name": "\#(longName)", "value": 1}"#.utf8))
+        #expect(tooLong.status == 400, "\(String(decoding: tooLong.body, as: UTF8.self))")
+        #expect(tooLong.failReason == "request.malformed")
+        #expect((tooLong.json["message"] as? String)?.contains("a counter name of 800 bytes") == true, "\(tooLong.json)")
         for client in [anonymous, first, second] { await client.shutdown() }
         await fixture.stop()
 
