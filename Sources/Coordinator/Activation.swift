@@ -217,7 +217,8 @@ extension Coordinator {
         }
         let csr: VerifiedCSR
         do {
-            // The TLS handshake proved that the peer holds the key of its certificate.
+            // The connection's TLS session authenticated the holder of its certificate's key: its handshake (or the
+            // one it resumes, which only that holder can) checked a CertificateVerify made with that key.
             let connectionKey = try? Certificate(derEncoded: clientCertificateDER).publicKey
             csr = try VerifiedCSR(pemOrDER: Array(request.csr), provenKey: connectionKey)
         } catch {

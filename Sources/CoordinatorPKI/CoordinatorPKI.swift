@@ -130,12 +130,13 @@ public struct CoordinatorPKI: Sendable {
         let intermediate = try Self.makeIntermediate(
             configuration: configuration, rootKey: rootKey, rootCertificate: rootCertificate, now: now
         )
+        let encoded = try EncodedCertificates(root: rootCertificate, intermediate: intermediate.certificate, marbleRoot: intermediate.marbleRoot)
         intermediateKey = intermediate.key
         intermediateCertificate = intermediate.certificate
         marbleRootCertificate = intermediate.marbleRoot
         tlsKey = intermediate.tlsKey
         tlsCertificate = intermediate.tlsCertificate
-        encoded = try EncodedCertificates(root: rootCertificate, intermediate: intermediate.certificate, marbleRoot: intermediate.marbleRoot)
+        self.encoded = encoded
     }
 
     /// PEM of the intermediate followed by the root: the `cert` field of MarbleRun's `GET /api/v2/quote`.

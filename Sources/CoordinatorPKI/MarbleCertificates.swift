@@ -13,9 +13,9 @@ public struct VerifiedCSR: Sendable {
     /// key it carries.
     ///
     /// - Parameter provenKey: a key whose holder the caller has authenticated, such as the key of a TLS client
-    ///   certificate (the handshake's CertificateVerify proves possession). A request for that key that arrived
-    ///   over that connection comes from its holder, so its self-signature is not checked a second time; a request
-    ///   for any other key is checked.
+    ///   certificate (a CertificateVerify made with it was checked when the TLS session was established). A request
+    ///   for that key that arrived over that session comes from its holder, so its self-signature is not checked a
+    ///   second time; a request for any other key is checked.
     public init(pemOrDER bytes: [UInt8], provenKey: Certificate.PublicKey? = nil) throws(PKIError) {
         let request: CertificateSigningRequest
         do {

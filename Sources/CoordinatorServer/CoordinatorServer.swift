@@ -61,6 +61,8 @@ public struct CoordinatorServerConfiguration: Sendable {
     public var marbleAPI: ListenAddress
     /// An optional plain-HTTP listener for Prometheus and probes (MarbleRun's `EDG_COORDINATOR_PROMETHEUS_ADDR`).
     public var metrics: ListenAddress?
+    /// How long a marble API connection may send nothing while no answer is pending before it is closed.
+    public var marbleIdleTimeout: Duration
     public var logger: Logger
     /// Called once per server when it listens, with the bound port (useful with port 0).
     public var onListening: @Sendable (CoordinatorEndpoint, Int) async -> Void
@@ -69,12 +71,14 @@ public struct CoordinatorServerConfiguration: Sendable {
         clientAPI: ListenAddress = ListenAddress(host: "0.0.0.0", port: ClientAPIPath.defaultPort),
         marbleAPI: ListenAddress = ListenAddress(host: "0.0.0.0", port: ActivationRequest.defaultPort),
         metrics: ListenAddress? = nil,
+        marbleIdleTimeout: Duration = .seconds(60),
         logger: Logger = Logger(label: "cloister.coordinator.server"),
         onListening: @escaping @Sendable (CoordinatorEndpoint, Int) async -> Void = { _, _ in }
     ) {
         self.clientAPI = clientAPI
         self.marbleAPI = marbleAPI
         self.metrics = metrics
+        self.marbleIdleTimeout = marbleIdleTimeout
         self.logger = logger
         self.onListening = onListening
     }
@@ -112,7 +116,8 @@ public struct CoordinatorServer: Service {
                 onServerRunning: announce(.clientAPI, logger: logger), logger: logger),
             MarbleAPIServer(
                 activation: ActivationEndpoint(coordinator: coordinator, metrics: metrics, logger: logger), identity: identity,
-                address: configuration.marbleAPI, onListening: announce(.marbleAPI, logger: logger)),
+                address: configuration.marbleAPI, idleTimeout: .nanoseconds(configuration.marbleIdleTimeout.nanoseconds),
+                onListening: announce(.marbleAPI, logger: logger)),
         ]
         if let address = configuration.metrics {
             let metricsRouter = Self.router(metrics: metrics, server: "metrics")

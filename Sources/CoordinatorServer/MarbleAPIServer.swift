@@ -16,18 +16,23 @@ import Synchronization
 /// task, async streams and router of the general HTTP stack were most of the Coordinator's cost per activation
 /// (scripts/benchmark-coordinator).
 ///
-/// Graceful shutdown stops accepting connections and waits for those open to finish their answers.
+/// Graceful shutdown stops accepting connections and waits for those open to finish their answers; cancellation also
+/// closes the connections still open. A connection that sends nothing for `idleTimeout` while no answer is pending
+/// is closed, so a stalled client can hold neither a connection nor a shutdown.
 struct MarbleAPIServer: Service {
     let activation: ActivationEndpoint
     let identity: TLSIdentityStore
     let address: ListenAddress
+    let idleTimeout: TimeAmount
     let onListening: @Sendable (any Channel) async -> Void
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         let quiescing = ServerQuiescingHelper(group: group)
+        let connections = OpenConnections()
         let identity = identity
         let activation = activation
+        let idleTimeout = idleTimeout
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,7 +43,9 @@ struct MarbleAPIServer: Service {
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.track(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     let tls = NIOSSLServerHandler(
                         context: identity.loaded.marbleAPI,
                         // Any certificate: the quote binds it, not a chain.
@@ -61,10 +68,26 @@ struct MarbleAPIServer: Service {
                 try await stopped.futureResult.get()
             } onCancel: {
                 stop()
+                connections.closeAll()
             }
         } onGracefulShutdown: {
             stop()
         }
+    }
+}
+
+/// The marble API's open connections, so that cancellation can close them.
+final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func track(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
     }
 }
 
@@ -89,10 +112,11 @@ struct ActivationEndpoint: Sendable {
         Answer(status: .methodNotAllowed, body: JSendResponse.errorBody(JSendResponse.notAnEndpointMessage(method: method, path: path)))
     }
 
-    func activate(body: ByteBuffer?, clientCertificateDER: [UInt8]?) async -> Answer {
-        guard let body else {
-            return refusal(RequestBody.tooLarge(limit: Self.maximumBodySize, shape: Self.shape, path: ActivationRequest.path))
-        }
+    func bodyTooLarge() -> Answer {
+        refusal(RequestBody.tooLarge(limit: Self.maximumBodySize, shape: Self.shape, path: ActivationRequest.path))
+    }
+
+    func activate(body: ByteBuffer, clientCertificateDER: [UInt8]?) async -> Answer {
         let request: ActivationRequest
         do {
             request = try Self.decodeRequest(body)
@@ -153,17 +177,29 @@ struct ActivationEndpoint: Sendable {
 }
 
 /// Reads one request at a time (the HTTP pipeline holds back pipelined ones until the answer is written), collects
-/// the body up to the limit, and answers on the connection's event loop once the Coordinator has decided.
+/// the body of an activation up to the limit, and answers on the connection's event loop once the Coordinator has
+/// decided. A body over the limit is refused as soon as it passes the limit; the rest of it is read and dropped (up to
+/// ``drainLimit``, so that the client sees the answer rather than a reset) and the connection closes.
 final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    static let drainLimit = 1 << 20
+
+    private enum State {
+        case idle
+        case reading(HTTPRequestHead, arrival: ContinuousClock.Instant, isActivation: Bool)
+        /// The refusal of an oversized body was written; the rest of the body is dropped.
+        case draining(dropped: Int, refusalWritten: EventLoopFuture<Void>)
+        /// The Coordinator is deciding; the connection may be quiet meanwhile.
+        case answering
+    }
+
     private let endpoint: ActivationEndpoint
     private let tls: NIOSSLServerHandler
     private var date = HTTPDateHeader()
-    private var request: (head: HTTPRequestHead, arrival: ContinuousClock.Instant)?
-    /// The body so far; nil once it exceeded the limit.
-    private var body: ByteBuffer? = ByteBuffer()
+    private var state = State.idle
+    private var body = ByteBuffer()
 
     init(endpoint: ActivationEndpoint, tls: NIOSSLServerHandler) {
         self.endpoint = endpoint
@@ -171,56 +207,84 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            request = (head, .now)
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), _):
+            let path = head.uri.prefix { $0 != "?" }
+            state = .reading(head, arrival: .now, isActivation: head.method == .POST && path == ActivationRequest.path)
             body = context.channel.allocator.buffer(capacity: 0)
-        case .body(var chunk):
-            if let collected = body, collected.readableBytes + chunk.readableBytes > ActivationEndpoint.maximumBodySize {
-                body = nil
-            } else {
-                body?.writeBuffer(&chunk)
+        case (.body(var chunk), .reading(let head, let arrival, isActivation: true)):
+            guard body.readableBytes + chunk.readableBytes <= ActivationEndpoint.maximumBodySize else {
+                let written = write(endpoint.bodyTooLarge(), for: head, arrival: arrival, closing: true, context: context)
+                state = .draining(dropped: 0, refusalWritten: written)
+                return
             }
-        case .end:
-            guard let request else { return }
-            self.request = nil
-            answer(request.head, arrival: request.arrival, context: context)
+            body.writeBuffer(&chunk)
+        case (.body(let chunk), .draining(let dropped, let written)):
+            guard dropped + chunk.readableBytes <= Self.drainLimit else {
+                context.close(promise: nil)
+                return
+            }
+            state = .draining(dropped: dropped + chunk.readableBytes, refusalWritten: written)
+        case (.end, .reading(let head, let arrival, let isActivation)):
+            if isActivation {
+                answerActivation(head, arrival: arrival, context: context)
+            } else {
+                state = .idle
+                let path = String(head.uri.prefix { $0 != "?" })
+                write(endpoint.notAnEndpoint(method: head.method.rawValue, path: path), for: head, arrival: arrival, context: context)
+            }
+        case (.end, .draining(_, let written)):
+            state = .idle
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        case (.body, _), (.end, _):
+            break
         }
     }
 
-    private func answer(_ head: HTTPRequestHead, arrival: ContinuousClock.Instant, context: ChannelHandlerContext) {
-        let path = String(head.uri.prefix { $0 != "?" })
-        let method = head.method.rawValue
-        guard head.method == .POST, path == ActivationRequest.path else {
-            write(endpoint.notAnEndpoint(method: method, path: path), for: head, arrival: arrival, label: "unmatched", context: context)
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else {
+            context.fireUserInboundEventTriggered(event)
             return
         }
+        if case .answering = state { return }
+        context.close(promise: nil)
+    }
+
+    private func answerActivation(_ head: HTTPRequestHead, arrival: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        state = .answering
         let endpoint = endpoint
         let body = body
         let certificate = try? tls.peerCertificate?.toDERBytes()
         let answered = context.eventLoop.makePromise(of: ActivationEndpoint.Answer.self)
         answered.completeWithTask { await endpoint.activate(body: body, clientCertificateDER: certificate) }
         answered.futureResult.assumeIsolated().whenSuccess { answer in
-            self.write(answer, for: head, arrival: arrival, label: path, context: context)
+            self.state = .idle
+            self.write(answer, for: head, arrival: arrival, context: context)
         }
     }
 
+    /// Writes `answer`; unless `closing` (the caller closes later), a request that did not ask to keep the connection
+    /// closes it once the answer is out.
+    @discardableResult
     private func write(
-        _ answer: ActivationEndpoint.Answer, for request: HTTPRequestHead, arrival: ContinuousClock.Instant, label: String,
+        _ answer: ActivationEndpoint.Answer, for request: HTTPRequestHead, arrival: ContinuousClock.Instant, closing: Bool = false,
         context: ChannelHandlerContext
-    ) {
-        guard context.channel.isActive else { return }
+    ) -> EventLoopFuture<Void> {
+        let path = String(request.uri.prefix { $0 != "?" })
+        endpoint.metrics.recordRequest(
+            server: "marble_api", method: request.method.rawValue, path: RequestMetricsMiddleware.label(for: path),
+            code: Int(answer.status.code), duration: .now - arrival)
+        guard context.channel.isActive else { return context.eventLoop.makeSucceededVoidFuture() }
         var headers = HTTPHeaders([
             ("Content-Type", "application/json"), ("Content-Length", String(answer.body.readableBytes)), ("Date", date.current()),
         ])
-        if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        if closing || !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: answer.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !request.isKeepAlive {
+        if !closing && !request.isKeepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
-        endpoint.metrics.recordRequest(
-            server: "marble_api", method: request.method.rawValue, path: label, code: Int(answer.status.code), duration: .now - arrival)
+        return written
     }
 }

@@ -117,3 +117,13 @@ func runTool(_ executable: String, _ arguments: [String], input: Data? = nil) th
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
+
+/// ``runTool(_:_:input:)`` on a thread of its own: a test whose Coordinator runs in this process must not wait on a
+/// thread of the cooperative pool, which the Coordinator's routes need to answer.
+func runToolOffPool(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runTool(executable, arguments, input: input) })
+        }
+    }
+}

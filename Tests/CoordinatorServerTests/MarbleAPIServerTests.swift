@@ -52,4 +52,51 @@ import Testing
             #expect(exposition.contains(series), "\(series) missing from:\n\(exposition)")
         }
     }
+
+    /// A marble-certificate TLS client that sends the start of an activation and then nothing, and reports when the
+    /// server closes the connection.
+    private static func stalledClient(_ fixture: ServerFixture) async throws -> (status: Int32, output: String) {
+        let marble = try TestMarble()
+        let certificate = fixture.directory.appendingPathComponent("stalled-\(marble.uuid).pem")
+        try (marble.identity.certificatePEM + "\n" + marble.identity.privateKeyPEM).write(to: certificate, atomically: true, encoding: .utf8)
+        let script = """
+            import socket, ssl, sys, time
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.load_cert_chain(sys.argv[2])
+            with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as raw:
+                with context.wrap_socket(raw) as tls:
+                    tls.sendall(b"POST /api/v2/activate HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n{")
+                    start = time.monotonic()
+                    tls.settimeout(120)
+                    try:
+                        while tls.recv(65536): pass
+                    except (ConnectionError, ssl.SSLError):
+                        pass
+                    print("closed after %.1f s" % (time.monotonic() - start))
+            """
+        return try await runToolOffPool("python3", ["-c", script, String(fixture.marblePort), certificate.path])
+    }
+
+    @Test func aConnectionThatSendsNothingMoreIsClosed() async throws {
+        let fixture = try await ServerFixture.start(marbleIdleTimeout: .seconds(1))
+        defer { Task { await fixture.remove() } }
+        let outcome = try await Self.stalledClient(fixture)
+        let seconds = outcome.output.split(separator: " ").dropFirst(2).first.flatMap { Double($0) }
+        #expect(seconds.map { $0 < 30 } == true, "\(outcome.output)")
+    }
+
+    @Test func cancellationClosesConnectionsThatAreStillOpen() async throws {
+        let fixture = try await ServerFixture.start()
+        defer { Task { await fixture.remove() } }
+        async let stalled = Self.stalledClient(fixture)
+        try await Task.sleep(for: .seconds(2))
+        let clock = ContinuousClock()
+        let stopping = clock.now
+        await fixture.stop()
+        #expect(clock.now - stopping < .seconds(30))
+        let outcome = try await stalled
+        #expect(outcome.output.hasPrefix("closed after"), "\(outcome.output)")
+    }
 }

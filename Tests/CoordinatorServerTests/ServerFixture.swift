@@ -44,7 +44,7 @@ final class ServerFixture: Sendable {
     /// `coordinatorEnclave` changes the sealing identity (a lost sealing key).
     static func start(
         directory: URL? = nil, coordinatorEnclave: EnclaveMeasurement = ServerFixture.coordinatorEnclave,
-        startupManifest: [UInt8]? = nil
+        startupManifest: [UInt8]? = nil, marbleIdleTimeout: Duration = .seconds(60)
     ) async throws -> ServerFixture {
         let directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("coordinator-server-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -62,7 +62,7 @@ final class ServerFixture: Sendable {
             coordinator: coordinator,
             configuration: CoordinatorServerConfiguration(
                 clientAPI: ListenAddress(host: "127.0.0.1", port: 0), marbleAPI: ListenAddress(host: "127.0.0.1", port: 0),
-                logger: logger, onListening: { continuation.yield(($0, $1)) }),
+                marbleIdleTimeout: marbleIdleTimeout, logger: logger, onListening: { continuation.yield(($0, $1)) }),
             metrics: CoordinatorMetrics(version: "test"))
         let task = Task { try await server.run() }
         var bound: [CoordinatorEndpoint: Int] = [:]

@@ -19,18 +19,6 @@ import Testing
         }
     }
 
-    /// The Coordinator runs in this process: a tool must not wait on a thread of the cooperative pool, which its
-    /// routes need to answer.
-    private static func runToolOffPool(_ executable: String, _ arguments: [String], input: Data? = nil) async throws
-        -> (status: Int32, output: String)
-    {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runTool(executable, arguments, input: input) })
-            }
-        }
-    }
-
     @Test func keepAliveAnswersEqualTheRoutersAndFollowTheState() async throws {
         let fixture = try await ServerFixture.start()
         let client = try fixture.client()
@@ -39,8 +27,8 @@ import Testing
 
         for expectedCode in [2, 3] {
             // Two requests on one connection take the fast path; `Connection: close` goes through the router.
-            let fast = Self.answers(try await Self.runToolOffPool("curl", ["-sk", "-i", url, url]).output)
-            let routed = Self.answers(try await Self.runToolOffPool("curl", ["-sk", "-i", "-H", "Connection: close", url]).output)
+            let fast = Self.answers(try await runToolOffPool("curl", ["-sk", "-i", url, url]).output)
+            let routed = Self.answers(try await runToolOffPool("curl", ["-sk", "-i", "-H", "Connection: close", url]).output)
             #expect(fast.count == 2 && routed.count == 1)
             for answer in fast + routed {
                 #expect(answer.status == "200")
@@ -79,7 +67,7 @@ import Testing
                         received += chunk
             sys.stdout.buffer.write(received)
             """
-        let output = try await Self.runToolOffPool("python3", ["-c", script, String(fixture.clientPort)], input: Data(requests.utf8)).output
+        let output = try await runToolOffPool("python3", ["-c", script, String(fixture.clientPort)], input: Data(requests.utf8)).output
         let statuses = Self.answers(output).map(\.status)
         #expect(statuses == ["405", "200", "200", "200"], "\(output.prefix(2000))")
         let bodies = Self.answers(output).map(\.body)
@@ -92,12 +80,12 @@ import Testing
         let url = fixture.clientURL + ClientAPIPath.status
         let series = #"server_client_api_http_request_total{code="200",method="GET",path="/api/v2/status"}"#
         func count() async throws -> Int {
-            let exposition = try await Self.runToolOffPool("curl", ["-sk", fixture.clientURL + ClientAPIPath.metrics]).output
+            let exposition = try await runToolOffPool("curl", ["-sk", fixture.clientURL + ClientAPIPath.metrics]).output
             let line = exposition.split(separator: "\n").first { $0.hasPrefix(series) }
             return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         }
         let before = try await count()
-        _ = try await Self.runToolOffPool("curl", ["-sk", url, url, url])
+        _ = try await runToolOffPool("curl", ["-sk", url, url, url])
         #expect(try await count() == before + 3)
     }
 }
