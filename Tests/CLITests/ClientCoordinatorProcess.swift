@@ -2,24 +2,16 @@ import Foundation
 import Synchronization
 import TestSupport
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A real `cloister coordinator --simulation` on 127.0.0.1 with system-chosen ports (read from its JSON log), and
-/// everything a client needs to verify it: the simulated machine's directory and the simulated Coordinator's MRENCLAVE.
-/// ``restarted(onNewMachine:)`` stops it and starts another on the same data directory, optionally on a new simulated
-/// machine, whose sealing key cannot open the state (a lost sealing key).
+/// A real `cloister coordinator --simulation` (``SimulatedCoordinatorProcess``) and everything a client needs to verify
+/// it: the simulated machine's directory and the simulated Coordinator's MRENCLAVE. ``restarted(onNewMachine:)`` stops
+/// it and starts another on the same data directory, optionally on a new simulated machine, whose sealing key cannot
+/// open the state (a lost sealing key).
 final class ClientTestCoordinator: Sendable {
-    static let program = BuiltProgram(named: "cloister")
-    /// MRENCLAVE of the simulated Coordinator enclave (`CoordinatorLauncher.simulatedEnclave`).
-    static let uniqueID = "0b212e17e0666889c14ac88a559bdc087a7b20481d79547a3790f641ed595080"
+    static let program = SimulatedCoordinatorProcess.program
+    static let uniqueID = SimulatedCoordinatorProcess.uniqueID
 
     let directory: URL
-    let machineDirectory: URL
-    let clientPort: Int
-    private let process: Process
-    private let log: LogBuffer
+    private let coordinator: SimulatedCoordinatorProcess
     /// Whether this instance removes `directory` when it goes away; a restart hands the directory on.
     private let ownsDirectory = Mutex(true)
 
@@ -35,63 +27,27 @@ final class ClientTestCoordinator: Sendable {
 
     private init(directory: URL, machineDirectory: URL) async throws {
         self.directory = directory
-        self.machineDirectory = machineDirectory
-        process = Process()
-        process.executableURL = Self.program.url
-        process.arguments = [
-            "coordinator", "--simulation", "--data-directory", directory.appendingPathComponent("data").path,
-            "--simulation-state-directory", machineDirectory.path, "--client-address", "127.0.0.1:0",
-            "--marble-address", "127.0.0.1:0", "--log-format", "json",
-        ]
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOISTER_") && !$0.key.hasPrefix("EDG_") }
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let log = LogBuffer()
-        errors.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
-        self.log = log
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(240)  // generous: a whole parallel run on two cores slows debug start-ups a lot
-        var port: Int?
-        while ContinuousClock.now < deadline, port == nil {
-            port = Self.clientPort(in: log.data)
-            if port == nil {
-                guard process.isRunning else {
-                    throw LaunchFailure(description: "cloister coordinator exited: \(String(decoding: log.data, as: UTF8.self))")
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
-        guard let port else {
-            process.terminate()
-            throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log:\n\(String(decoding: log.data.suffix(4000), as: UTF8.self))")
-        }
-        clientPort = port
+        coordinator = try await SimulatedCoordinatorProcess(
+            dataDirectory: directory.appendingPathComponent("data"), machineDirectory: machineDirectory)
     }
 
     /// Stops this Coordinator (SIGTERM, as an operator would) and starts another on the same data directory. With
     /// `onNewMachine`, the new one runs on a fresh simulated SGX machine: its sealing key differs, so it starts in
     /// recovery mode.
     func restarted(onNewMachine: Bool = false) async throws -> ClientTestCoordinator {
-        stop()
+        coordinator.stop()
         ownsDirectory.withLock { $0 = false }
         let machine = onNewMachine ? directory.appendingPathComponent("machine-\(UUID().uuidString.prefix(8))") : machineDirectory
         return try await ClientTestCoordinator(directory: directory, machineDirectory: machine)
     }
 
-    private func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-    }
-
     deinit {
-        stop()
+        coordinator.stop()
         if ownsDirectory.withLock({ $0 }) { try? FileManager.default.removeItem(at: directory) }
     }
 
-    var address: String { "127.0.0.1:\(clientPort)" }
+    var machineDirectory: URL { coordinator.machineDirectory }
+    var address: String { coordinator.clientAddress }
 
     /// The flags that verify this simulated Coordinator, with the root cache and configuration kept in the test's
     /// directory.
@@ -157,16 +113,6 @@ final class ClientTestCoordinator: Sendable {
         }
         return counts
     }
-
-    private static func clientPort(in log: Data) -> Int? {
-        for line in String(decoding: log, as: UTF8.self).split(separator: "\n") where line.contains("\"Listening\"") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
-                object["server"] == "client API", let port = object["port"].flatMap(Int.init)
-            else { continue }
-            return port
-        }
-        return nil
-    }
 }
 
 /// A user of the test manifests: a P-256 key and self-signed certificate made with openssl.
@@ -194,15 +140,6 @@ struct ClientTestUser {
 
     var arguments: [String] { ["--cert", certificate.path, "--key", key.path] }
     var certificatePEM: String { (try? String(contentsOf: certificate, encoding: .utf8)) ?? "" }
-}
-
-/// The Coordinator's log as it arrives, written by the pipe's handler and read by the test.
-final class LogBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored = Data()
-
-    func append(_ chunk: Data) { lock.withLock { stored.append(chunk) } }
-    var data: Data { lock.withLock { stored } }
 }
 
 /// A recovery key holder's RSA-3072 key pair made with openssl: the private key stays with the holder, the public key
