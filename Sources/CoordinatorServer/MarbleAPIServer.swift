@@ -12,9 +12,9 @@ import StrictJSON
 import Synchronization
 
 /// The marble API (HTTPS with mutual TLS): `POST /api/v2/activate`, on a plain NIO pipeline (TLS, HTTP/1.1,
-/// ``ActivationHTTPHandler``). Every marble start opens a connection for this single request, and the connection
-/// task, async streams and router of the general HTTP stack were most of the Coordinator's cost per activation
-/// (scripts/benchmark-coordinator).
+/// ``ActivationHTTPHandler``). Every marble start opens a connection for this single request, which needs neither a
+/// router nor a task and async streams per connection: the handler reads on the event loop and starts one task per
+/// activation.
 ///
 /// Graceful shutdown stops accepting connections and waits for those open to finish their answers; cancellation also
 /// closes the connections still open. A connection that sends nothing for `idleTimeout` while no answer is pending
