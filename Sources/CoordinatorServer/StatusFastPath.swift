@@ -8,9 +8,9 @@ import NIOHTTPTypes
 /// and headers as the route, without the hops through the connection's task and the router that made up most of
 /// the cost of this polled endpoint (scripts/benchmark-coordinator).
 ///
-/// Only a plain keep-alive request takes this path: another method, a query, a `Connection` header, or any request
-/// that arrives while an earlier request on the connection still waits for its answer goes to the router, so answers
-/// keep the order of the requests.
+/// Only a plain keep-alive request takes this path: another method, a query, a `Connection` header other than
+/// `keep-alive`, or any request that arrives while an earlier request on the connection still waits for its answer goes
+/// to the router, so answers keep the order of the requests.
 final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -32,7 +32,9 @@ final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     static func takesFastPath(_ request: HTTPRequest) -> Bool {
-        request.method == .get && request.path == ClientAPIPath.status && request.headerFields[.connection] == nil
+        guard request.method == .get, request.path == ClientAPIPath.status else { return false }
+        guard let connection = request.headerFields[.connection] else { return true }
+        return connection.lowercased() == "keep-alive"
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

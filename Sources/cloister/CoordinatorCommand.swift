@@ -19,6 +19,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
               --client-address    CLOISTER_CLIENT_ADDR      EDG_COORDINATOR_CLIENT_ADDR       (:4433)
               --marble-address    CLOISTER_MARBLE_ADDR      EDG_COORDINATOR_MESH_ADDR         (:2001)
               --metrics-address   CLOISTER_METRICS_ADDR     EDG_COORDINATOR_PROMETHEUS_ADDR   (off; /metrics is also on the client API)
+              --marble-idle-timeout CLOISTER_MARBLE_IDLE_TIMEOUT                              (60 seconds)
               --dns-names         CLOISTER_DNS_NAMES        EDG_COORDINATOR_DNS_NAMES         (localhost)
               --data-directory    CLOISTER_DATA_DIR         EDG_COORDINATOR_SEAL_DIR          ($HOME/.cloister/coordinator)
               --manifest          CLOISTER_STARTUP_MANIFEST EDG_STARTUP_MANIFEST
@@ -46,6 +47,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var marbleAddress: String?
     @Option(help: ArgumentHelp("Plain-HTTP listener for /metrics, /healthz and /readyz.", valueName: "host:port"))
     var metricsAddress: String?
+    @Option(help: ArgumentHelp("Seconds a marble API connection may send nothing while no answer is pending before it is closed.", valueName: "seconds"))
+    var marbleIdleTimeout: String?
     @Option(help: ArgumentHelp("Comma-separated DNS names and IP addresses of the Coordinator's certificates.", valueName: "names"))
     var dnsNames: String?
     @Option(help: ArgumentHelp("Where the sealed state (SQLite) is kept.", valueName: "directory"))
@@ -77,7 +80,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let settings: CoordinatorSettings
         do {
             settings = try CoordinatorSettingsInput(
-                clientAddress: clientAddress, marbleAddress: marbleAddress, metricsAddress: metricsAddress, dnsNames: dnsNames,
+                clientAddress: clientAddress, marbleAddress: marbleAddress, metricsAddress: metricsAddress,
+                marbleIdleTimeout: marbleIdleTimeout, dnsNames: dnsNames,
                 dataDirectory: dataDirectory, simulation: simulation, simulationStateDirectory: simulationStateDirectory,
                 attestationDirectory: attestationDirectory, pcs: pcs, pccs: pccs, thim: thim, collateralFile: collateral,
                 manifest: manifest, pkiCurve: pkiCurve, logLevel: logLevel, logFormat: logFormat, environment: ProcessInfo.processInfo.environment
@@ -140,7 +144,8 @@ struct CoordinatorLauncher {
         let server = try await CoordinatorServer.make(
             coordinator: coordinator,
             configuration: CoordinatorServerConfiguration(
-                clientAPI: settings.clientAPI, marbleAPI: settings.marbleAPI, metrics: settings.metrics, logger: logger),
+                clientAPI: settings.clientAPI, marbleAPI: settings.marbleAPI, metrics: settings.metrics,
+                marbleIdleTimeout: settings.marbleIdleTimeout, logger: logger),
             metrics: CoordinatorMetrics(version: CloisterVersion.current))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

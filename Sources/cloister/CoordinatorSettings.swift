@@ -28,6 +28,7 @@ struct CoordinatorSettings: Sendable {
     var clientAPI: ListenAddress
     var marbleAPI: ListenAddress
     var metrics: ListenAddress?
+    var marbleIdleTimeout: Duration
     var dnsNames: [String]
     var dataDirectory: URL
     var platform: PlatformChoice
@@ -59,6 +60,7 @@ struct CoordinatorSettingsInput {
     var clientAddress: String?
     var marbleAddress: String?
     var metricsAddress: String?
+    var marbleIdleTimeout: String?
     var dnsNames: String?
     var dataDirectory: String?
     var simulation: Bool
@@ -115,6 +117,7 @@ struct CoordinatorSettingsInput {
             clientAPI: try Self.address(client, default: ":4433"),
             marbleAPI: try Self.address(marble, default: ":2001"),
             metrics: metricsAddress,
+            marbleIdleTimeout: try marbleIdleTimeoutValue(),
             dnsNames: try Self.dnsNames(names),
             dataDirectory: dataDirectory,
             platform: platform,
@@ -146,6 +149,18 @@ struct CoordinatorSettingsInput {
                 hint: "give exactly one of --pcs, --pccs, --thim or --collateral")
         }
         return given.first?.1 ?? .intelPCS(url: IntelPCS.defaultBaseURL)
+    }
+
+    private func marbleIdleTimeoutValue() throws(CoordinatorSettingsError) -> Duration {
+        guard let setting = value(marbleIdleTimeout, flagName: "--marble-idle-timeout", ["CLOISTER_MARBLE_IDLE_TIMEOUT"]) else {
+            return .seconds(60)
+        }
+        guard let seconds = Int(setting.value), (1...86_400).contains(seconds) else {
+            throw CoordinatorSettingsError(
+                setting: setting.source, value: setting.value, expected: "a whole number of seconds from 1 to 86400",
+                hint: "a marble sends its activation right after connecting; 60 is the default")
+        }
+        return .seconds(seconds)
     }
 
     private func pkiCurveValue() throws(CoordinatorSettingsError) -> CoordinatorCurve {
