@@ -51,16 +51,22 @@ extension Coordinator {
                 .badRequest, .invalidQuote, found: "an empty sgxQuote", expected: "an SGX DCAP quote (base64)",
                 hint: "send {\"sgxQuote\": base64 of the quote, with or without the OE header}")
         }
-        let verified: VerifiedQuote
+        let tcbStatus: String
+        let isSimulation: Bool
         do {
-            verified = try await verifier.verify(quoteBytes: OpenEnclaveQuoteHeader.strip(quote), at: configuration.clock())
+            let verified = try await verifier.verify(quoteBytes: OpenEnclaveQuoteHeader.strip(quote), at: configuration.clock())
+            (tcbStatus, isSimulation) = (verified.status.rawValue, verified.isSimulation)
         } catch {
             guard error.reason == .quoteRejected else { throw error }
-            throw CoordinatorError(
-                .badRequest, .invalidQuote, found: error.found, expected: error.expected, hint: error.hint,
-                attestation: error.attestation)
+            // Verification reports a Revoked TCB only once the quote has proven authentic. MarbleRun signs that verdict
+            // too (only its other checks fail the request), so a client learns the platform is revoked.
+            guard error.attestation?.check == .tcbStatus, error.attestation?.found.hasPrefix(TCBStatus.revoked.rawValue) == true else {
+                throw CoordinatorError(
+                    .badRequest, .invalidQuote, found: error.found, expected: error.expected, hint: error.hint,
+                    attestation: error.attestation)
+            }
+            (tcbStatus, isSimulation) = (TCBStatus.revoked.rawValue, verifier.isSimulation)
         }
-        let tcbStatus = verified.status.rawValue
         let signature: Data
         do {
             signature = try pki.rootKey.signature(for: SignQuoteResponse.signedMessage(sgxQuote: Data(quote), tcbStatus: tcbStatus))
@@ -69,8 +75,8 @@ extension Coordinator {
         }
         logger.info(
             "Quote verified and signed",
-            metadata: ["tcbStatus": "\(tcbStatus)", "verification": "\(verified.isSimulation ? "SIMULATION (proves nothing)" : "DCAP")"])
-        return SignedQuoteVerdict(tcbStatus: tcbStatus, signature: Array(signature), isSimulation: verified.isSimulation)
+            metadata: ["tcbStatus": "\(tcbStatus)", "verification": "\(isSimulation ? "SIMULATION (proves nothing)" : "DCAP")"])
+        return SignedQuoteVerdict(tcbStatus: tcbStatus, signature: Array(signature), isSimulation: isSimulation)
     }
 
     /// Throws the 403-class refusal MarbleRun answers unless the manifest's `Config.FeatureGates` lists `gate`

@@ -721,7 +721,7 @@ public enum OpenAPIDocument {
     },
     "responses": {
      "200": {
-      "description": "The TCB status and ASN.1 ECDSA signature by the root key over SHA-256(base64(sgxQuote as sent) || tcbStatus)",
+      "description": "The TCB status (any, Revoked included, once the quote has proven authentic) and ASN.1 ECDSA signature by the root key over SHA-256(base64(sgxQuote as sent) || tcbStatus)",
       "content": {
        "application/json": {
         "schema": {

@@ -1,3 +1,4 @@
+import Attestation
 import CoordinatorAPI
 import Crypto
 import Foundation
@@ -100,9 +101,15 @@ func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {
         await fixture.remove()
     }
 
-    /// A platform whose TCB is out of date: the verdict carries that status (signed), as MarbleRun signs quotes whose
-    /// TCB level is not up to date instead of refusing them.
-    @Test func outOfDateTCBIsSignedWithItsStatus() async throws {
+    /// A platform whose TCB is out of date or revoked: the verdict carries that status (signed), as MarbleRun signs
+    /// quotes whose TCB level is not up to date instead of refusing them. A revoked PCK certificate is no verdict
+    /// but a refusal.
+    @Test(arguments: [
+        (SimulatedTCBState(platformStatus: .outOfDate, platformAdvisoryIDs: ["INTEL-SA-00615"]), "OutOfDate"),
+        (SimulatedTCBState(platformStatus: .revoked), "Revoked"),
+        (SimulatedTCBState(pckCertificateRevoked: true), nil),
+    ])
+    func tcbStatusIsSignedWithTheVerdict(_ state: SimulatedTCBState, _ expectedStatus: String?) async throws {
         let first = try await ServerFixture.start()
         let setupClient = try first.client()
         _ = try await setupClient.post(
@@ -110,18 +117,23 @@ func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {
             json: ManifestRequest(manifest: Data(TestManifests.standard(featureGates: ["SignQuoteEndpoint"]))))
         await setupClient.shutdown()
         await first.stop()
-        _ = try first.machine.settingTCBState(SimulatedTCBState(platformStatus: .outOfDate, platformAdvisoryIDs: ["INTEL-SA-00615"]))
+        _ = try first.machine.settingTCBState(state)
 
         let fixture = try await ServerFixture.start(directory: first.directory)
         let client = try fixture.client()
         let rootKey = try await Self.rootPublicKey(client, fixture)
         let quote = Data(try fixture.platform(Self.anyEnclave).quote(reportData: [UInt8](repeating: 4, count: 64)))
         let answer = try await client.post(fixture.clientURL + ClientAPIPath.signQuote, json: SignQuoteRequest(sgxQuote: quote))
-        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
-        let verdict = try answer.data(SignQuoteResponse.self)
-        #expect(verdict.tcbStatus == "OutOfDate")
-        #expect(try Self.verifies(
-            verdict.verificationSignature, over: SignQuoteResponse.signedMessage(sgxQuote: quote, tcbStatus: verdict.tcbStatus), with: rootKey))
+        if let expectedStatus {
+            #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+            let verdict = try answer.data(SignQuoteResponse.self)
+            #expect(verdict.tcbStatus == expectedStatus)
+            #expect(try Self.verifies(
+                verdict.verificationSignature, over: SignQuoteResponse.signedMessage(sgxQuote: quote, tcbStatus: verdict.tcbStatus), with: rootKey))
+        } else {
+            #expect(answer.status == 400, "\(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.jsendStatus == "fail")
+        }
         await client.shutdown()
         await fixture.remove()
     }
