@@ -2,10 +2,6 @@ import Foundation
 import Testing
 import TestSupport
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// `cloister coordinator --pki-curve`: the curve of a new PKI, read back from the root certificate the quote endpoint
 /// serves, as a client sees it.
 @Suite("cloister coordinator --pki-curve")
@@ -49,14 +45,14 @@ struct CoordinatorPKICurveTests {
     }
 }
 
-/// A `cloister coordinator --simulation` on 127.0.0.1 with a system-chosen client port, read from its JSON log.
+/// A `cloister coordinator --simulation` on 127.0.0.1 (the shared launcher), and what these tests read from it.
 private final class CurveTestCoordinator: Sendable {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
-    let clientPort: Int
-    private let process: Process
+    private let process: SimulatedCoordinatorProcess
+    var clientPort: Int { process.clientPort }
 
     static func scratchDirectory() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pki-curve-\(UUID().uuidString)")
@@ -74,39 +70,13 @@ private final class CurveTestCoordinator: Sendable {
     }
 
     init(directory: URL, arguments: [String], environment: [String: String] = [:]) async throws {
-        let log = directory.appendingPathComponent("coordinator-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        process = Process()
-        process.executableURL = BuiltProgram(named: "cloister").url
-        process.arguments = [
-            "coordinator", "--simulation", "--data-directory", directory.appendingPathComponent("data").path,
-            "--simulation-state-directory", directory.appendingPathComponent("machine").path, "--client-address", "127.0.0.1:0",
-            "--marble-address", "127.0.0.1:0", "--log-format", "json",
-        ] + arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOISTER_") && !$0.key.hasPrefix("EDG_") }
-            .merging(environment) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(240)  // generous: a whole parallel run on two cores slows debug start-ups a lot
-        var port: Int?
-        while port == nil {
-            port = Self.clientPort(in: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-            guard port == nil else { break }
-            guard process.isRunning, ContinuousClock.now < deadline else {
-                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                throw Failure(description: "cloister coordinator \(arguments) did not listen within 240 s: \(text.suffix(2000))")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        clientPort = port ?? 0
+        process = try await SimulatedCoordinatorProcess(
+            dataDirectory: directory.appendingPathComponent("data"), machineDirectory: directory.appendingPathComponent("machine"),
+            environment: environment, arguments: arguments)
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        process.stop()
     }
 
     /// The last certificate of `cert` in `GET /api/v2/quote`: the root (the chain is intermediate, then root).
