@@ -8,49 +8,30 @@ import TestSupport
 
 @testable import Launcher
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// The built `cloister coordinator --simulation` and the built `cloister-premain`, both real, on loopback.
+/// The built `cloister coordinator --simulation` (the shared launcher) on loopback, with a client that fetched its
+/// root the first time, as `curl -k` would.
 final class RunningCoordinator: Sendable {
     let directory: TemporaryDirectory
-    let clientPort: Int
-    let marblePort: Int
-    let process: Process
+    let process: SimulatedCoordinatorProcess
     let http: HTTPClient
     let rootPEM: String
-    var machineDirectory: String { directory.file("data/simulated-sgx-machine") }
+    var clientPort: Int { process.clientPort }
+    var marblePort: Int { process.marblePort }
+    var machineDirectory: String { process.machineDirectory.path }
 
     init() async throws {
         directory = try TemporaryDirectory()
-        clientPort = try Self.freePort()
-        marblePort = try Self.freePort()
-        let process = Process()
-        process.executableURL = BuiltProgram(named: "cloister").url
-        process.arguments = [
-            "coordinator", "--simulation", "--data-directory", directory.file("data"),
-            "--client-address", "127.0.0.1:\(clientPort)", "--marble-address", "127.0.0.1:\(marblePort)",
-        ]
-        FileManager.default.createFile(atPath: directory.file("coordinator.log"), contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: directory.file("coordinator.log")))
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        self.process = process
+        process = try await SimulatedCoordinatorProcess(
+            dataDirectory: URL(fileURLWithPath: directory.file("data")),
+            machineDirectory: URL(fileURLWithPath: directory.file("data/simulated-sgx-machine")))
         var tls = TLSConfiguration.makeClientConfiguration()
-        // Only to fetch the root the first time, as `curl -k` would; everything after is verified against it.
+        // Only to fetch the root the first time; everything after is verified against it.
         tls.certificateVerification = .none
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: HTTPClient.Configuration(tlsConfiguration: tls))
-        var answer: CertQuoteResponse?
-        for _ in 0..<600 where answer == nil && process.isRunning {
-            answer = try? await Self.get(http, "https://127.0.0.1:\(clientPort)\(ClientAPIPath.quote)", CertQuoteResponse.self)
-            if answer == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        guard let answer else {
+        guard let answer = try await Self.get(http, "https://127.0.0.1:\(process.clientPort)\(ClientAPIPath.quote)", CertQuoteResponse.self) else {
             try? await http.shutdown()
-            process.terminate()
-            throw CoordinatorDidNotStart(log: (try? String(contentsOfFile: directory.file("coordinator.log"), encoding: .utf8)) ?? "")
+            process.stop()
+            throw CoordinatorDidNotStart(log: process.logText)
         }
         let certificates = answer.cert.components(separatedBy: "-----END CERTIFICATE-----")
             .filter { $0.contains("-----BEGIN CERTIFICATE-----") }
@@ -59,7 +40,7 @@ final class RunningCoordinator: Sendable {
 
     struct CoordinatorDidNotStart: Error, CustomStringConvertible {
         let log: String
-        var description: String { "the Coordinator did not start:\n\(log)" }
+        var description: String { "the Coordinator answered no quote:\n\(log)" }
     }
 
     func setManifest(_ manifest: [String: Any]) async throws {
@@ -77,29 +58,13 @@ final class RunningCoordinator: Sendable {
 
     func stop() async {
         try? await http.shutdown()
-        process.terminate()
-        process.waitUntilExit()
+        process.stop()
     }
 
     static func get<Payload: Codable & Sendable>(_ http: HTTPClient, _ url: String, _ type: Payload.Type) async throws -> Payload? {
         let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
         return try JSONDecoder().decode(JSend<Payload>.self, from: Data(body.readableBytesView)).data
-    }
-
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 
