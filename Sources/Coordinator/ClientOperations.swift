@@ -161,6 +161,7 @@ extension Coordinator {
                 .badRequest, .invalidUpdate, found: "a package update", expected: "a full manifest",
                 hint: "package updates are applied with POST /api/v2/update")
         }
+        let lowered = Self.loweredSecurityVersions(effective: effectivePackages(), updated: candidate.content.packages)
         let now = configuration.clock()
         var newPKI = pki
         do {
@@ -204,7 +205,29 @@ extension Coordinator {
         generation += 1
         tlsVersion += 1
         logger.info("Manifest updated", metadata: ["fingerprint": "\(candidate.fingerprint)"])
+        for change in lowered {
+            // MarbleRun applies such an update silently; enclaves the raised version had shut out can activate again.
+            logger.warning(
+                "The manifest update lowers a package's SecurityVersion",
+                metadata: [
+                    "package": "\(change.package)", "before": "\(change.before)", "after": "\(change.after.map(String.init) ?? "none")",
+                    "consequence": "enclaves of this package with a lower SecurityVersion than before can activate again",
+                ])
+        }
         return recoverySecrets
+    }
+
+    /// The packages whose minimum SecurityVersion a full update lowers: below the effective one (the manifest's, or
+    /// one raised by a package update), or no longer set while the package is still matched by its signer. MarbleRun
+    /// resets raised versions without a word.
+    static func loweredSecurityVersions(effective: [String: Package], updated: [String: Package])
+        -> [(package: String, before: UInt64, after: UInt64?)]
+    {
+        effective.keys.sorted().compactMap { name in
+            guard let before = effective[name]?.securityVersion, let package = updated[name], package.uniqueID.isEmpty else { return nil }
+            guard let after = package.securityVersion else { return (name, before, nil) }
+            return after < before ? (name, before, after) : nil
+        }
     }
 
     /// Raises package SecurityVersions (MarbleRun `updateManifest` for package updates): a new intermediate, shared
