@@ -29,19 +29,9 @@ struct CoordinatorPKICurveTests {
 
     @Test("an unknown curve is a usage error naming the setting, the value and the accepted ones")
     func unknownCurve() throws {
-        let program = BuiltProgram(named: "cloister")
-        for (arguments, environment, setting) in [
-            (["--pki-curve", "p521"], [String: String](), "--pki-curve 'p521'"),
-            ([], ["CLOISTER_PKI_CURVE": "p521"], "CLOISTER_PKI_CURVE 'p521'"),
-        ] {
-            let outcome = try program.run(
-                ["coordinator", "--simulation", "--data-directory", FileManager.default.temporaryDirectory.path + "/unused-\(UUID())"]
-                    + arguments,
-                environment: environment)
-            #expect(outcome.exitCode == 2)
-            #expect(outcome.standardError.contains(setting), "\(outcome.standardError)")
-            #expect(outcome.standardError.contains("expected p256 or p384"), "\(outcome.standardError)")
-        }
+        try expectCoordinatorUsageError(arguments: ["--pki-curve", "p521"], setting: "--pki-curve 'p521'", expected: "expected p256 or p384")
+        try expectCoordinatorUsageError(
+            arguments: [], environment: ["CLOISTER_PKI_CURVE": "p521"], setting: "CLOISTER_PKI_CURVE 'p521'", expected: "expected p256 or p384")
     }
 }
 
