@@ -53,9 +53,9 @@ import Testing
         }
     }
 
-    /// A marble-certificate TLS client that sends the start of an activation and then nothing, and reports when the
-    /// server closes the connection.
-    private static func stalledClient(_ fixture: ServerFixture) async throws -> (status: Int32, output: String) {
+    /// A marble-certificate TLS client that sends the start of an activation and then nothing (creating `sent` then),
+    /// and reports when the server closes the connection.
+    private static func stalledClient(_ fixture: ServerFixture, sent: URL) async throws -> (status: Int32, output: String) {
         let marble = try TestMarble()
         let certificate = fixture.directory.appendingPathComponent("stalled-\(marble.uuid).pem")
         try (marble.identity.certificatePEM + "\n" + marble.identity.privateKeyPEM).write(to: certificate, atomically: true, encoding: .utf8)
@@ -68,6 +68,7 @@ import Testing
             with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as raw:
                 with context.wrap_socket(raw) as tls:
                     tls.sendall(b"POST /api/v2/activate HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n{")
+                    open(sys.argv[3], "w").close()
                     start = time.monotonic()
                     tls.settimeout(120)
                     try:
@@ -76,13 +77,13 @@ import Testing
                         pass
                     print("closed after %.1f s" % (time.monotonic() - start))
             """
-        return try await runToolOffPool("python3", ["-c", script, String(fixture.marblePort), certificate.path])
+        return try await runToolOffPool("python3", ["-c", script, String(fixture.marblePort), certificate.path, sent.path])
     }
 
     @Test func aConnectionThatSendsNothingMoreIsClosed() async throws {
         let fixture = try await ServerFixture.start(marbleIdleTimeout: .seconds(1))
         defer { Task { await fixture.remove() } }
-        let outcome = try await Self.stalledClient(fixture)
+        let outcome = try await Self.stalledClient(fixture, sent: fixture.directory.appendingPathComponent("sent"))
         let seconds = outcome.output.split(separator: " ").dropFirst(2).first.flatMap { Double($0) }
         #expect(seconds.map { $0 < 30 } == true, "\(outcome.output)")
     }
@@ -90,8 +91,13 @@ import Testing
     @Test func cancellationClosesConnectionsThatAreStillOpen() async throws {
         let fixture = try await ServerFixture.start()
         defer { Task { await fixture.remove() } }
-        async let stalled = Self.stalledClient(fixture)
-        try await Task.sleep(for: .seconds(2))
+        let sent = fixture.directory.appendingPathComponent("sent")
+        async let stalled = Self.stalledClient(fixture, sent: sent)
+        // Stop only once the client is connected and waiting (a loaded machine can take seconds to start Python).
+        let connecting = ContinuousClock.now
+        while !FileManager.default.fileExists(atPath: sent.path), ContinuousClock.now - connecting < .seconds(120) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let clock = ContinuousClock()
         let stopping = clock.now
         await fixture.stop()
