@@ -40,14 +40,7 @@ struct CoordinatorIdleTimeoutTests {
                 except (ConnectionError, ssl.SSLError):
                     print("closed after %.1f s" % (time.monotonic() - start))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(coordinator.marblePort), openssl.directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let printed = try runTool("python3", ["-c", script, String(coordinator.marblePort), openssl.directory.path]).output
         let seconds = printed.split(separator: " ").dropFirst(2).first.flatMap { Double($0) }
         #expect(printed.hasPrefix("closed after") && (seconds ?? 99) < 20, "\(printed)")
     }

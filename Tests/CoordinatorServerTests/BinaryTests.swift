@@ -2,6 +2,7 @@ import CoordinatorAPI
 import Foundation
 import Platform
 import Testing
+import TestSupport
 
 /// `cloister coordinator` as a process: configured through MarbleRun's and Cloister's environment variables, spoken to
 /// with curl and openssl, stopped with SIGTERM, restarted on its data directory.

@@ -4,6 +4,7 @@ import Foundation
 import Platform
 import Synchronization
 import Testing
+import TestSupport
 
 /// `kill -9` of the `cloister coordinator` process at random moments while a manifest is set, marbles activate and
 /// secrets are written; after each restart the state is the old or the new one, never partial, and the root, the

@@ -1,6 +1,7 @@
 import CoordinatorAPI
 import Foundation
 import Testing
+import TestSupport
 
 /// The marble API's own HTTP handling: what is not an activation, bodies over the limit, several requests on one
 /// connection, and the request metrics.

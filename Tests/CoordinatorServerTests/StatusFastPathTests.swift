@@ -1,6 +1,7 @@
 import CoordinatorAPI
 import Foundation
 import Testing
+import TestSupport
 
 /// `GET /api/v2/status` is answered in front of the router on keep-alive connections: the answer must be the
 /// router's answer, follow the Coordinator's state, keep pipelined answers in order and be counted in the metrics.

@@ -198,6 +198,6 @@ private final class StandardError: Sendable {
 }
 
 /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind `_GNU_SOURCE`.
-private let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
+let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
     unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }
