@@ -69,8 +69,8 @@ final class ClientTestCoordinator: Sendable {
     /// Output goes through files, so no pipe can fill up.
     func cli(_ arguments: [String], workingDirectory: URL) throws -> (exitCode: Int32, standardOutput: String, standardError: String) {
         let output = directory.appendingPathComponent("cli-\(UUID().uuidString).out"), errors = output.appendingPathExtension("err")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: output)
             try? FileManager.default.removeItem(at: errors)

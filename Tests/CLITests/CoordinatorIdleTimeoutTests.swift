@@ -21,28 +21,12 @@ struct CoordinatorIdleTimeoutTests {
             arguments: ["--marble-idle-timeout", "1"])
         defer { coordinator.stop() }
 
-        // A real TLS client with a certificate: it completes the handshake, sends half a request and waits.
-        let script = """
-            import socket, ssl, sys, time
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            context.load_cert_chain(sys.argv[2] + "/cert.pem", sys.argv[2] + "/key.pem")
-            with context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])))) as tls:
-                tls.sendall(b"POST /api/v2/activate HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n{")
-                start = time.monotonic()
-                tls.settimeout(60)
-                try:
-                    while tls.recv(65536): pass
-                    print("closed after %.1f s" % (time.monotonic() - start))
-                except socket.timeout:
-                    print("still open after 60 s")
-                except (ConnectionError, ssl.SSLError):
-                    print("closed after %.1f s" % (time.monotonic() - start))
-            """
-        let printed = try runTool("python3", ["-c", script, String(coordinator.marblePort), openssl.directory.path]).output
-        let seconds = printed.split(separator: " ").dropFirst(2).first.flatMap { Double($0) }
-        #expect(printed.hasPrefix("closed after") && (seconds ?? 99) < 20, "\(printed)")
+        let certificateAndKey = openssl.directory.appendingPathComponent("cert-and-key.pem")
+        try (String(decoding: openssl.read("cert.pem"), as: UTF8.self) + String(decoding: openssl.read("key.pem"), as: UTF8.self))
+            .write(to: certificateAndKey, atomically: true, encoding: .utf8)
+        let seconds = try await stalledMarbleClient(
+            port: coordinator.marblePort, certificateAndKeyPEM: certificateAndKey, sent: openssl.directory.appendingPathComponent("sent"))
+        #expect(seconds.map { $0 < 20 } == true, "closed after \(seconds.map { "\($0) s" } ?? "more than 120 s")")
     }
 
     @Test("an unusable value is a usage error naming the setting, the value and what is expected")

@@ -29,7 +29,7 @@ import Testing
         let application = ParameterApplication(platform: try simulatedPlatform(attestation: attestation), workingDirectory: work.path)
         let absolute = work.file("etc/app/secret.conf")
         try FileManager.default.createDirectory(atPath: work.file("existing"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: work.file("existing/old"), contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: work.file("existing/old"), contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
         let written = try application.writeFiles([
             absolute: Data("password=hunter2\n".utf8),
             "relative/dir/cert.pem": Data("PEM".utf8),
@@ -81,7 +81,7 @@ import Testing
 
     @Test func unwritablePathsAreRefused() throws {
         let work = try TemporaryDirectory()
-        FileManager.default.createFile(atPath: work.file("plain"), contents: Data())
+        _ = FileManager.default.createFile(atPath: work.file("plain"), contents: Data())
         let attestation = try TemporaryDirectory()
         let application = ParameterApplication(platform: try simulatedPlatform(attestation: attestation), workingDirectory: work.path)
         #expect {

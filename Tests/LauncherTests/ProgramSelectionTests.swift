@@ -40,7 +40,7 @@ import Testing
     @Test func simulationTakesTheHostCommandLineAndSearchesPath() throws {
         let directory = try TemporaryDirectory()
         let tool = directory.file("tool")
-        FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: tool, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         let enclave = EnclaveDescription(
             entrypoint: "cloister-premain", arguments: .fromHost,
             trustedFiles: [EnclaveDescription.TrustedFile(path: tool, sha256: [UInt8](repeating: 0, count: 32))])
