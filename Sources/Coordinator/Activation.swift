@@ -85,7 +85,14 @@ extension Coordinator {
             expected: "a stable state for the activation", hint: "retry the activation")
     }
 
-    private func activationSnapshot(marbleType: String) throws(CoordinatorError) -> ActivationSnapshot {
+    /// The files an activation of `marbleType` will write, so that the launcher can check their targets before it
+    /// activates. Refused as an activation would be when no manifest is set or the type is unknown.
+    public func activationPlan(marbleType: String) throws(CoordinatorError) -> ActivationPlan {
+        let manifest = try acceptedManifest(marbleType: marbleType)
+        return ActivationPlan(files: manifest.content.marbles[marbleType]?.parameters.files.keys.sorted() ?? [])
+    }
+
+    private func acceptedManifest(marbleType: String) throws(CoordinatorError) -> Manifest {
         guard core.state == .acceptingMarbles, let manifest else {
             throw CoordinatorError(
                 .wrongState, .notAcceptingMarbles, found: "state \(core.state)", expected: "accepting marbles",
@@ -97,6 +104,11 @@ extension Coordinator {
                 expected: "one of \(manifest.content.marbles.keys.sorted().joined(separator: ", "))",
                 hint: "set EDG_MARBLE_TYPE to a type of the manifest's Marbles (names are case-sensitive)")
         }
+        return manifest
+    }
+
+    private func activationSnapshot(marbleType: String) throws(CoordinatorError) -> ActivationSnapshot {
+        let manifest = try acceptedManifest(marbleType: marbleType)
         return ActivationSnapshot(
             generation: generation, manifest: manifest, packages: effectivePackages(), pki: pki,
             rootSecret: Array(core.rootSecret), previousRootSecret: core.previousRootSecret.map(Array.init),

@@ -45,3 +45,28 @@ public struct ActivationResponse: Codable, Sendable, Hashable {
         self.argv = argv
     }
 }
+
+/// Asks, before an activation, which files it will write, so that the launcher can check every target (parents,
+/// links, permissions) without using up one of the marble type's activations. Sent on the activation's own
+/// connection, so it costs one round trip and no handshake.
+public struct ActivationPlanRequest: Codable, Sendable, Hashable {
+    public static let path = "/api/v2/activation-plan"
+
+    /// The marble type, a key of the manifest's `Marbles`.
+    public var marbleType: String
+
+    public init(marbleType: String) {
+        self.marbleType = marbleType
+    }
+}
+
+/// What an activation of a marble type will write: the keys of its manifest `Files` (the manifest is public, so this
+/// tells nothing secret).
+public struct ActivationPlan: Codable, Sendable, Hashable {
+    /// Paths as the manifest gives them: absolute, or relative to the marble's working directory.
+    public var files: [String]
+
+    public init(files: [String]) {
+        self.files = files
+    }
+}

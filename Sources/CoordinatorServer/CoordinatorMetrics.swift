@@ -102,7 +102,7 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     static let endpoints: Set<String> = [
         ClientAPIPath.status, ClientAPIPath.quote, ClientAPIPath.manifest, ClientAPIPath.update, ClientAPIPath.updateManifest,
         ClientAPIPath.updateCancel, ClientAPIPath.secrets, ClientAPIPath.recover, ClientAPIPath.openAPI, ClientAPIPath.metrics,
-        ClientAPIPath.health, ClientAPIPath.readiness, ActivationRequest.path,
+        ClientAPIPath.health, ClientAPIPath.readiness, ActivationRequest.path, ActivationPlanRequest.path,
     ]
 
     static func label(for path: String) -> String {

@@ -107,7 +107,31 @@ struct ActivationEndpoint: Sendable {
         let body: ByteBuffer
     }
 
-    /// The answer to anything but `POST /api/v2/activate`.
+    /// The answer to `POST /api/v2/activation-plan`: the file paths an activation of the type will write.
+    func plan(body: ByteBuffer) async -> Answer {
+        let marbleType: String
+        do {
+            let document = try JSONParser.parse(Array(body.readableBytesView), maximumDepth: 2)
+            guard case .object(let members) = document, let member = members.last(where: { $0.key == "marbleType" }),
+                case .string(let value) = member.value
+            else { throw JSONSyntaxError(offset: 0, line: 1, column: 1, message: "no string member marbleType") }
+            marbleType = value
+        } catch {
+            return refusal(
+                CoordinatorError(
+                    .badRequest, .malformedRequest, found: "\(error)", expected: Self.planShape,
+                    hint: "send the marble type the launcher is about to activate"))
+        }
+        do {
+            return Answer(status: .ok, body: JSendResponse.successBody(try await coordinator.activationPlan(marbleType: marbleType)))
+        } catch {
+            return refusal(error)
+        }
+    }
+
+    static let planShape = #"{"marbleType": string}"#
+
+    /// The answer to anything but `POST /api/v2/activate` and `POST /api/v2/activation-plan`.
     func notAnEndpoint(method: String, path: String) -> Answer {
         Answer(status: .methodNotAllowed, body: JSendResponse.errorBody(JSendResponse.notAnEndpointMessage(method: method, path: path)))
     }
@@ -188,11 +212,17 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private enum State {
         case idle
-        case reading(HTTPRequestHead, arrival: ContinuousClock.Instant, isActivation: Bool)
+        case reading(HTTPRequestHead, arrival: ContinuousClock.Instant, route: Route?)
         /// The refusal of an oversized body was written; the rest of the body is dropped.
         case draining(dropped: Int, refusalWritten: EventLoopFuture<Void>)
         /// The Coordinator is deciding; the connection may be quiet meanwhile.
         case answering
+    }
+
+    /// The two requests the marble API answers.
+    private enum Route {
+        case activation
+        case plan
     }
 
     private let endpoint: ActivationEndpoint
@@ -210,9 +240,15 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), _):
             let path = head.uri.prefix { $0 != "?" }
-            state = .reading(head, arrival: .now, isActivation: head.method == .POST && path == ActivationRequest.path)
+            let route: Route? =
+                switch (head.method, path) {
+                case (.POST, ActivationRequest.path[...]): .activation
+                case (.POST, ActivationPlanRequest.path[...]): .plan
+                default: nil
+                }
+            state = .reading(head, arrival: .now, route: route)
             body = context.channel.allocator.buffer(capacity: 0)
-        case (.body(var chunk), .reading(let head, let arrival, isActivation: true)):
+        case (.body(var chunk), .reading(let head, let arrival, .some)):
             guard body.readableBytes + chunk.readableBytes <= ActivationEndpoint.maximumBodySize else {
                 let written = write(endpoint.bodyTooLarge(), for: head, arrival: arrival, closing: true, context: context)
                 state = .draining(dropped: 0, refusalWritten: written)
@@ -225,9 +261,9 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
                 return
             }
             state = .draining(dropped: dropped + chunk.readableBytes, refusalWritten: written)
-        case (.end, .reading(let head, let arrival, let isActivation)):
-            if isActivation {
-                answerActivation(head, arrival: arrival, context: context)
+        case (.end, .reading(let head, let arrival, let route)):
+            if let route {
+                answer(route, head, arrival: arrival, context: context)
             } else {
                 state = .idle
                 let path = String(head.uri.prefix { $0 != "?" })
@@ -250,13 +286,18 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
-    private func answerActivation(_ head: HTTPRequestHead, arrival: ContinuousClock.Instant, context: ChannelHandlerContext) {
+    private func answer(_ route: Route, _ head: HTTPRequestHead, arrival: ContinuousClock.Instant, context: ChannelHandlerContext) {
         state = .answering
         let endpoint = endpoint
         let body = body
-        let certificate = try? tls.peerCertificate?.toDERBytes()
         let answered = context.eventLoop.makePromise(of: ActivationEndpoint.Answer.self)
-        answered.completeWithTask { await endpoint.activate(body: body, clientCertificateDER: certificate) }
+        switch route {
+        case .activation:
+            let certificate = try? tls.peerCertificate?.toDERBytes()
+            answered.completeWithTask { await endpoint.activate(body: body, clientCertificateDER: certificate) }
+        case .plan:
+            answered.completeWithTask { await endpoint.plan(body: body) }
+        }
         answered.futureResult.assumeIsolated().whenSuccess { answer in
             self.state = .idle
             self.write(answer, for: head, arrival: arrival, context: context)

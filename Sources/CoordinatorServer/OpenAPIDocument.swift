@@ -836,6 +836,75 @@ public enum OpenAPIDocument {
     }
    }
   },
+  "/api/v2/activation-plan": {
+   "servers": [
+    {
+     "url": "https://localhost:2001",
+     "description": "The marble API (mutual TLS; the client certificate is the marble's self-signed one)"
+    }
+   ],
+   "post": {
+    "operationId": "activationPlan",
+    "summary": "The files an activation of a marble type will write, so that the launcher can check them before it activates",
+    "security": [
+     {
+      "marbleCertificate": []
+     }
+    ],
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ActivationPlanRequest"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The paths of the marble type's Files",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ActivationPlanEnvelope"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "Malformed request",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Fail"
+        }
+       }
+      }
+     },
+     "403": {
+      "description": "Unknown marble type",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Fail"
+        }
+       }
+      }
+     },
+     "500": {
+      "description": "Wrong state (no manifest yet)",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Error"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/api/v2/activate": {
    "servers": [
     {
@@ -1308,6 +1377,48 @@ public enum OpenAPIDocument {
      },
      "simulation": {
       "type": "boolean"
+     }
+    }
+   },
+   "ActivationPlanRequest": {
+    "type": "object",
+    "required": [
+     "marbleType"
+    ],
+    "properties": {
+     "marbleType": {
+      "type": "string"
+     }
+    }
+   },
+   "ActivationPlanEnvelope": {
+    "type": "object",
+    "required": [
+     "status",
+     "data"
+    ],
+    "additionalProperties": false,
+    "properties": {
+     "status": {
+      "type": "string",
+      "enum": [
+       "success"
+      ]
+     },
+     "data": {
+      "type": "object",
+      "required": [
+       "files"
+      ],
+      "additionalProperties": false,
+      "properties": {
+       "files": {
+        "type": "array",
+        "items": {
+         "type": "string"
+        }
+       }
+      }
      }
     }
    },

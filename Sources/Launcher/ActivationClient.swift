@@ -37,22 +37,44 @@ public struct ActivationClient: Sendable {
         self.eventLoopGroup = eventLoopGroup
     }
 
-    public func activate(_ request: ActivationRequest, key: MarbleKey) async throws(LauncherError) -> ActivationResponse {
-        let body: Data
+    /// Activates the marble. With `checkingPlan`, first asks on the same connection which files the activation will
+    /// write and lets the caller check them; the activation is requested only when the check passes, so a launch that
+    /// could not write its files does not use up one of the marble type's activations.
+    public func activate(
+        _ request: ActivationRequest, key: MarbleKey,
+        checkingPlan: ((ActivationPlan) throws(LauncherError) -> Void)? = nil
+    ) async throws(LauncherError) -> ActivationResponse {
+        let body = try Self.encode(request)
+        let connection = try await connect(key: key)
+        defer { connection.close() }
+        if let checkingPlan {
+            let planBody = try Self.encode(ActivationPlanRequest(marbleType: request.marbleType))
+            let (status, answer) = try await roundTrip(connection, path: ActivationPlanRequest.path, body: planBody, keepAlive: true)
+            try checkingPlan(try Self.decode(ActivationPlan.self, status: status, body: answer, path: ActivationPlanRequest.path, coordinator: coordinator))
+        }
+        let (status, answer) = try await roundTrip(connection, path: ActivationRequest.path, body: body, keepAlive: false)
+        return try Self.decode(status: status, body: answer, coordinator: coordinator)
+    }
+
+    private static func encode(_ value: some Encodable) throws(LauncherError) -> Data {
         do {
-            body = try JSONEncoder().encode(request)
+            return try JSONEncoder().encode(value)
         } catch {
             throw LauncherError(
                 .activation, "request", found: "\(error)", expected: "an encodable request", hint: "report this bug")
         }
-        let (status, responseBody) = try await exchange(body: body, key: key)
-        return try Self.decode(status: status, body: responseBody, coordinator: coordinator)
     }
 
     static func decode(status: HTTPResponseStatus, body: [UInt8], coordinator: CoordinatorAddress) throws(LauncherError)
         -> ActivationResponse
     {
-        let subject = "POST https://\(coordinator)\(ActivationRequest.path)"
+        try decode(ActivationResponse.self, status: status, body: body, path: ActivationRequest.path, coordinator: coordinator)
+    }
+
+    static func decode<Payload: Codable & Sendable>(
+        _ type: Payload.Type, status: HTTPResponseStatus, body: [UInt8], path: String, coordinator: CoordinatorAddress
+    ) throws(LauncherError) -> Payload {
+        let subject = "POST https://\(coordinator)\(path)"
         // A refusal carries details of its own shape in `data`, so the status is read before the payload.
         guard let envelope = try? JSONDecoder().decode(EnvelopeStatus.self, from: Data(body)) else {
             throw LauncherError(
@@ -69,14 +91,13 @@ public struct ActivationClient: Sendable {
                 expected: "the marble to be activated",
                 hint: "the Coordinator's message says what to change")
         }
-        guard status.code == 200,
-            let response = try? JSONDecoder().decode(JSend<ActivationResponse>.self, from: Data(body)).data
-        else {
+        guard status.code == 200, let payload = try? JSONDecoder().decode(JSend<Payload>.self, from: Data(body)).data else {
             throw LauncherError(
-                .activation, subject, found: "HTTP \(status.code), status success without readable parameters",
-                expected: "HTTP 200 with the marble's files, env and argv", hint: "check that the Coordinator's version matches")
+                .activation, subject, found: "HTTP \(status.code), status success without a readable answer",
+                expected: "HTTP 200 with \(Payload.self == ActivationPlan.self ? "the activation's file paths" : "the marble's files, env and argv")",
+                hint: "check that the Coordinator's version matches the launcher's")
         }
-        return response
+        return payload
     }
 
     private struct EnvelopeStatus: Decodable {
@@ -84,7 +105,20 @@ public struct ActivationClient: Sendable {
         let message: String?
     }
 
-    private func exchange(body: Data, key: MarbleKey) async throws(LauncherError) -> (HTTPResponseStatus, [UInt8]) {
+    /// An open mutual-TLS connection to the marble API, with the group it runs on when the client made its own.
+    private struct Connection: Sendable {
+        let channel: any Channel
+        let exchange: NIOLoopBound<ActivationExchangeHandler>
+        let verification: ChainVerification
+        let ownGroup: MultiThreadedEventLoopGroup?
+
+        func close() {
+            channel.close(promise: nil)
+            ownGroup?.shutdownGracefully { _ in }
+        }
+    }
+
+    private func connect(key: MarbleKey) async throws(LauncherError) -> Connection {
         let context = try tlsContext(key: key)
         let verification = ChainVerification(roots: roots)
         let group: any EventLoopGroup
@@ -96,11 +130,7 @@ public struct ActivationClient: Sendable {
             ownGroup = own
             group = own
         }
-        defer { ownGroup?.shutdownGracefully { _ in } }
-        let responsePromise = group.next().makePromise(of: (HTTPResponseStatus, [UInt8]).self)
-        let head = requestHead(contentLength: body.count)
         let serverName = MarbleNames.ipAddressBytes(coordinator.host) == nil ? coordinator.host : nil
-        let exchangeTimeout = exchangeTimeout
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -110,18 +140,33 @@ public struct ActivationClient: Sendable {
                         customVerificationCallback: verification.callback(eventLoop: channel.eventLoop))
                     try channel.pipeline.syncOperations.addHandler(tls)
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(
-                        ActivationExchangeHandler(head: head, body: body, response: responsePromise))
+                    try channel.pipeline.syncOperations.addHandler(ActivationExchangeHandler())
                 }
             }
-        let channel: Channel
         do {
-            channel = try await bootstrap.connect(host: coordinator.host, port: coordinator.port).get()
+            let channel = try await bootstrap.connect(host: coordinator.host, port: coordinator.port).get()
+            let handler = try await channel.eventLoop.submit {
+                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ActivationExchangeHandler.self), eventLoop: channel.eventLoop)
+            }.get()
+            return Connection(channel: channel, exchange: handler, verification: verification, ownGroup: ownGroup)
         } catch {
-            responsePromise.fail(error)
+            ownGroup?.shutdownGracefully { _ in }
             throw LauncherError(
                 .connection, coordinator.description, found: "\(error)", expected: "the Coordinator's marble API listening",
                 hint: "start the Coordinator (and set its manifest), or fix \(LauncherSettings.Variable.coordinatorAddress[0])")
+        }
+    }
+
+    /// Sends one request on `connection` and waits for its whole answer.
+    private func roundTrip(
+        _ connection: Connection, path: String, body: Data, keepAlive: Bool
+    ) async throws(LauncherError) -> (HTTPResponseStatus, [UInt8]) {
+        let channel = connection.channel
+        let responsePromise = channel.eventLoop.makePromise(of: (HTTPResponseStatus, [UInt8]).self)
+        let head = requestHead(path: path, contentLength: body.count, keepAlive: keepAlive)
+        let exchange = connection.exchange
+        channel.eventLoop.execute {
+            exchange.value.send(head: head, body: body, response: responsePromise)
         }
         let timeout = channel.eventLoop.scheduleTask(in: exchangeTimeout) {
             responsePromise.fail(ActivationTimeout())
@@ -129,12 +174,9 @@ public struct ActivationClient: Sendable {
         }
         defer { timeout.cancel() }
         do {
-            let result = try await responsePromise.futureResult.get()
-            try? await channel.close()
-            return result
+            return try await responsePromise.futureResult.get()
         } catch {
-            try? await channel.close()
-            if let reason = verification.failure {
+            if let reason = connection.verification.failure {
                 throw LauncherError(
                     .coordinatorCertificate, coordinator.description, found: reason,
                     expected: "a chain to the configured root (\(roots.map { "\($0.subject)" }.joined(separator: "; ")))",
@@ -152,13 +194,13 @@ public struct ActivationClient: Sendable {
         }
     }
 
-    private func requestHead(contentLength: Int) -> HTTPRequestHead {
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: ActivationRequest.path)
+    private func requestHead(path: String, contentLength: Int, keepAlive: Bool) -> HTTPRequestHead {
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path)
         head.headers.add(name: "Host", value: coordinator.description)
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Accept", value: "application/json")
         head.headers.add(name: "Content-Length", value: "\(contentLength)")
-        head.headers.add(name: "Connection", value: "close")
+        head.headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         return head
     }
 
@@ -246,36 +288,32 @@ final class ChainVerification: Sendable {
     }
 }
 
-/// Sends the request once the channel is active and collects the whole response.
+/// Sends each request it is given and collects its whole response; one request is outstanding at a time.
 final class ActivationExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
 
-    private let head: HTTPRequestHead
-    private let body: Data
-    private let response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>
+    private var context: ChannelHandlerContext?
+    private var response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>?
     private var status: HTTPResponseStatus?
     private var received: [UInt8] = []
-    private var sent = false
-
-    init(head: HTTPRequestHead, body: Data, response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>) {
-        self.head = head
-        self.body = body
-        self.response = response
-    }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { send(context: context) }
+        self.context = context
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        send(context: context)
-        context.fireChannelActive()
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
-    private func send(context: ChannelHandlerContext) {
-        guard !sent else { return }
-        sent = true
+    func send(head: HTTPRequestHead, body: Data, response: EventLoopPromise<(HTTPResponseStatus, [UInt8])>) {
+        guard let context, context.channel.isActive else {
+            response.fail(ConnectionClosedEarly())
+            return
+        }
+        self.response = response
+        status = nil
+        received = []
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
@@ -288,22 +326,25 @@ final class ActivationExchangeHandler: ChannelInboundHandler, RemovableChannelHa
         case .body(var buffer):
             received += buffer.readBytes(length: buffer.readableBytes) ?? []
             if received.count > ActivationClient.maximumResponseSize {
-                response.fail(ResponseTooLarge(size: received.count))
+                response?.fail(ResponseTooLarge(size: received.count))
+                response = nil
                 context.close(promise: nil)
             }
         case .end:
-            response.succeed((status ?? .internalServerError, received))
-            context.close(promise: nil)
+            response?.succeed((status ?? .internalServerError, received))
+            response = nil
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        response.fail(error)
+        response?.fail(error)
+        response = nil
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        response.fail(ConnectionClosedEarly())
+        response?.fail(ConnectionClosedEarly())
+        response = nil
         context.fireChannelInactive()
     }
 }

@@ -9,6 +9,8 @@ public enum Launcher {
     /// What the launcher hands to `execve`.
     public struct ProgramLaunch: Sendable, Hashable {
         public var path: String
+        /// In simulation, the measured program that is executed through its descriptor.
+        public var measured: MeasuredProgram?
         public var arguments: [String]
         public var environment: [String: [UInt8]]
         public var marbleType: String
@@ -17,8 +19,10 @@ public enum Launcher {
         public var filesWritten: [String]
     }
 
-    /// Everything up to, but not including, replacing the process: settings, the platform (in simulation, the
-    /// trusted-file check), the program, the marble key, the UUID, the quote, the activation, and the files.
+    /// Everything up to, but not including, replacing the process: settings, the program (in simulation, opened and
+    /// measured), the platform (in simulation, the trusted-file check), the marble key, the UUID, the quote, the
+    /// activation plan and the check of every file target it names, the activation, and the files. Whatever can fail
+    /// before the activation is checked before it, so that a launch that cannot start never uses up an activation.
     ///
     /// - Parameters:
     ///   - environment: the launcher's environment; also the base of the program's environment.
@@ -44,10 +48,11 @@ public enum Launcher {
             }
             program = try ProgramSelection.gramine(arguments: arguments)
         case .simulation(let simulation):
-            let (simulated, description) = try simulation.launch(announce: announce)
-            platform = simulated
+            let description = try simulation.readDescription()
             program = try ProgramSelection.simulation(
                 arguments: arguments, description: description, searchPath: environment["PATH"])
+            platform = try simulation.launch(
+                description, alreadyVerified: program.measured?.measuredPaths ?? [], announce: announce)
         }
         let key = try MarbleKey(names: settings.names)
         let uuid = try MarbleUUIDStore.loadOrCreate(at: settings.uuidFile)
@@ -63,12 +68,17 @@ public enum Launcher {
             quote: Data(quote), csr: Data(key.csrDER), marbleType: settings.marbleType,
             uuid: uuid.uuidString.lowercased())
         let client = ActivationClient(coordinator: settings.coordinator, roots: settings.coordinatorRoots)
-        let parameters = try await client.activate(request, key: key)
         let application = ParameterApplication(platform: platform, workingDirectory: workingDirectory)
+        let parameters = try await client.activate(request, key: key) { plan throws(LauncherError) in
+            if platform.kind == .gramine {
+                try settings.secretPlacement.review(plan.files.map(application.absolutePath), announce: announce)
+            }
+            try application.checkTargets(plan.files)
+        }
         let written = try application.writeFiles(parameters.files)
         let programEnvironment = try ParameterApplication.environment(inherited: environment, activation: parameters.env)
         return ProgramLaunch(
-            path: program.path, arguments: parameters.argv.isEmpty ? program.enclaveArguments : parameters.argv,
+            path: program.path, measured: program.measured, arguments: parameters.argv.isEmpty ? program.enclaveArguments : parameters.argv,
             environment: programEnvironment, marbleType: settings.marbleType, uuid: uuid, filesWritten: written)
     }
 
@@ -92,6 +102,9 @@ public enum Launcher {
                 "activated marble type '\(launch.marbleType)' as \(launch.uuid.uuidString.lowercased()); "
                     + "\(launch.filesWritten.count) files written; executing \(launch.path)")
             try ProcessReplacement.markDescriptorsCloseOnExec()
+            if let measured = launch.measured {
+                try measured.execute(arguments: launch.arguments, environment: launch.environment, signals: signals)
+            }
             try ProcessReplacement.execute(
                 path: launch.path, arguments: launch.arguments, environment: launch.environment, signals: signals)
         } catch {

@@ -25,6 +25,11 @@ import X509
 /// | enclave description | `CLOISTER_ENCLAVE_DESCRIPTION` (JSON `EnclaveDescription`) | required in simulation |
 /// | enclave signer | `CLOISTER_ENCLAVE_SIGNER` (PEM RSA-3072 key, public or private) | required in simulation |
 /// | `/dev/attestation` stand-in | `CLOISTER_ATTESTATION_DIR` | `/dev/attestation`; in simulation `attestation/` in the state directory |
+/// | protected paths (Gramine) | `CLOISTER_PROTECTED_PATHS`: `:`-separated tmpfs and encrypted mount paths | none |
+/// | files outside them (Gramine) | `CLOISTER_UNPROTECTED_FILES`: `warn` or `refuse` | `warn` |
+///
+/// The last two belong in the Gramine manifest's `loader.env` as fixed values, where they are measured; a value
+/// passed through from the host could be chosen by the host.
 public struct LauncherSettings: Sendable, Hashable {
     public var marbleType: String
     public var coordinator: CoordinatorAddress
@@ -34,10 +39,12 @@ public struct LauncherSettings: Sendable, Hashable {
     /// The certificates the Coordinator's TLS chain must lead to (the Coordinator root, or the Marble root).
     public var coordinatorRoots: [Certificate]
     public var platform: PlatformSelection
+    /// Where secrets written by `Files` stay inside the enclave under Gramine (besides `/dev/attestation/keys`).
+    public var secretPlacement: SecretFilePlacement
 
     public init(
         marbleType: String, coordinator: CoordinatorAddress, uuidFile: String, names: MarbleNames,
-        coordinatorRoots: [Certificate], platform: PlatformSelection
+        coordinatorRoots: [Certificate], platform: PlatformSelection, secretPlacement: SecretFilePlacement = SecretFilePlacement()
     ) {
         self.marbleType = marbleType
         self.coordinator = coordinator
@@ -45,6 +52,7 @@ public struct LauncherSettings: Sendable, Hashable {
         self.names = names
         self.coordinatorRoots = coordinatorRoots
         self.platform = platform
+        self.secretPlacement = secretPlacement
     }
 
     /// The environment variable names, each Cloister name first.
@@ -59,6 +67,8 @@ public struct LauncherSettings: Sendable, Hashable {
         public static let enclaveDescription = "CLOISTER_ENCLAVE_DESCRIPTION"
         public static let enclaveSigner = "CLOISTER_ENCLAVE_SIGNER"
         public static let attestationDirectory = "CLOISTER_ATTESTATION_DIR"
+        public static let protectedPaths = "CLOISTER_PROTECTED_PATHS"
+        public static let unprotectedFiles = "CLOISTER_UNPROTECTED_FILES"
     }
 
     public static let defaultCoordinatorAddress = "localhost:2001"
@@ -87,7 +97,7 @@ public struct LauncherSettings: Sendable, Hashable {
         let platform = try PlatformSelection(reader: reader)
         return LauncherSettings(
             marbleType: marbleType, coordinator: coordinator, uuidFile: uuidFile, names: names,
-            coordinatorRoots: roots, platform: platform)
+            coordinatorRoots: roots, platform: platform, secretPlacement: try SecretFilePlacement(reader: reader))
     }
 }
 

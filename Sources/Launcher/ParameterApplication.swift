@@ -3,12 +3,6 @@ import CoordinatorAPI
 import Foundation
 import Platform
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Applies what the Coordinator returned: files, environment and argv (MarbleRun premain, spec sections 5.2 and 5.4).
 public struct ParameterApplication {
     /// Gramine's encrypted-files key directory; files below it are keys, set through the platform.
@@ -26,9 +20,18 @@ public struct ParameterApplication {
         self.workingDirectory = workingDirectory
     }
 
+    /// Checks, before the activation is requested, every target the activation will write (`ConfinedFileWriter.check`),
+    /// so that a launch that could not write its files does not use up one of the marble type's activations.
+    /// Key files are the platform's; every other file must be writable where the manifest says.
+    public func checkTargets(_ paths: [String]) throws(LauncherError) {
+        for path in paths where !path.hasPrefix(Self.attestationDirectory) {
+            try ConfinedFileWriter().check(absolutePath(path))
+        }
+    }
+
     /// Writes `files`: encrypted-files keys first (through the platform, which redirects them in simulation), so that
-    /// encrypted mounts can be opened, then every other file in path order. Missing directories are created 0700,
-    /// files are written 0600. Returns the paths written, in order.
+    /// encrypted mounts can be opened, then every other file in path order, each with `ConfinedFileWriter` (missing
+    /// directories created 0700, files 0600, no link followed). Returns the paths written, in order.
     @discardableResult
     public func writeFiles(_ files: [String: Data]) throws(LauncherError) -> [String] {
         let keys = files.keys.filter { $0.hasPrefix(Self.attestationDirectory) }.sorted()
@@ -37,7 +40,7 @@ public struct ParameterApplication {
             try setKey(path: path, content: Array(files[path] ?? Data()))
         }
         for path in others {
-            try writeFile(absolutePath(path), content: files[path] ?? Data())
+            try ConfinedFileWriter().write(Array(files[path] ?? Data()), to: absolutePath(path))
         }
         return keys + others
     }
@@ -76,36 +79,6 @@ public struct ParameterApplication {
     func absolutePath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         return URL(fileURLWithPath: workingDirectory, isDirectory: true).appendingPathComponent(path).standardized.path
-    }
-
-    private func writeFile(_ path: String, content: Data) throws(LauncherError) {
-        try LauncherError.createPrivateParentDirectory(
-            of: path, stage: .parameters, expected: "a writable directory for \(path)",
-            hint: "fix the path in the manifest's Files or the permissions")
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            throw LauncherError(
-                .parameters, path, found: "a file that cannot be opened for writing (\(String(cString: strerror(errno))))",
-                expected: "a writable regular file", hint: "fix the path in the manifest's Files or the permissions")
-        }
-        defer { close(descriptor) }
-        guard fchmod(descriptor, 0o600) == 0 else {
-            throw LauncherError(
-                .parameters, path, found: "mode that cannot be set (\(String(cString: strerror(errno))))",
-                expected: "mode 0600", hint: "the file must be owned by the marble's user")
-        }
-        var offset = 0
-        let bytes = Array(content)
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                throw LauncherError(
-                    .parameters, path, found: "a failed write after \(offset) of \(bytes.count) bytes (\(String(cString: strerror(errno))))",
-                    expected: "the whole file written", hint: "check free space")
-            }
-            offset += written
-        }
     }
 
     /// The program's environment: the launcher's own, with the activation's entries added or replacing.

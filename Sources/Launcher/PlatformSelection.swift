@@ -56,10 +56,11 @@ public struct SimulationSettings: Sendable, Hashable {
         self.attestationDirectory = attestationDirectory
     }
 
-    /// Reads the description and the signer, opens the machine and starts the simulated enclave, which first checks
-    /// every trusted file as Gramine does.
-    func launch(announce: @escaping @Sendable (String) -> Void) throws(LauncherError) -> (SimulatedPlatform, EnclaveDescription) {
-        let description = try readDescription()
+    /// Reads the signer, opens the machine and starts the simulated enclave `description`, which first checks every
+    /// trusted file as Gramine does (except `alreadyVerified`, which the caller measured through their descriptors).
+    func launch(
+        _ description: EnclaveDescription, alreadyVerified: Set<String>, announce: @escaping @Sendable (String) -> Void
+    ) throws(LauncherError) -> SimulatedPlatform {
         let signer = try readSigner()
         let machine: SimulatedSGXMachine
         do {
@@ -72,10 +73,10 @@ public struct SimulationSettings: Sendable, Hashable {
                     + "at its simulated machine")
         }
         do {
-            let platform = try SimulatedPlatform.launch(
+            return try SimulatedPlatform.launch(
                 description, signer: signer, on: machine, consent: .insecureSimulation(announce: announce),
-                attestationDirectory: attestationDirectory.map { URL(fileURLWithPath: $0, isDirectory: true) })
-            return (platform, description)
+                attestationDirectory: attestationDirectory.map { URL(fileURLWithPath: $0, isDirectory: true) },
+                alreadyVerified: alreadyVerified)
         } catch {
             throw Self.trustedFileError(error, descriptionPath: enclaveDescription)
         }

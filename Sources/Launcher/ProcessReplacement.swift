@@ -59,18 +59,36 @@ public enum ProcessReplacement {
     public static func execute(
         path: String, arguments: [String], environment: [String: [UInt8]], signals: SignalState
     ) throws(LauncherError) -> Never {
-        let argumentBytes = arguments.map { Array($0.utf8) }
-        let environmentBytes = environment.sorted { $0.key < $1.key }.map { Array($0.key.utf8) + [UInt8(ascii: "=")] + $0.value }
-        let argv = cStrings(argumentBytes)
-        let envp = cStrings(environmentBytes)
-        signals.restore()
-        execve(path, argv, envp)
-        let reason = String(cString: strerror(errno))
-        (argv + envp).forEach { $0?.deallocate() }
+        let reason = replace(arguments: arguments, environment: environment, signals: signals) { execve(path, $0, $1) }
         throw LauncherError(
             .execution, path, found: "execve failed (\(reason))", expected: "an executable file",
             hint: "check the program path (argv[0] under Gramine, the command after cloister-premain in simulation) "
                 + "and that it is executable")
+    }
+
+    /// `fexecve(descriptor, arguments, environment)`: runs exactly the file the descriptor holds (the kernel then
+    /// denies writes to it), whatever is at its path now. Returns only by throwing.
+    static func execute(
+        descriptor: Int32, shownAs path: String, arguments: [String], environment: [String: [UInt8]], signals: SignalState
+    ) throws(LauncherError) -> Never {
+        let reason = replace(arguments: arguments, environment: environment, signals: signals) { fexecve(descriptor, $0, $1) }
+        throw LauncherError(
+            .execution, path, found: "fexecve of the measured file failed (\(reason))", expected: "an executable file",
+            hint: "check that the program is executable")
+    }
+
+    /// Restores `signals` and calls `exec` with C copies of the vectors; returns the reason it failed.
+    private static func replace(
+        arguments: [String], environment: [String: [UInt8]], signals: SignalState,
+        _ exec: ([UnsafeMutablePointer<CChar>?], [UnsafeMutablePointer<CChar>?]) -> Int32
+    ) -> String {
+        let argv = cStrings(arguments.map { Array($0.utf8) })
+        let envp = cStrings(environment.sorted { $0.key < $1.key }.map { Array($0.key.utf8) + [UInt8(ascii: "=")] + $0.value })
+        signals.restore()
+        _ = exec(argv, envp)
+        let reason = String(cString: strerror(errno))
+        (argv + envp).forEach { $0?.deallocate() }
+        return reason
     }
 
     /// NUL-terminated copies, followed by the terminating null pointer.

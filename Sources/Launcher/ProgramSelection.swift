@@ -9,8 +9,9 @@ import Platform
 /// - **Simulation**: the simulated enclave's argv is the description's trusted argv (`loader.argv`), or, when the
 ///   description takes its argv from the host, the launcher's command line after its own name:
 ///   `cloister-premain /usr/bin/redis-server /etc/redis.conf`. Its first element is the program; a name without
-///   '/' is looked up in `PATH`. The program must be one of the description's trusted files, so that a modified
-///   binary is refused like any other modified trusted file.
+///   '/' is looked up in `PATH`. The program (and the interpreter of a script) must be one of the description's
+///   trusted files: it is opened once, measured through that descriptor and later run from it (`MeasuredProgram`), so
+///   a modified or swapped binary never runs.
 ///
 /// In both modes the program's argv is the manifest's `Argv` when the activation returns one, and otherwise the
 /// enclave's argv.
@@ -19,10 +20,13 @@ public struct ProgramSelection: Sendable, Hashable {
     public var path: String
     /// The argv used when the manifest gives none.
     public var enclaveArguments: [String]
+    /// In simulation, the program opened and measured; under Gramine, nil (Gramine checks what it executes).
+    public var measured: MeasuredProgram?
 
-    public init(path: String, enclaveArguments: [String]) {
+    public init(path: String, enclaveArguments: [String], measured: MeasuredProgram? = nil) {
         self.path = path
         self.enclaveArguments = enclaveArguments
+        self.measured = measured
     }
 
     /// Gramine: `arguments` is the launcher's own argv, which Gramine set from `loader.argv`.
@@ -60,14 +64,8 @@ public struct ProgramSelection: Sendable, Hashable {
                 hint: "run `cloister-premain /path/to/program [arguments...]`, or give the enclave description a trusted argv")
         }
         let path = try resolve(program, searchPath: searchPath)
-        guard description.trustedFiles.contains(where: { $0.path == path }) else {
-            throw LauncherError(
-                .program, path, found: "a program that is not a trusted file of the enclave",
-                expected: "one of the \(description.trustedFiles.count) trusted files of the enclave description",
-                hint: "add \(path) to the description's trustedFiles (Gramine measures every file it executes) and "
-                    + "re-measure the enclave")
-        }
-        return ProgramSelection(path: path, enclaveArguments: enclaveArguments)
+        return ProgramSelection(
+            path: path, enclaveArguments: enclaveArguments, measured: try MeasuredProgram.open(path, description: description))
     }
 
     /// `program` itself when it contains a '/', otherwise the first executable `PATH` entry of that name.

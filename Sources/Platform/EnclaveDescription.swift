@@ -169,9 +169,10 @@ public struct EnclaveDescription: Sendable, Hashable, Codable {
     }
 
     /// Checks every trusted file on disk (below `root` when given) against its hash, in canonical order, and fails on
-    /// the first one that differs or cannot be read, as Gramine refuses to open it.
-    public func verifyTrustedFiles(under root: URL? = nil) throws(PlatformError) {
-        for file in try canonicalTrustedFiles() {
+    /// the first one that differs or cannot be read, as Gramine refuses to open it. `alreadyVerified` names files the
+    /// caller checked itself (through the descriptor it will use).
+    public func verifyTrustedFiles(under root: URL? = nil, alreadyVerified: Set<String> = []) throws(PlatformError) {
+        for file in try canonicalTrustedFiles() where !alreadyVerified.contains(file.path) {
             let found = try fileSHA256(hostURL(for: file.path, under: root), shownAs: file.path)
             guard found == file.sha256 else {
                 throw .trustedFileMismatch(

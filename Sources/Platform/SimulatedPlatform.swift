@@ -50,11 +50,13 @@ public struct SimulatedPlatform: EnclavePlatform {
 
     /// Starts the simulated enclave `description` signed by `signer` the way Gramine would: every trusted file (below
     /// `root` when given) must match its hash first, otherwise nothing starts and the first differing file is named.
+    /// `alreadyVerified` names files the caller checked itself.
     public static func launch(
         _ description: EnclaveDescription, signer: EnclaveSigner, on machine: SimulatedSGXMachine,
-        consent: SimulationConsent, trustedFilesRoot root: URL? = nil, attestationDirectory: URL? = nil
+        consent: SimulationConsent, trustedFilesRoot root: URL? = nil, attestationDirectory: URL? = nil,
+        alreadyVerified: Set<String> = []
     ) throws(PlatformError) -> SimulatedPlatform {
-        try description.verifyTrustedFiles(under: root)
+        try description.verifyTrustedFiles(under: root, alreadyVerified: alreadyVerified)
         return SimulatedPlatform(
             machine: machine, enclave: try description.measurement(signer: signer), consent: consent,
             attestationDirectory: attestationDirectory)

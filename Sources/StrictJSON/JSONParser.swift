@@ -1,7 +1,9 @@
 /// A strict RFC 8259 parser (what Go's `json.Valid` accepts) that never recurses, so hostile nesting cannot exhaust
 /// the stack, and that refuses nesting deeper than `maximumDepth` before building it.
 ///
-/// Strings decode as Go does: invalid UTF-8 and lone surrogates become U+FFFD.
+/// The text must be UTF-8 (RFC 8259 §8.1): unlike Go, which turns invalid bytes into U+FFFD and so lets a document
+/// that is signed byte for byte mean something else once decoded, the first invalid byte is refused with its offset.
+/// A lone surrogate written as a `\u` escape becomes U+FFFD, as in Go.
 public enum JSONParser {
     /// Real documents (manifests, Intel collateral) nest fewer than ten levels; anything far deeper is an attack or a
     /// mistake.
@@ -59,6 +61,12 @@ private struct JSONReader {
     }
 
     mutating func document() throws(JSONSyntaxError) -> JSONValue {
+        if let invalid = UTF8Validation.firstInvalidOffset(in: bytes) {
+            index = invalid
+            throw failure(
+                "byte \(describe(bytes[invalid])) at offset \(invalid) is not valid UTF-8; JSON text must be UTF-8 "
+                    + "(RFC 8259), so save the document as UTF-8")
+        }
         var frames: [Frame] = []
         var completed: JSONValue?
         var valueStart = 0

@@ -31,6 +31,40 @@ import TestSupport
         #expect(refused.status == 400 && refused.failReason == "request.malformed")
     }
 
+    @Test func theActivationPlanNamesTheFilesOfTheTypeWithoutActivating() async throws {
+        let fixture = try await ServerFixture.start()
+        let marble = try TestMarble()
+        let client = try fixture.client(marble.identity)
+        let anonymous = try fixture.client()
+        defer { Task { await client.shutdown(); await anonymous.shutdown(); await fixture.remove() } }
+        let early = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "frontend"))
+        #expect(early.status == 500, "no manifest yet: \(early.json)")
+        #expect((early.json["message"] as? String)?.contains("set a manifest first") == true, "\(early.json)")
+        #expect(try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
+            .status == 200)
+
+        let plan = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "frontend"))
+        #expect(plan.status == 200, "\(plan.json)")
+        let decoded = try JSONDecoder().decode(JSend<ActivationPlan>.self, from: Data(plan.body)).data
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(TestManifests.standard())) as? [String: Any])
+        let frontend = (manifest["Marbles"] as? [String: Any])?["frontend"] as? [String: Any]
+        let expected = (((frontend?["Parameters"] as? [String: Any])?["Files"] as? [String: Any])?.keys.sorted()) ?? []
+        #expect(decoded?.files == expected)
+        #expect(!expected.isEmpty, "the standard manifest's frontend writes files")
+        let status = try await anonymous.get(fixture.clientURL + ClientAPIPath.status)
+        #expect(status.status == 200)
+
+        let unknown = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "intruder"))
+        #expect(unknown.status == 403 && unknown.failReason == "activation.unknown_marble_type", "\(unknown.json)")
+        let malformed = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, body: Data("[1]".utf8))
+        #expect(malformed.status == 400 && malformed.failReason == "request.malformed", "\(malformed.json)")
+
+        // Asking for the plan used up nothing: the metrics count no activation.
+        let exposition = String(decoding: try await anonymous.get(fixture.clientURL + ClientAPIPath.metrics).body, as: UTF8.self)
+        #expect(!exposition.contains("coordinator_marble_activations_success_total{type=\"frontend\"}"))
+        #expect(exposition.contains(#"server_marble_api_http_request_total{code="200",method="POST",path="/api/v2/activation-plan"} 1"#), "\(exposition)")
+    }
+
     @Test func activationsAndRefusalsAreCountedPerEndpoint() async throws {
         let fixture = try await ServerFixture.start()
         let marble = try TestMarble()

@@ -19,7 +19,8 @@ struct SimulatedMarble {
     let trustedConfiguration: String
     let uuidFile: String
 
-    init() throws {
+    /// `trusting` adds files to the enclave description besides `/bin/sh` and the configuration file.
+    init(trusting extraFiles: [String] = []) throws {
         directory = try TemporaryDirectory()
         machineDirectory = directory.file("machine")
         _ = try SimulatedSGXMachine.openOrCreate(stateDirectory: URL(fileURLWithPath: machineDirectory, isDirectory: true))
@@ -30,7 +31,8 @@ struct SimulatedMarble {
         try "setting=1\n".write(toFile: trustedConfiguration, atomically: true, encoding: .utf8)
         let description = EnclaveDescription(
             entrypoint: "cloister-premain", arguments: .fromHost,
-            trustedFiles: [try .measuring(path: "/bin/sh"), try .measuring(path: trustedConfiguration)])
+            trustedFiles: [try .measuring(path: "/bin/sh"), try .measuring(path: trustedConfiguration)]
+                + (try extraFiles.map { path throws(PlatformError) in try .measuring(path: path) }))
         descriptionPath = directory.file("enclave.json")
         try JSONEncoder().encode(description).write(to: URL(fileURLWithPath: descriptionPath))
         uuidFile = directory.file("uuid")
@@ -206,6 +208,31 @@ struct SimulatedMarble {
             return masks
         }
         return (standardSignals(launched.standardOutput), standardSignals(directOutput))
+    }
+
+    @Test func aScriptRunsThroughItsMeasuredInterpreterFromItsDescriptor() async throws {
+        let scripts = try TemporaryDirectory()
+        let script = scripts.file("hello.sh")
+        try "#!/bin/sh -e\necho \"SCRIPT $0 $1\"\n".write(toFile: script, atomically: true, encoding: .utf8)
+        #expect(chmod(script, 0o755) == 0)
+        let unmeasured = scripts.file("env.sh")
+        try "#!/usr/bin/env sh\necho RAN\n".write(toFile: unmeasured, atomically: true, encoding: .utf8)
+        #expect(chmod(unmeasured, 0o755) == 0)
+        let marble = try SimulatedMarble(trusting: [script, unmeasured])
+        let server = try await ActivationTestServer(
+            authority: authority, answer: .success(ActivationResponse(files: [:], env: [:], argv: [])))
+        let environment = marble.environment(marbleType: "backend", coordinator: "127.0.0.1:\(server.port)", rootPEM: try authority.pem)
+        let outcome = try launcher.run([script, "argument"], environment: environment)
+        let refused = try launcher.run([unmeasured], environment: environment)
+        try await server.shutdown()
+
+        #expect(outcome.exitCode == 0, "\(outcome.standardError)")
+        #expect(outcome.standardOutput.hasPrefix("SCRIPT /dev/fd/"), "the measured script, by descriptor: \(outcome.standardOutput)")
+        #expect(outcome.standardOutput.hasSuffix(" argument\n"))
+        #expect(refused.exitCode == 1)
+        #expect(!refused.standardOutput.contains("RAN"))
+        #expect(refused.standardError.contains("program: /usr/bin/env: found a program that is not a trusted file"), "\(refused.standardError)")
+        #expect(server.requests.count == 1, "the refused script never asked for an activation")
     }
 
     @Test func aModifiedTrustedFileIsRefusedBeforeContactingTheCoordinator() async throws {

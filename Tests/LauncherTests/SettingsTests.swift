@@ -149,3 +149,36 @@ import X509
         #expect(failure.expected.contains("simulation"))
     }
 }
+
+/// Under Gramine, `Files` targets outside the protected mounts land on the host's disk: warned about, or refused.
+@Suite struct SecretFilePlacementTests {
+    @Test func targetsOutsideKeysAndProtectedMountsAreNamed() {
+        let placement = SecretFilePlacement(protectedPaths: ["/secrets", "/data/"], policy: .warn)
+        let paths = ["/dev/attestation/keys/default", "/secrets/a.key", "/secrets", "/data/db", "/secretsx/a", "/etc/app.conf"]
+        #expect(placement.unprotected(paths) == ["/secretsx/a", "/etc/app.conf"])
+    }
+
+    @Test func theWarningNamesTheFilesAndThePolicyRefusesBeforeActivation() throws {
+        var warnings: [String] = []
+        try SecretFilePlacement(protectedPaths: [], policy: .warn).review(["/etc/app.conf"]) { warnings.append($0) }
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.contains("WARNING") == true && warnings.first?.contains("/etc/app.conf") == true)
+        #expect(warnings.first?.contains("/dev/attestation/keys") == true)
+        let error = try #require(throws: LauncherError.self) {
+            try SecretFilePlacement(protectedPaths: ["/tmpfs"], policy: .refuse).review(["/etc/app.conf"]) { _ in }
+        }
+        #expect(error.subject == "/etc/app.conf" && error.expected.contains("/tmpfs"))
+    }
+
+    @Test func settingsAreReadAndCheckedFromTheEnvironment() throws {
+        let reader = EnvironmentReader(
+            environment: ["CLOISTER_PROTECTED_PATHS": "/run/secrets:/data", "CLOISTER_UNPROTECTED_FILES": "refuse"], workingDirectory: "/")
+        #expect(try SecretFilePlacement(reader: reader) == SecretFilePlacement(protectedPaths: ["/run/secrets", "/data"], policy: .refuse))
+        for (name, value) in [("CLOISTER_PROTECTED_PATHS", "relative/path"), ("CLOISTER_UNPROTECTED_FILES", "ignore")] {
+            let error = try #require(throws: LauncherError.self) {
+                try SecretFilePlacement(reader: EnvironmentReader(environment: [name: value], workingDirectory: "/"))
+            }
+            #expect(error.stage == .settings && error.subject == name)
+        }
+    }
+}

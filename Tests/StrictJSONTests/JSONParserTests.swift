@@ -67,11 +67,27 @@ import Testing
         #expect(try parse(#""a\u00e9\ud83d\ude00\n\/""#) == .string("aé😀\n/"))
         #expect(try parse(#""\ud800x""#) == .string("\u{FFFD}x"))
         #expect(try parse(#""\ud800\u0041""#) == .string("\u{FFFD}A"))
-        #expect(try JSONParser.parse([0x22, 0xFF, 0x22]) == .string("\u{FFFD}"))
         #expect(try parse(#"{"k\"ey": "v"}"#) == .object([JSONMember(key: "k\"ey", value: .string("v"))]))
         #expect(throws: JSONSyntaxError.self) { try parse(#""\x""#) }
         #expect(throws: JSONSyntaxError.self) { try parse(#""\u12""#) }
         #expect(throws: JSONSyntaxError.self) { try parse(#""open"#) }
+    }
+
+    @Test func invalidUTF8IsRefusedAtItsFirstBadByte() throws {
+        let cases: [(bytes: [UInt8], offset: Int)] = [
+            ([0x22, 0xFF, 0x22], 1),
+            (Array(#"{"a": "ok", "b": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), 18),
+            ([0x22, 0xC0, 0xAF, 0x22], 1),  // overlong '/'
+            ([0x22, 0xED, 0xA0, 0x80, 0x22], 1),  // an encoded surrogate
+            ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], 1),  // above U+10FFFF
+            ([0x22, 0x61, 0xE2, 0x82], 2),  // truncated sequence
+        ]
+        for (bytes, offset) in cases {
+            let error = try #require(throws: JSONSyntaxError.self) { try JSONParser.parse(bytes) }
+            #expect(error.offset == offset)
+            #expect(error.message.contains("offset \(offset) is not valid UTF-8"))
+        }
+        #expect(try JSONParser.parse(Array("\"é😀€\"".utf8)) == .string("é😀€"))
     }
 
     @Test func numbersFollowTheRFCGrammar() throws {
