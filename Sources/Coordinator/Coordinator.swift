@@ -385,14 +385,9 @@ public actor Coordinator {
                 recoveryData: .some(recovery?.recoveryData.encoded()))
         }
         if !persists {
-            do {
-                try persistedStore.erase()
-            } catch {
-                throw Self.storageError(error, "removing the persisted state for SealMode Disabled")
-            }
             storage = .open(store)
             logger.warning(
-                "SealMode Disabled: the state is kept in memory only and is lost when the Coordinator stops; the sealed state was removed from the data directory")
+                "SealMode Disabled: the state is kept in memory only and is lost when the Coordinator stops; the sealed state already in the data directory is left as it was, and a restart returns to it")
         }
         self.core = core
         self.manifest = manifest

@@ -5,11 +5,25 @@ import SwiftASN1
 /// The verified Coordinator root certificate kept between runs (MarbleRun's `coordinator-cert.pem`), so that other
 /// tools (curl `--cacert`, openssl) can pin it, and so that a later run notices when a verified Coordinator presents
 /// another root.
+///
+/// With an `address`, the root is also kept per Coordinator address (`coordinator-roots/HOST_PORT.pem` beside
+/// `path`) and compared with that entry only, so that a user working with several deployments is warned when one of
+/// them changes its root, not each time they switch; `path` still holds the latest verified root.
 public struct CoordinatorRootCache: Sendable {
     public let path: String
+    public let address: String?
 
-    public init(path: String) {
+    public init(path: String, address: String? = nil) {
         self.path = path
+        self.address = address
+    }
+
+    /// Where this cache compares roots: the per-address entry when there is an address, else `path`.
+    public var comparedPath: String {
+        guard let address else { return path }
+        let name = String(address.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") ? $0 : "_" })
+        return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("coordinator-roots")
+            .appendingPathComponent(name + ".pem").path
     }
 
     /// Something the user must hear about after recording a root; recording itself never fails a command.
@@ -42,14 +56,15 @@ public struct CoordinatorRootCache: Sendable {
     public func record(verifiedRootPEM rootPEM: String, rootDER: [UInt8]) -> [Notice] {
         let current = Self.fingerprint(rootDER)
         var notices: [Notice] = []
-        if let cached = FileManager.default.contents(atPath: path) {
+        let comparedPath = comparedPath
+        if let cached = FileManager.default.contents(atPath: comparedPath) {
             if let previousDER = Self.rootDER(inPEM: cached) {
                 let previous = Self.fingerprint(previousDER)
                 if previous != current {
                     notices.append(Notice(
                         kind: .rootChanged,
                         message: "the Coordinator's root certificate changed since the last verified connection: SHA-256 "
-                            + "\(previous) was cached in \(path), the Coordinator now presents \(current). Its quote binds the new "
+                            + "\(previous) was cached in \(comparedPath), the Coordinator now presents \(current). Its quote binds the new "
                             + "root, so it passed verification; a new root means the Coordinator is in recovery mode (a temporary "
                             + "root until recovered), has just been recovered, or was redeployed with fresh state and new keys. "
                             + "Certificates and TLS clients pinned to the old root no longer trust it: fetch the new one with "
@@ -60,15 +75,17 @@ public struct CoordinatorRootCache: Sendable {
             } else {
                 notices.append(Notice(
                     kind: .cacheUnreadable,
-                    message: "the root cache \(path) does not hold a PEM certificate, so a change of the Coordinator's root "
+                    message: "the root cache \(comparedPath) does not hold a PEM certificate, so a change of the Coordinator's root "
                         + "cannot be detected this time; it now holds the verified root \(current).",
                     previousRootSHA256: nil, currentRootSHA256: current))
             }
         }
-        let url = URL(fileURLWithPath: path)
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(rootPEM.utf8).write(to: url, options: .atomic)
+            for file in Set([path, comparedPath]) {
+                let url = URL(fileURLWithPath: file)
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(rootPEM.utf8).write(to: url, options: .atomic)
+            }
         } catch {
             notices.append(Notice(
                 kind: .cacheNotWritten,

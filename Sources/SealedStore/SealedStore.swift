@@ -244,22 +244,6 @@ public final class SealedStore: Sendable {
         return dataKey
     }
 
-    /// Removes the whole state from the backend (records, recovery data, head, sealed data key and format marker) in
-    /// one transaction, so that the next ``open(backend:sealingKey:)`` creates a new, empty state. Do not use this
-    /// instance afterwards.
-    public func erase() throws(SealedStoreError) {
-        writer.lock()
-        defer { writer.unlock() }
-        try Self.storageCall("erasing the state") {
-            try backend.write { storage in
-                for record in try storage.allRecords() { try storage.setRecord(record.id, nil) }
-                for name in [Self.recoveryDataName, Self.headName, Self.sealedDataKeyName, Self.formatName] {
-                    try storage.setMetadata(name, nil)
-                }
-            }
-        }
-    }
-
     /// A new data key to switch to within a write.
     private struct Rotation {
         let cipher: StateCipher

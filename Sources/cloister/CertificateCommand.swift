@@ -17,28 +17,31 @@ struct CertificateCommand: AsyncParsableCommand {
     struct Root: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "root", abstract: "The root certificate.")
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the PEM to this file.", valueName: "file")) var output: String?
-        func run() async throws { try await CertificateCommand.print(options, output: output) { $0.rootPEM } }
+        func run() async throws { try await CertificateCommand.print(options, address: target.address, output: output) { $0.rootPEM } }
     }
 
     struct Intermediate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "intermediate", abstract: "The intermediate certificate.")
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the PEM to this file.", valueName: "file")) var output: String?
-        func run() async throws { try await CertificateCommand.print(options, output: output) { $0.intermediatePEM } }
+        func run() async throws { try await CertificateCommand.print(options, address: target.address, output: output) { $0.intermediatePEM } }
     }
 
     struct Chain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "chain", abstract: "Intermediate then root.")
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the PEM to this file.", valueName: "file")) var output: String?
-        func run() async throws { try await CertificateCommand.print(options, output: output) { $0.intermediatePEM + $0.rootPEM } }
+        func run() async throws { try await CertificateCommand.print(options, address: target.address, output: output) { $0.intermediatePEM + $0.rootPEM } }
     }
 
     static func print(
-        _ options: ClientOptions, output: String?, _ select: @escaping @Sendable (CoordinatorIdentity) -> String
+        _ options: ClientOptions, address: String?, output: String?, _ select: @escaping @Sendable (CoordinatorIdentity) -> String
     ) async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: address) { client throws(CoordinatorClientError) in
             let pem = select(client.identity)
             if let output {
                 do {

@@ -70,14 +70,17 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print one JSON object.")
     var json = false
 
-    /// Connects, verifies, runs `body` with the pinned client and prints its result; every failure is printed (JSON
-    /// when asked) and ends the process with the documented exit code.
-    func run(_ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult) async throws {
+    /// Connects to `address` (the command's positional address, else `--coordinator`, the environment or the config),
+    /// verifies, runs `body` with the pinned client and prints its result; every failure is printed (JSON when asked)
+    /// and ends the process with the documented exit code.
+    func run(
+        address: String?, _ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult
+    ) async throws {
         var notices: [CoordinatorRootCache.Notice] = []
         let client: CoordinatorClient
         let result: ClientResult
         do {
-            let settings = try ClientSettings.resolve(self, environment: ProcessInfo.processInfo.environment)
+            let settings = try ClientSettings.resolve(self, address: address, environment: ProcessInfo.processInfo.environment)
             (client, notices) = try await connect(settings)
             do {
                 result = try await body(client)
@@ -114,13 +117,20 @@ struct ClientOptions: ParsableArguments {
             ClientOutput.warn("the Coordinator runs in SIMULATION: no enclave protects it; its quote proves nothing.")
         }
         guard client.identity.explanation != nil else { return (client, []) }
-        let notices = CoordinatorRootCache(path: settings.rootCachePath)
-            .record(verifiedRootPEM: client.identity.rootPEM, rootDER: client.identity.rootDER)
+        let cache = CoordinatorRootCache(path: settings.rootCachePath, address: settings.rootCacheIsDefault ? client.address : nil)
+        let notices = cache.record(verifiedRootPEM: client.identity.rootPEM, rootDER: client.identity.rootDER)
         if !json {
             for notice in notices { ClientOutput.warn(notice.message) }
         }
         return (client, notices)
     }
+}
+
+/// The Coordinator's address as MarbleRun's CLI takes it: a positional argument after the command's own
+/// (`cloister status HOST:PORT`, `cloister manifest set FILE HOST:PORT`); `https://HOST:PORT` is accepted too.
+struct CoordinatorAddressArgument: ParsableArguments {
+    @Argument(help: ArgumentHelp("The Coordinator's client API, as host:port or https://host:port (or --coordinator, env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "address"))
+    var address: String?
 }
 
 /// What a command prints: a text for people, a JSON value for scripts, and whether the check it made passed.
@@ -236,13 +246,18 @@ struct ClientSettings {
     let verification: CoordinatorVerification
     let user: UserIdentity?
     let rootCachePath: String
+    /// Whether `rootCachePath` is the default file, whose roots are also kept per Coordinator address (an explicit
+    /// `--root-cache` file is compared as it is, as MarbleRun's `--coordinator-cert`).
+    let rootCacheIsDefault: Bool
     /// What the user should know about where settings came from.
     var notes: [String] = []
 
     /// The policy file MarbleRun's CLI reads from the current directory when none is given.
     static let marbleRunPolicyFile = "era-config.json"
 
-    static func resolve(_ options: ClientOptions, environment: [String: String]) throws(CoordinatorClientError) -> ClientSettings {
+    static func resolve(
+        _ options: ClientOptions, address positionalAddress: String?, environment: [String: String]
+    ) throws(CoordinatorClientError) -> ClientSettings {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         let configDirectory = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
         let configPath = options.configFile ?? environment["CLOISTER_CONFIG"] ?? configDirectory + "/cloister/config.json"
@@ -255,7 +270,12 @@ struct ClientSettings {
         func truthy(_ flag: Bool, _ variable: String, _ key: String) -> Bool {
             flag || ["1", "true", "yes"].contains((environment[variable] ?? config[key] ?? "").lowercased())
         }
-        let configuredAddress = value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator")
+        if let positionalAddress, let flag = options.coordinator, positionalAddress != flag {
+            throw CoordinatorClientError(
+                .invalidInput, "the Coordinator's address is given twice", found: "\(positionalAddress) and --coordinator \(flag)",
+                expected: "one address", hint: "Give the address once, as the last argument (as MarbleRun's CLI takes it) or with --coordinator.")
+        }
+        let configuredAddress = positionalAddress ?? value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator")
         let address = configuredAddress ?? "localhost:\(ClientAPIPath.defaultPort)"
         let certificate = value(options.cert, "CLOISTER_CERT", "cert")
         let key = value(options.key, "CLOISTER_KEY", "key")
@@ -272,7 +292,8 @@ struct ClientSettings {
         let rootCache = options.rootCache ?? configDirectory + "/cloister/coordinator-cert.pem"
         if truthy(options.insecure, "CLOISTER_INSECURE", "insecure") {
             return ClientSettings(
-                address: address, addressConfigured: configuredAddress != nil, verification: .insecure, user: user, rootCachePath: rootCache)
+                address: address, addressConfigured: configuredAddress != nil, verification: .insecure, user: user, rootCachePath: rootCache,
+                rootCacheIsDefault: options.rootCache == nil)
         }
         let uniqueID = value(options.uniqueID, "CLOISTER_UNIQUE_ID", "unique-id")
         let signerID = value(options.signerID, "CLOISTER_SIGNER_ID", "signer-id")
@@ -305,12 +326,19 @@ struct ClientSettings {
                     hint: "Give --simulation-state-directory DIR (or CLOISTER_SIMULATION_STATE_DIR).")
             }
             trust = .simulation(machineDirectory: URL(fileURLWithPath: directory, isDirectory: true))
+            if policy.uniqueID == nil, policy.signerID == nil {
+                let identity = CoordinatorLauncher.simulatedEnclave
+                policy = policy.overridden(by: CoordinatorPolicy(uniqueID: identity.mrEnclave.hexadecimal))
+                notes.append(
+                    "verifying the simulated Coordinator's fixed identity (UniqueID \(identity.mrEnclave.hexadecimal)), which "
+                        + "every `cloister coordinator --simulation` of this version has; give --unique-id or --policy to pin another.")
+            }
         } else {
             trust = .intel(try collateralSource(options, value: value))
         }
         return ClientSettings(
             address: address, addressConfigured: configuredAddress != nil, verification: .attested(policy: policy, trust: trust),
-            user: user, rootCachePath: rootCache, notes: notes)
+            user: user, rootCachePath: rootCache, rootCacheIsDefault: options.rootCache == nil, notes: notes)
     }
 
     private static func collateralSource(

@@ -64,11 +64,12 @@ struct ManifestSetCommand: AsyncParsableCommand {
     @Option(name: .customLong("recovery-data"), help: ArgumentHelp("Write the encrypted recovery secrets here (JSON).", valueName: "file"))
     var recoveryData: String?
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
         let bytes: [UInt8]
         do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer: ManifestSetResponse = try await client.post(ClientAPIPath.manifest, body: ManifestRequest(manifest: Data(bytes)))
             let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
             var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
@@ -89,9 +90,10 @@ struct ManifestGetCommand: AsyncParsableCommand {
     )
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the manifest to this file.", valueName: "file")) var output: String?
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer = try await ManifestGetCommand.fetchSigned(client)
             if let output { try ManifestUpload.write(answer.manifest, to: output) }
             let text = String(decoding: answer.manifest, as: UTF8.self)
@@ -137,12 +139,13 @@ struct ManifestVerifyCommand: AsyncParsableCommand {
     )
     @Argument(help: "The manifest (JSON or YAML).") var file: String
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
         let bytes: [UInt8]
         do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
         let local = ManifestUpload.fingerprint(bytes)
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer = try await ManifestGetCommand.fetchSigned(client)
             let matches = answer.manifestFingerprint.lowercased() == local
             let text = matches
@@ -163,9 +166,10 @@ struct ManifestLogCommand: AsyncParsableCommand {
         discussion: "Exit codes: 0 printed; 1 refused or the Coordinator failed verification; 2 usage error or unreachable."
     )
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer: UpdateLogResponse = try await client.get(ClientAPIPath.update)
             return ClientResult(text: answer.updateLog.joined(separator: "\n"), json: ["updateLog": .strings(answer.updateLog)])
         }
@@ -179,9 +183,10 @@ struct ManifestSignatureCommand: AsyncParsableCommand {
         discussion: "Exit codes: 0 printed; 1 bad signature or the Coordinator failed verification; 2 usage error or unreachable."
     )
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer = try await ManifestGetCommand.fetchSigned(client)
             let signature = answer.manifestSignatureRootECDSA.base64EncodedString()
             return ClientResult(
@@ -211,11 +216,12 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
         @Option(name: .customLong("recovery-data"), help: ArgumentHelp("Write new encrypted recovery secrets here (JSON).", valueName: "file"))
         var recoveryData: String?
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
             let bytes: [UInt8]
             do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 let answer: UpdateApplyResponse = try await client.post(ClientAPIPath.update, body: ManifestRequest(manifest: Data(bytes)))
                 let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
                 var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
@@ -237,11 +243,12 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
         @Option(name: .customLong("recovery-data"), help: ArgumentHelp("Write new encrypted recovery secrets here (JSON).", valueName: "file"))
         var recoveryData: String?
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
             let bytes: [UInt8]
             do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 let answer: UpdateManifestPostResponse = try await client.post(
                     ClientAPIPath.updateManifest, body: ManifestRequest(manifest: Data(bytes)))
                 let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
@@ -259,9 +266,10 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
             commandName: "cancel", abstract: "Cancel the pending update.",
             discussion: "Exit codes: 0 cancelled; 1 refused or nothing pending; 2 usage error or unreachable.")
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 let answer: UpdateCancelResponse = try await client.post(ClientAPIPath.updateCancel, body: Optional<NoPayload>.none)
                 return ClientResult(text: answer.message, json: ["message": .string(answer.message)])
             }
@@ -274,9 +282,10 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
             discussion: "Exit codes: 0 printed; 1 nothing pending or refused; 2 usage error or unreachable.")
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the pending manifest to this file.", valueName: "file")) var output: String?
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 let answer: UpdateManifestGetResponse = try await client.get(ClientAPIPath.updateManifest)
                 if let output { try ManifestUpload.write(answer.manifest, to: output) }
                 let text = String(decoding: answer.manifest, as: UTF8.self)

@@ -19,6 +19,7 @@ struct RecoverCommand: AsyncParsableCommand {
     @Option(name: .customLong("recovery-key"), help: ArgumentHelp("The recovery private key (RSA PEM).", valueName: "file")) var recoveryKey: String
     @Option(help: ArgumentHelp("The recovery key name, when FILE holds several.", valueName: "name")) var name: String?
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
         let share: RecoveryShare
@@ -29,14 +30,14 @@ struct RecoverCommand: AsyncParsableCommand {
         } catch {
             try ClientOutput.fail(error, json: options.json)
         }
-        try await RecoverySubmission.submit(share, options: options)
+        try await RecoverySubmission.submit(share, options: options, address: target.address)
     }
 }
 
 /// Sends a decrypted (or transport-encrypted) secret and its signature to the verified Coordinator and prints progress.
 enum RecoverySubmission {
-    static func submit(_ share: RecoveryShare, options: ClientOptions) async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+    static func submit(_ share: RecoveryShare, options: ClientOptions, address: String?) async throws {
+        try await options.run(address: address) { client throws(CoordinatorClientError) in
             let answer = try await client.recover(share)
             return ClientResult(
                 text: answer.remaining == 0 ? "recovered: \(answer.message)" : "accepted; \(answer.remaining) more share(s) needed: \(answer.message)",

@@ -38,6 +38,7 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
         @Option(name: [.customShort("s"), .customLong("signature")], help: ArgumentHelp("The signature file (sign-secret's output).", valueName: "file"))
         var signature: String
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
             let share: RecoveryShare
@@ -48,7 +49,7 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
             } catch {
                 try ClientOutput.fail(error, json: options.json)
             }
-            try await RecoverySubmission.submit(share, options: options)
+            try await RecoverySubmission.submit(share, options: options, address: target.address)
         }
     }
 
@@ -63,9 +64,10 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
         )
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the PEM to this file.", valueName: "file")) var output: String?
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 let key = try await client.recoveryTransportKey()
                 let pem = key.pemRepresentation + "\n"
                 if let output { try ManifestUpload.write(Data(pem.utf8), to: output) }

@@ -23,6 +23,7 @@ struct SecretCommand: AsyncParsableCommand {
         )
         @Argument(help: "The secrets file (JSON).") var file: String
         @OptionGroup var options: ClientOptions
+        @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
             let secrets: [String: UserSecretObject]
@@ -40,7 +41,7 @@ struct SecretCommand: AsyncParsableCommand {
             } catch {
                 try ClientOutput.fail(error, json: options.json)
             }
-            try await options.run { client throws(CoordinatorClientError) in
+            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
                 try await client.post(ClientAPIPath.secrets, body: SecretsSetRequest(secrets: secrets))
                 let names = secrets.keys.sorted()
                 return ClientResult(text: "set \(names.joined(separator: ", "))", json: ["set": .strings(names)])
@@ -53,19 +54,35 @@ struct SecretCommand: AsyncParsableCommand {
             commandName: "get",
             abstract: "Read secrets.",
             discussion: """
-                Example: cloister secret get apiToken dbCert --cert reader.pem --key reader-key.pem --policy era.json --json
+                Example: cloister secret get apiToken dbCert localhost:4433 --cert reader.pem --key reader-key.pem --policy era.json --json
+                As in MarbleRun's CLI, a last argument of the form host:port or https://host:port is the Coordinator's address.
                 Exit codes: 0 printed; 1 refused (user not allowed to read a secret); 2 usage error or unreachable.
                 """
         )
-        @Argument(help: "Secret names.") var names: [String]
+        @Argument(help: "Secret names, optionally followed by the Coordinator's address (host:port or https://host:port).")
+        var arguments: [String]
         @OptionGroup var options: ClientOptions
 
+        /// The secret names and the trailing address, when the last argument is one.
+        var namesAndAddress: (names: [String], address: String?) {
+            guard arguments.count >= 2, let last = arguments.last, Self.isAddress(last) else { return (arguments, nil) }
+            return (Array(arguments.dropLast()), last)
+        }
+
+        static func isAddress(_ text: String) -> Bool {
+            if text.hasPrefix("https://") { return true }
+            guard let colon = text.lastIndex(of: ":") else { return false }
+            let port = text[text.index(after: colon)...]
+            return !port.isEmpty && port.allSatisfy(\.isASCII) && port.allSatisfy(\.isNumber) && colon != text.startIndex
+        }
+
         func validate() throws {
-            if names.isEmpty { throw ValidationError("Name at least one secret.") }
+            if namesAndAddress.names.isEmpty { throw ValidationError("Name at least one secret.") }
         }
 
         func run() async throws {
-            try await options.run { client throws(CoordinatorClientError) in
+            let (names, address) = namesAndAddress
+            try await options.run(address: address) { client throws(CoordinatorClientError) in
                 let query = names.map { "s=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) }.joined(separator: "&")
                 let answer: SecretsGetResponse = try await client.get(ClientAPIPath.secrets, query: query)
                 var text = [String]()

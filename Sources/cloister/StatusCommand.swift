@@ -16,9 +16,10 @@ struct StatusCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
-        try await options.run { client throws(CoordinatorClientError) in
+        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let status: StatusResponse = try await client.get(ClientAPIPath.status)
             var json: [String: ClientJSON] = ["code": .int(status.code), "message": .string(status.message)]
             if let version = status.version { json["version"] = .string(version) }

@@ -19,6 +19,7 @@ struct VersionCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ClientOptions
+    @OptionGroup var target: CoordinatorAddressArgument
 
     static let api = "MarbleRun client API v2"
 
@@ -29,7 +30,7 @@ struct VersionCommand: AsyncParsableCommand {
         let client: CoordinatorClient
         let status: StatusResponse
         do {
-            let settings = try ClientSettings.resolve(options, environment: ProcessInfo.processInfo.environment)
+            let settings = try ClientSettings.resolve(options, address: target.address, environment: ProcessInfo.processInfo.environment)
             guard settings.addressConfigured else {
                 try ClientOutput.emit(ClientResult(text: line, json: own), json: options.json, coordinator: nil)
                 return

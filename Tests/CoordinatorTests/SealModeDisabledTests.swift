@@ -10,7 +10,7 @@ import Testing
             .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"\(sealMode)\"").utf8)
     }
 
-    @Test func stateLivesInMemoryAndNothingStaysInTheDataDirectory() async throws {
+    @Test func stateLivesInMemoryAndTheSealedStateIsLeftAsItWas() async throws {
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
         let admin = try TestUser(name: "admin")
@@ -33,17 +33,17 @@ import Testing
         #expect(try await coordinator.verifyUpdateLog() == 3)
         #expect(try await coordinator.tlsIdentity().rootCertificatePEM == rootBefore)
 
-        // Nothing of the state is on disk: no records, no sealed key, not even the state from before the manifest.
+        // Nothing of the manifest's state is on disk, and the sealed state from before the manifest is left as it was
+        // (as MarbleRun leaves it): a restart returns to it, with no manifest.
         let disk = try SQLiteStorage(directory: fixture.dataDirectory)
-        let (records, format, sealedKey) = try disk.read { storage in
-            (try storage.allRecords().count, try storage.metadata("format"), try storage.metadata("sealedDataKey"))
-        }
-        #expect(records == 0 && format == nil && sealedKey == nil)
+        let (format, sealedKey) = try disk.read { storage in (try storage.metadata("format"), try storage.metadata("sealedDataKey")) }
+        #expect(format != nil && sealedKey != nil, "the existing sealed state is not erased")
 
         let restarted = try await fixture.start()
         #expect(restarted.status().state == .acceptingManifest)
         #expect(restarted.status().statePersisted)
-        #expect(try await restarted.tlsIdentity().rootCertificatePEM != rootBefore, "a restart starts afresh")
+        #expect(try await restarted.tlsIdentity().rootCertificatePEM == rootBefore, "a restart returns to the sealed state")
+        #expect(try await restarted.updateLog().isEmpty, "nothing the Coordinator did with SealMode Disabled was persisted")
     }
 
     @Test func updateCannotSwitchPersistence() async throws {
