@@ -268,7 +268,7 @@ final class ChainVerification: Sendable {
 
     private func verify(leaf: Certificate, intermediates: [Certificate]) async -> NIOSSLVerificationResult {
         var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
-            RFC5280Policy(validationTime: Date())
+            RFC5280Policy()
         }
         let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates))
         switch result {

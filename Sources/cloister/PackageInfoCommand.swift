@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Platform
+import Gramine
 
 struct PackageInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

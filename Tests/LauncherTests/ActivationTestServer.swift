@@ -104,7 +104,7 @@ private final class AnswerHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply)))), promise: nil)
             let sent = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            if !isPlan { sent.whenComplete { _ in context.close(promise: nil) } }
+            if !isPlan { sent.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
         }
     }
 }

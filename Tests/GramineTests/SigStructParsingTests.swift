@@ -1,8 +1,8 @@
-import Attestation
 import Testing
 import TestSupport
 import Foundation
-import Platform
+import Hexadecimal
+import Gramine
 
 @Suite struct SigStructTests {
     static let vectors = SharedData.directory("vectors/sigstruct")

@@ -1,0 +1,23 @@
+/// Calls `body` with the bytes of `bytes` in one contiguous buffer, without copying when the collection already stores
+/// them contiguously (arrays, slices of arrays, `Data`).
+///
+/// The standard library's `withContiguousStorageIfAvailable` and `withUnsafeBytes` are `rethrows`, which erases a
+/// typed error; the `Result` carries it through intact.
+func withContiguousBytes<Bytes: Collection<UInt8>, Value>(
+    _ bytes: Bytes, _ body: (UnsafeRawBufferPointer) throws(TarError) -> Value
+) throws(TarError) -> Value {
+    let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
+        Result { () throws(TarError) -> Value in try body(UnsafeRawBufferPointer(buffer)) }
+    }
+    if let contiguous { return try contiguous.get() }
+    return try withBytes(of: Array(bytes), body)
+}
+
+/// `Array.withUnsafeBytes` with `body`'s typed error kept.
+func withBytes<Value>(
+    of array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(TarError) -> Value
+) throws(TarError) -> Value {
+    try array.withUnsafeBytes { buffer in
+        Result { () throws(TarError) -> Value in try body(buffer) }
+    }.get()
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// External programs the tests drive, found on PATH.
+enum Tools {
+    static func path(_ name: String) -> String? {
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func available(_ names: String...) -> Bool { names.allSatisfy { path($0) != nil } }
+
+    static let registryTools = available("docker-registry", "skopeo", "umoci")
+    static let registryToolsMissing =
+        "needs docker-registry, skopeo and umoci on PATH (Debian: apt-get install docker-registry skopeo umoci)"
+}
+
+struct CommandFailure: Error, CustomStringConvertible {
+    let command: String
+    let status: Int32
+    let output: String
+    var description: String { "`\(command)` exited \(status): \(output)" }
+}
+
+/// Runs a program to completion and returns its standard output; a non-zero exit throws with its output.
+@discardableResult
+func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    guard let executable = Tools.path(tool) else { throw CommandFailure(command: tool, status: -1, output: "not on PATH") }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    // Files rather than pipes: a chatty program cannot block on a full pipe while this waits for its exit.
+    let outputPath = NSTemporaryDirectory() + "oci-test-\(UUID().uuidString).out"
+    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: outputPath) }
+    let errorPath = outputPath + ".err"
+    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
+    defer { try? FileManager.default.removeItem(atPath: errorPath) }
+    process.standardOutput = FileHandle(forWritingAtPath: outputPath)
+    process.standardError = FileHandle(forWritingAtPath: errorPath)
+    try process.run()
+    process.waitUntilExit()
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    guard process.terminationStatus == 0 else {
+        let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
+        throw CommandFailure(command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus, output: output + errors)
+    }
+    return output
+}
+
+/// A fresh directory, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "oci-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A loopback TCP port that nothing listens on right now.
+func freeLoopbackPort() throws -> Int {
+    let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socketDescriptor >= 0 else { throw CommandFailure(command: "socket", status: errno, output: "") }
+    defer { close(socketDescriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketDescriptor, $0, length) == 0 && getsockname(socketDescriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw CommandFailure(command: "bind", status: errno, output: "") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func canConnect(port: Int) -> Bool {
+    let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard socketDescriptor >= 0 else { return false }
+    defer { close(socketDescriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
