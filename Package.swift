@@ -116,10 +116,18 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "Convert",
+            dependencies: [
+                "Gramine", "Hexadecimal", "OCI", "Tar",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "cloister",
             dependencies: [
-                "Attestation", "Gramine",
+                "Attestation", "Gramine", "Convert", "OCI",
                 "CollateralSources",
                 "Manifest",
                 "Coordinator", "CoordinatorPKI", "CoordinatorServer", "Platform", "SealedStore",
@@ -133,7 +141,7 @@ let package = Package(
         .target(
             name: "Platform",
             dependencies: [
-                "Attestation",
+                "Attestation", "Gramine",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -356,7 +364,7 @@ let package = Package(
         .target(
             name: "Launcher",
             dependencies: [
-                "Attestation", "CoordinatorAPI", "Platform",
+                "Attestation", "CoordinatorAPI", "Platform", "Gramine",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -75,9 +75,11 @@ struct LauncherPhases {
     }
 
     private func startEnclave(_ simulation: SimulationSettings, machine: SimulatedSGXMachine) throws -> SimulatedPlatform {
-        let description = try JSONDecoder().decode(
-            EnclaveDescription.self, from: Data(contentsOf: URL(fileURLWithPath: simulation.enclaveDescription)))
-        let signer = try EnclaveSigner(pem: String(contentsOfFile: simulation.enclaveSigner, encoding: .utf8))
+        guard case .description(let descriptionPath, let signerPath) = simulation.enclave else {
+            throw BenchmarkFailure("the benchmark measures a process marble with an enclave description")
+        }
+        let description = try JSONDecoder().decode(EnclaveDescription.self, from: Data(contentsOf: URL(fileURLWithPath: descriptionPath)))
+        let signer = try EnclaveSigner(pem: String(contentsOfFile: signerPath, encoding: .utf8))
         return try SimulatedPlatform.launch(
             description, signer: signer, on: machine, consent: .insecureSimulation(announce: { _ in }))
     }

@@ -51,26 +51,37 @@ public struct SGXSigningKey: Sendable {
     static let requirement = "RSA-3072 with public exponent 3 (an SGX requirement)"
     static let keygenHint = "Generate a suitable key with 'cloister gramine keygen' (or 'openssl genrsa -3 3072')."
 
-    /// A new random key. swift-crypto cannot generate exponent-3 keys, so the primes are found here: random
-    /// 1536-bit candidates from the system CSPRNG with their two top bits set (so that n has exactly 3072 bits),
-    /// p ≡ 2 (mod 3) so that 3 is invertible, sieved by small primes, then Miller-Rabin with random bases.
+    /// A new random key. swift-crypto cannot generate exponent-3 keys, so the primes are found here (see
+    /// `PrimeSearch`) from the system CSPRNG.
     public static func generate() throws(SigningKeyError) -> SGXSigningKey {
         var generator = SystemRandomNumberGenerator()
+        let (p, q) = primes(using: &generator)
         let exponent = BigUInt(publicExponent)
+        let n = p * q
+        let lambda = (p - 1) * (q - 1) / (p - 1).greatestCommonDivisor(with: q - 1)
+        // p ≡ q ≡ 2 (mod 3) makes 3 coprime to λ, so the inverse exists.
+        guard let d = exponent.inverse(lambda) else {
+            throw SigningKeyError(
+                found: "generated primes for which 3 has no inverse", expected: requirement, hint: "Try again; report this if it repeats.")
+        }
+        let key: _RSA.Signing.PrivateKey
+        do {
+            key = try _RSA.Signing.PrivateKey(n: n.serialize(), e: exponent.serialize(), d: d.serialize(), p: p.serialize(), q: q.serialize())
+        } catch {
+            throw SigningKeyError(found: "a generated key that BoringSSL refuses (\(error))", expected: requirement, hint: "Try again; report this if it repeats.")
+        }
+        return try SGXSigningKey(privateKey: key)
+    }
+
+    /// Two distinct 1536-bit primes ≡ 2 (mod 3) whose product has 3072 bits (their two top bits are set).
+    static func primes(using generator: inout some RandomNumberGenerator) -> (p: BigUInt, q: BigUInt) {
+        let bits = modulusBits / 2
+        let p = BigUInt(words: PrimeSearch.prime(bits: bits, using: &generator).map(UInt.init))
         while true {
-            let p = PrimeSearch.prime(bits: modulusBits / 2, using: &generator)
-            let q = PrimeSearch.prime(bits: modulusBits / 2, using: &generator)
-            guard p != q else { continue }
-            let n = p * q
-            let lambda = (p - 1) * (q - 1) / (p - 1).greatestCommonDivisor(with: q - 1)
-            guard n.bitWidth == modulusBits, let d = exponent.inverse(lambda) else { continue }
-            let key: _RSA.Signing.PrivateKey
-            do {
-                key = try _RSA.Signing.PrivateKey(n: n.serialize(), e: exponent.serialize(), d: d.serialize(), p: p.serialize(), q: q.serialize())
-            } catch {
-                throw SigningKeyError(found: "a generated key that BoringSSL refuses (\(error))", expected: requirement, hint: "Try again; report this if it repeats.")
-            }
-            return try SGXSigningKey(privateKey: key)
+            let q = BigUInt(words: PrimeSearch.prime(bits: bits, using: &generator).map(UInt.init))
+            // FIPS 186-5 A.1.3 asks |p − q| > 2^(bits − 100), so that Fermat's method cannot factor n; this also
+            // rules out p = q. Independent random primes fail it with probability about 2⁻⁹⁷.
+            if (p > q ? p - q : q - p) > BigUInt(1) << (bits - 100) { return (p, q) }
         }
     }
 }
@@ -82,64 +93,4 @@ public struct SigningKeyError: Error, Sendable, Hashable, CustomStringConvertibl
     public let hint: String
 
     public var description: String { "signing key: found \(found); expected \(expected). \(hint)" }
-}
-
-enum PrimeSearch {
-    static let smallPrimes: [UInt] = {
-        var isComposite = [Bool](repeating: false, count: 20_000)
-        var primes: [UInt] = []
-        for candidate in 2..<isComposite.count where !isComposite[candidate] {
-            primes.append(UInt(candidate))
-            for multiple in stride(from: candidate * candidate, to: isComposite.count, by: candidate) { isComposite[multiple] = true }
-        }
-        return primes
-    }()
-
-    static let millerRabinRounds = 8
-
-    /// A probable prime of exactly `bits` bits with its two top bits set and ≡ 5 (mod 6), i.e. odd and ≡ 2 (mod 3).
-    static func prime(bits: Int, using generator: inout some RandomNumberGenerator) -> BigUInt {
-        while true {
-            var start = BigUInt.randomInteger(withExactWidth: bits, using: &generator)
-            start |= BigUInt(1) << (bits - 2)
-            start += BigUInt((5 + 6 - Int(start % 6)) % 6)
-            // Walk candidates start, start+6, ... keeping each one's remainder by the small primes, so that only
-            // candidates without a small factor reach the expensive test.
-            var remainders = smallPrimes.map { UInt(start % BigUInt($0)) }
-            for step in 0..<4096 {
-                if step > 0 {
-                    for index in remainders.indices { remainders[index] = (remainders[index] + 6) % smallPrimes[index] }
-                }
-                guard !remainders.contains(0) else { continue }
-                let candidate = start + BigUInt(6 * step)
-                guard candidate.bitWidth == bits else { break }
-                if isProbablePrime(candidate, using: &generator) { return candidate }
-            }
-        }
-    }
-
-    static func isProbablePrime(_ n: BigUInt, using generator: inout some RandomNumberGenerator) -> Bool {
-        let nMinusOne = n - 1
-        var d = nMinusOne
-        var shifts = 0
-        while d.isMultiple(of: 2) {
-            d >>= 1
-            shifts += 1
-        }
-        for _ in 0..<millerRabinRounds {
-            let base = BigUInt.randomInteger(lessThan: n - 3, using: &generator) + 2
-            var x = base.power(d, modulus: n)
-            if x == 1 || x == nMinusOne { continue }
-            var witness = true
-            for _ in 1..<max(shifts, 1) {
-                x = x.power(2, modulus: n)
-                if x == nMinusOne {
-                    witness = false
-                    break
-                }
-            }
-            if witness { return false }
-        }
-        return true
-    }
 }

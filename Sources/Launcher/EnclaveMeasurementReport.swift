@@ -34,21 +34,19 @@ public struct EnclaveMeasurementReport: Codable, Sendable, Hashable {
     {
         let reader = EnvironmentReader(environment: environment, workingDirectory: workingDirectory)
         let hint = "set \(LauncherSettings.Variable.enclaveDescription) and \(LauncherSettings.Variable.enclaveSigner)"
+        let descriptionPath = reader.absolutePath(
+            try reader.required(LauncherSettings.Variable.enclaveDescription, expected: "the enclave description to measure", hint: hint))
+        let signerPath = reader.absolutePath(
+            try reader.required(LauncherSettings.Variable.enclaveSigner, expected: "the enclave signing key", hint: hint))
         let simulation = SimulationSettings(
-            stateDirectory: "",
-            enclaveDescription: reader.absolutePath(
-                try reader.required(
-                    LauncherSettings.Variable.enclaveDescription, expected: "the enclave description to measure", hint: hint)),
-            enclaveSigner: reader.absolutePath(
-                try reader.required(LauncherSettings.Variable.enclaveSigner, expected: "the enclave signing key", hint: hint)),
-            attestationDirectory: nil)
-        let description = try simulation.readDescription()
-        let signer = try simulation.readSigner()
+            stateDirectory: "", enclave: .description(path: descriptionPath, signer: signerPath), attestationDirectory: nil)
+        let description = try SimulationSettings.readDescription(descriptionPath)
+        let signer = try simulation.readSigner(signerPath)
         do {
             try description.verifyTrustedFiles()
             return EnclaveMeasurementReport(try description.measurement(signer: signer))
         } catch {
-            throw SimulationSettings.trustedFileError(error, descriptionPath: simulation.enclaveDescription)
+            throw SimulationSettings.trustedFileError(error, descriptionPath: descriptionPath)
         }
     }
 

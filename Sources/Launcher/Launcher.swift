@@ -33,6 +33,9 @@ public enum Launcher {
         announce: @escaping @Sendable (String) -> Void
     ) async throws(LauncherError) -> ProgramLaunch {
         let settings = try LauncherSettings.parse(environment: environment, workingDirectory: workingDirectory)
+        // The program's base environment: the launcher's own, or, for a Gramine application in simulation, what
+        // Gramine would give the enclave (its measured loader.env and the passthrough names).
+        var inherited = environment
         let platform: any EnclavePlatform
         let program: ProgramSelection
         switch settings.platform {
@@ -48,11 +51,20 @@ public enum Launcher {
             }
             program = try ProgramSelection.gramine(arguments: arguments)
         case .simulation(let simulation):
-            let description = try simulation.readDescription()
-            program = try ProgramSelection.simulation(
-                arguments: arguments, description: description, searchPath: environment["PATH"])
-            platform = try simulation.launch(
-                description, alreadyVerified: program.measured?.measuredPaths ?? [], announce: announce)
+            switch simulation.enclave {
+            case .description(let path, let signer):
+                let description = try SimulationSettings.readDescription(path)
+                program = try ProgramSelection.simulation(
+                    arguments: arguments, description: description, searchPath: environment["PATH"])
+                platform = try simulation.launch(
+                    description, signer: signer, alreadyVerified: program.measured?.measuredPaths ?? [], announce: announce)
+            case .gramine(let application):
+                let image = try SimulationSettings.readGramineImage(application)
+                inherited = image.enclaveEnvironment(host: environment)
+                program = try ProgramSelection.simulation(
+                    arguments: Array(arguments.prefix(1)), description: image.description, searchPath: inherited["PATH"])
+                platform = try simulation.launch(image, alreadyVerified: program.measured?.measuredPaths ?? [], announce: announce)
+            }
         }
         let key = try MarbleKey(names: settings.names)
         let uuid = try MarbleUUIDStore.loadOrCreate(at: settings.uuidFile)
@@ -76,7 +88,7 @@ public enum Launcher {
             try application.checkTargets(plan.files)
         }
         let written = try application.writeFiles(parameters.files)
-        let programEnvironment = try ParameterApplication.environment(inherited: environment, activation: parameters.env)
+        let programEnvironment = try ParameterApplication.environment(inherited: inherited, activation: parameters.env)
         return ProgramLaunch(
             path: program.path, measured: program.measured, arguments: parameters.argv.isEmpty ? program.enclaveArguments : parameters.argv,
             environment: programEnvironment, marbleType: settings.marbleType, uuid: uuid, filesWritten: written)

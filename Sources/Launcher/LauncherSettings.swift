@@ -24,6 +24,7 @@ import X509
 /// | simulated machine | `CLOISTER_SIMULATION_STATE_DIR` (its state directory) | required in simulation |
 /// | enclave description | `CLOISTER_ENCLAVE_DESCRIPTION` (JSON `EnclaveDescription`) | required in simulation |
 /// | enclave signer | `CLOISTER_ENCLAVE_SIGNER` (PEM RSA-3072 key, public or private) | required in simulation |
+/// | or: signed Gramine application | `CLOISTER_GRAMINE_APPLICATION` (`APP` of `APP.manifest.sgx` and `APP.sig`) | instead of the two above |
 /// | `/dev/attestation` stand-in | `CLOISTER_ATTESTATION_DIR` | `/dev/attestation`; in simulation `attestation/` in the state directory |
 /// | protected paths (Gramine) | `CLOISTER_PROTECTED_PATHS`: `:`-separated tmpfs and encrypted mount paths | none |
 /// | files outside them (Gramine) | `CLOISTER_UNPROTECTED_FILES`: `warn` or `refuse` | `warn` |
@@ -66,6 +67,7 @@ public struct LauncherSettings: Sendable, Hashable {
         public static let simulationDirectory = "CLOISTER_SIMULATION_STATE_DIR"
         public static let enclaveDescription = "CLOISTER_ENCLAVE_DESCRIPTION"
         public static let enclaveSigner = "CLOISTER_ENCLAVE_SIGNER"
+        public static let gramineApplication = "CLOISTER_GRAMINE_APPLICATION"
         public static let attestationDirectory = "CLOISTER_ATTESTATION_DIR"
         public static let protectedPaths = "CLOISTER_PROTECTED_PATHS"
         public static let unprotectedFiles = "CLOISTER_UNPROTECTED_FILES"

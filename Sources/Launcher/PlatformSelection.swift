@@ -15,21 +15,26 @@ public enum PlatformSelection: Sendable, Hashable {
         case "gramine":
             self = .gramine(attestationDirectory: attestation ?? GraminePlatform.defaultDirectory.path)
         case "simulation":
-            let hint = "in simulation, set \(LauncherSettings.Variable.simulationDirectory), "
-                + "\(LauncherSettings.Variable.enclaveDescription) and \(LauncherSettings.Variable.enclaveSigner)"
+            let hint = "in simulation, set \(LauncherSettings.Variable.simulationDirectory) and either "
+                + "\(LauncherSettings.Variable.gramineApplication) (a converted image's signed Gramine application) or "
+                + "\(LauncherSettings.Variable.enclaveDescription) with \(LauncherSettings.Variable.enclaveSigner)"
             let state = try reader.required(
                 LauncherSettings.Variable.simulationDirectory,
                 expected: "the state directory of the simulated SGX machine the Coordinator uses", hint: hint)
-            let description = try reader.required(
-                LauncherSettings.Variable.enclaveDescription,
-                expected: "the path of the enclave description (JSON) of this marble", hint: hint)
-            let signer = try reader.required(
-                LauncherSettings.Variable.enclaveSigner,
-                expected: "the path of the enclave signing key (PEM, RSA 3072)", hint: hint)
+            let enclave: SimulatedEnclaveSource
+            if let application = try reader.value([LauncherSettings.Variable.gramineApplication]) {
+                enclave = .gramine(application: reader.absolutePath(application))
+            } else {
+                let description = try reader.required(
+                    LauncherSettings.Variable.enclaveDescription,
+                    expected: "the path of the enclave description (JSON) of this marble", hint: hint)
+                let signer = try reader.required(
+                    LauncherSettings.Variable.enclaveSigner,
+                    expected: "the path of the enclave signing key (PEM, RSA 3072)", hint: hint)
+                enclave = .description(path: reader.absolutePath(description), signer: reader.absolutePath(signer))
+            }
             self = .simulation(
-                SimulationSettings(
-                    stateDirectory: reader.absolutePath(state), enclaveDescription: reader.absolutePath(description),
-                    enclaveSigner: reader.absolutePath(signer), attestationDirectory: attestation))
+                SimulationSettings(stateDirectory: reader.absolutePath(state), enclave: enclave, attestationDirectory: attestation))
         case let other:
             throw LauncherError(
                 .settings, variable, found: other.quotedForError(), expected: "'gramine' or 'simulation'",
@@ -38,33 +43,33 @@ public enum PlatformSelection: Sendable, Hashable {
     }
 }
 
+/// What the simulated enclave is.
+public enum SimulatedEnclaveSource: Sendable, Hashable {
+    /// An enclave description (JSON `EnclaveDescription`) and the key that signs it, for a process marble.
+    case description(path: String, signer: String)
+    /// A signed Gramine application (`APP.manifest.sgx`, `APP.sig`), as `cloister convert` puts it into an image: it
+    /// is measured as SGX hardware would measure it.
+    case gramine(application: String)
+}
+
 /// Where the simulated enclave's pieces are.
 public struct SimulationSettings: Sendable, Hashable {
     /// The simulated SGX machine's state directory; the Coordinator must verify with the same machine.
     public var stateDirectory: String
-    /// JSON `EnclaveDescription`: entrypoint, argv and trusted files of this marble's enclave.
-    public var enclaveDescription: String
-    /// PEM RSA key that signs the enclave (gives MRSIGNER).
-    public var enclaveSigner: String
+    public var enclave: SimulatedEnclaveSource
     /// Stands in for `/dev/attestation`; nil means `attestation/` in the state directory.
     public var attestationDirectory: String?
 
-    public init(stateDirectory: String, enclaveDescription: String, enclaveSigner: String, attestationDirectory: String?) {
+    public init(stateDirectory: String, enclave: SimulatedEnclaveSource, attestationDirectory: String?) {
         self.stateDirectory = stateDirectory
-        self.enclaveDescription = enclaveDescription
-        self.enclaveSigner = enclaveSigner
+        self.enclave = enclave
         self.attestationDirectory = attestationDirectory
     }
 
-    /// Reads the signer, opens the machine and starts the simulated enclave `description`, which first checks every
-    /// trusted file as Gramine does (except `alreadyVerified`, which the caller measured through their descriptors).
-    func launch(
-        _ description: EnclaveDescription, alreadyVerified: Set<String>, announce: @escaping @Sendable (String) -> Void
-    ) throws(LauncherError) -> SimulatedPlatform {
-        let signer = try readSigner()
-        let machine: SimulatedSGXMachine
+    /// The simulated machine the Coordinator verifies with.
+    func openMachine() throws(LauncherError) -> SimulatedSGXMachine {
         do {
-            machine = try SimulatedSGXMachine.open(stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true))
+            return try SimulatedSGXMachine.open(stateDirectory: URL(fileURLWithPath: stateDirectory, isDirectory: true))
         } catch {
             throw LauncherError(
                 .platform, "simulated SGX machine at \(stateDirectory) (\(LauncherSettings.Variable.simulationDirectory))",
@@ -72,13 +77,49 @@ public struct SimulationSettings: Sendable, Hashable {
                 hint: "start the Coordinator in simulation first and point \(LauncherSettings.Variable.simulationDirectory) "
                     + "at its simulated machine")
         }
+    }
+
+    var attestationURL: URL? { attestationDirectory.map { URL(fileURLWithPath: $0, isDirectory: true) } }
+
+    /// Reads the signer, opens the machine and starts the simulated enclave `description`, which first checks every
+    /// trusted file as Gramine does (except `alreadyVerified`, which the caller measured through their descriptors).
+    func launch(
+        _ description: EnclaveDescription, signer signerPath: String, alreadyVerified: Set<String>,
+        announce: @escaping @Sendable (String) -> Void
+    ) throws(LauncherError) -> SimulatedPlatform {
+        let signer = try readSigner(signerPath)
+        let machine = try openMachine()
         do {
             return try SimulatedPlatform.launch(
                 description, signer: signer, on: machine, consent: .insecureSimulation(announce: announce),
-                attestationDirectory: attestationDirectory.map { URL(fileURLWithPath: $0, isDirectory: true) },
+                attestationDirectory: attestationURL, alreadyVerified: alreadyVerified)
+        } catch {
+            throw Self.trustedFileError(error, descriptionPath: description.entrypoint)
+        }
+    }
+
+    /// Starts the simulated enclave of a signed Gramine application, after the same trusted-file check.
+    func launch(
+        _ image: GramineEnclaveImage, alreadyVerified: Set<String>, announce: @escaping @Sendable (String) -> Void
+    ) throws(LauncherError) -> SimulatedPlatform {
+        let machine = try openMachine()
+        do {
+            return try SimulatedPlatform.launch(
+                image, on: machine, consent: .insecureSimulation(announce: announce), attestationDirectory: attestationURL,
                 alreadyVerified: alreadyVerified)
         } catch {
-            throw Self.trustedFileError(error, descriptionPath: enclaveDescription)
+            throw Self.trustedFileError(error, descriptionPath: image.manifestPath)
+        }
+    }
+
+    /// Reads a signed Gramine application and measures it.
+    static func readGramineImage(_ application: String) throws(LauncherError) -> GramineEnclaveImage {
+        do {
+            return try GramineEnclaveImage.load(application: application)
+        } catch {
+            throw LauncherError(
+                .platform, application, found: "\(error)", expected: "a signed Gramine application (.manifest.sgx and .sig)",
+                hint: "point \(LauncherSettings.Variable.gramineApplication) at the application cloister convert wrote")
         }
     }
 
@@ -100,34 +141,33 @@ public struct SimulationSettings: Sendable, Hashable {
         }
     }
 
-    func readDescription() throws(LauncherError) -> EnclaveDescription {
+    static func readDescription(_ path: String) throws(LauncherError) -> EnclaveDescription {
         let variable = LauncherSettings.Variable.enclaveDescription
         do {
-            return try JSONDecoder().decode(
-                EnclaveDescription.self, from: Data(contentsOf: URL(fileURLWithPath: enclaveDescription)))
+            return try JSONDecoder().decode(EnclaveDescription.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw LauncherError(
-                .settings, "\(variable)=\(enclaveDescription)", found: "a file that is not a readable enclave description (\(error))",
+                .settings, "\(variable)=\(path)", found: "a file that is not a readable enclave description (\(error))",
                 expected: "the JSON of an EnclaveDescription (entrypoint, arguments, trustedFiles)",
                 hint: "point \(variable) at the description the enclave was measured from")
         }
     }
 
-    func readSigner() throws(LauncherError) -> EnclaveSigner {
+    func readSigner(_ path: String) throws(LauncherError) -> EnclaveSigner {
         let variable = LauncherSettings.Variable.enclaveSigner
         let pem: String
         do {
-            pem = try String(contentsOfFile: enclaveSigner, encoding: .utf8)
+            pem = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw LauncherError(
-                .settings, "\(variable)=\(enclaveSigner)", found: "an unreadable file (\(error.localizedDescription))",
+                .settings, "\(variable)=\(path)", found: "an unreadable file (\(error.localizedDescription))",
                 expected: "a PEM RSA-3072 key", hint: "point \(variable) at the enclave signing key")
         }
         do {
             return try EnclaveSigner(pem: pem)
         } catch {
             throw LauncherError(
-                .settings, "\(variable)=\(enclaveSigner)", found: "\(error)", expected: "a PEM RSA-3072 key",
+                .settings, "\(variable)=\(path)", found: "\(error)", expected: "a PEM RSA-3072 key",
                 hint: "create one with `openssl genrsa -3 -out enclave-key.pem 3072`")
         }
     }

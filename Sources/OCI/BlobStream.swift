@@ -51,6 +51,12 @@ public struct BlobStream: AsyncSequence, Sendable {
         verified(digest: descriptor.digest, size: descriptor.size, progress: progress)
     }
 
+    /// The same bytes, each chunk shown to `observe` before the consumer gets it: one read of a layer can feed an
+    /// upload and a scan of its files. An error thrown by `observe` ends the stream with it.
+    public func observed(_ observe: @escaping @Sendable (ByteBuffer) throws -> Void) -> BlobStream {
+        BlobStream(origin: origin, length: length, base: ObservedChunks(base: base, observe: observe))
+    }
+
     /// Reads the whole stream, refusing more than `limit` bytes: for manifests and configurations only.
     public func collect(upTo limit: Int, what: String) async throws(ImageTransferError) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -93,6 +99,30 @@ public struct BlobStream: AsyncSequence, Sendable {
             return underlying.localizedDescription
         }
         return String(describing: error)
+    }
+}
+
+/// Shows each chunk to an observer as it passes.
+struct ObservedChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: any AsyncSequence<ByteBuffer, any Error> & Sendable
+    let observe: @Sendable (ByteBuffer) throws -> Void
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(base: BlobStream.iterator(of: base), observe: observe)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: any AsyncIteratorProtocol<ByteBuffer, any Error>
+        let observe: @Sendable (ByteBuffer) throws -> Void
+
+        mutating func next(isolation actor: isolated (any Actor)?) async throws -> ByteBuffer? {
+            guard let chunk = try await base.next(isolation: actor) else { return nil }
+            try observe(chunk)
+            return chunk
+        }
+
+        mutating func next() async throws -> ByteBuffer? { try await next(isolation: nil) }
     }
 }
 

@@ -29,6 +29,8 @@ public enum PlatformError: Error, Sendable, Hashable, CustomStringConvertible {
     case trustedFileMismatch(path: String, expectedSHA256: String, foundSHA256: String)
     /// A trusted file could not be read.
     case trustedFileUnreadable(path: String, reason: String)
+    /// A signed Gramine application (`.manifest.sgx`, `.sig`, the Gramine installation) is unusable.
+    case gramineImage(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -67,6 +69,9 @@ public enum PlatformError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "rebuild and re-sign the enclave (its MRENCLAVE changes)"
         case .trustedFileUnreadable(let path, let reason):
             "trusted file \(path) cannot be read: \(reason); every trusted file must exist and be readable"
+        case .gramineImage(let path, let reason):
+            "the signed Gramine application is unusable at \(path): \(reason); convert the image again with `cloister convert`, "
+                + "or sign the manifest again with `cloister gramine sign`"
         }
     }
 }

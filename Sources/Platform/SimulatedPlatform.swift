@@ -62,6 +62,17 @@ public struct SimulatedPlatform: EnclavePlatform {
             attestationDirectory: attestationDirectory)
     }
 
+    /// Starts the simulated enclave of a signed Gramine application: every trusted file of its `.manifest.sgx` must
+    /// match its hash first, and the enclave reports the identity Gramine's measurement and the `.sig` give.
+    public static func launch(
+        _ image: GramineEnclaveImage, on machine: SimulatedSGXMachine, consent: SimulationConsent,
+        attestationDirectory: URL? = nil, alreadyVerified: Set<String> = []
+    ) throws(PlatformError) -> SimulatedPlatform {
+        try image.description.verifyTrustedFiles(alreadyVerified: alreadyVerified)
+        return SimulatedPlatform(
+            machine: machine, enclave: image.measurement, consent: consent, attestationDirectory: attestationDirectory)
+    }
+
     public func quote(reportData: [UInt8]) throws(PlatformError) -> [UInt8] {
         try machine.quote(for: enclave, reportData: reportData)
     }

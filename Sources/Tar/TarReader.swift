@@ -97,21 +97,24 @@ public struct TarReader: Sendable {
         }
     }
 
-    /// Declares the end of the input: an archive that stops before its end-of-archive blocks is truncated. A single
-    /// zero block at the end is accepted, as GNU tar accepts it.
+    /// Declares the end of the input. Input that ends between entries ends the archive, with or without the
+    /// end-of-archive blocks: image tools write layers without them (umoci does), and Go's and containerd's readers
+    /// take the end of input there as the end; a layer cut at an entry boundary is caught by its digest instead. Input
+    /// that ends inside a header or an entry's content is truncated.
     public mutating func finish(_ handle: (TarEvent) throws(TarError) -> Void) throws(TarError) {
         switch state {
         case .failed(let error):
             throw error
         case .ended:
             return
-        case .header where headerBuffer.isEmpty && sawZeroBlock:
+        case .header where headerBuffer.isEmpty:
+            if entryStart != nil {
+                throw truncation(
+                    "the archive ends after extension headers", found: "no entry after its extension headers",
+                    expected: "the header of the entry they describe")
+            }
             state = .ended
             try handle(.archiveEnd)
-        case .header where headerBuffer.isEmpty:
-            throw truncation(
-                "the archive ends without its end-of-archive blocks",
-                found: "the end of input after the last complete entry", expected: "two 512-byte zero blocks")
         case .header:
             throw truncation(
                 "the archive ends inside a header", found: "\(headerBuffer.count) of 512 header bytes",

@@ -20,7 +20,7 @@ import _CryptoExtras
         #expect(error?.found.contains("BEGIN CERTIFICATE") == true)
     }
 
-    /// Key generation runs the prime search in this process: slow in a debug build (see the report in the CLI help).
+    /// Key generation runs the prime search in this process: a few seconds in a debug build.
     @Test func generatedKeySignsASigStructThatVerifies() throws {
         let started = ContinuousClock.now
         let key = try SGXSigningKey.generate()

@@ -138,8 +138,14 @@ import X509
             settings.platform
                 == .simulation(
                     SimulationSettings(
-                        stateDirectory: "/srv/marble/sim", enclaveDescription: "/srv/marble/d.json",
-                        enclaveSigner: "/keys/enclave.pem", attestationDirectory: nil)))
+                        stateDirectory: "/srv/marble/sim", enclave: .description(path: "/srv/marble/d.json", signer: "/keys/enclave.pem"),
+                        attestationDirectory: nil)))
+        let gramine = try parse(
+            base.merging(["CLOISTER_SIMULATION_STATE_DIR": "sim", "CLOISTER_GRAMINE_APPLICATION": "/cloister/entrypoint"]) { $1 })
+        #expect(
+            gramine.platform
+                == .simulation(
+                    SimulationSettings(stateDirectory: "/srv/marble/sim", enclave: .gramine(application: "/cloister/entrypoint"), attestationDirectory: nil)))
     }
 
     @Test func unknownPlatformIsRefused() throws {

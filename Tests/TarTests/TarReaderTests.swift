@@ -145,12 +145,14 @@ import TestSupport
         #expect(error?.entry == "etc/passwd")
         #expect(error?.offset == 1500)
         #expect(error?.found == "476 bytes of content")
-        for cut in [100, 512, 1024 + 700, archive.count - 1024] {
+        for cut in [100, 512 + 100, 1024 + 700] {
             let error = tarError { () throws(TarError) in _ = try readArchive(Array(archive[..<cut])) }
             #expect(error?.kind == .truncatedArchive, "cut at \(cut)")
         }
-        // A lone zero block at the end is accepted, as GNU tar accepts it.
-        #expect(try readArchive(Array(archive[..<(archive.count - 512)])).count == 2)
+        // Input that ends between entries ends the archive, with one, two or no zero blocks (umoci writes none).
+        for missing in [0, 512, 1024] {
+            #expect(try readArchive(Array(archive[..<(archive.count - missing)])).count == 2, "\(missing) bytes of zero blocks missing")
+        }
     }
 
     @Test func refusesNamesThatAreNotUTF8() throws {
