@@ -124,6 +124,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "ConvertTests",
+            dependencies: [
+                "Convert", "Gramine", "OCI", "Tar", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "cloister",
             dependencies: [

@@ -209,8 +209,12 @@ public struct ImageConverter: Sendable {
         if let interpreter = libraries.interpreter {
             files.append(try LayerFile(imagePath: ConvertedImageLayout.loader, hostPath: interpreter, mode: 0o755))
         }
+        // The loader is also a library of libc (DT_NEEDED ld-linux-x86-64.so.2): each image path is added once.
         for library in libraries.libraries {
-            files.append(try LayerFile(imagePath: ConvertedImageLayout.libraryDirectory + "/" + library.name, hostPath: library.path, mode: 0o755))
+            let imagePath = ConvertedImageLayout.libraryDirectory + "/" + library.name
+            if !files.contains(where: { $0.imagePath == imagePath }) {
+                files.append(try LayerFile(imagePath: imagePath, hostPath: library.path, mode: 0o755))
+            }
         }
         for relative in try request.gramine.files() {
             files.append(try LayerFile(imagePath: ConvertedImageLayout.graminePrefix + "/" + relative, hostPath: request.gramine.prefix + "/" + relative))

@@ -97,10 +97,11 @@ public struct TarReader: Sendable {
         }
     }
 
-    /// Declares the end of the input. Input that ends between entries ends the archive, with or without the
-    /// end-of-archive blocks: image tools write layers without them (umoci does), and Go's and containerd's readers
-    /// take the end of input there as the end; a layer cut at an entry boundary is caught by its digest instead. Input
-    /// that ends inside a header or an entry's content is truncated.
+    /// Declares the end of the input. Input that ends between entries, or in the padding after an entry's complete
+    /// content, ends the archive, with or without the end-of-archive blocks: image tools write layers without them
+    /// (umoci leaves out the last padding too), and Go's and containerd's readers take the end of input there as the
+    /// end; a layer cut at an entry boundary is caught by its digest instead. Input that ends inside a header or an
+    /// entry's content is truncated.
     public mutating func finish(_ handle: (TarEvent) throws(TarError) -> Void) throws(TarError) {
         switch state {
         case .failed(let error):
@@ -128,10 +129,10 @@ public struct TarReader: Sendable {
             throw truncation(
                 "the archive ends inside an entry's content", found: "\(size - remaining) bytes of content",
                 expected: "\(size) bytes")
-        case .padding(let remaining):
-            throw truncation(
-                "the archive ends inside the padding after an entry", found: "\(remaining) padding bytes missing",
-                expected: "content padded to a multiple of 512 bytes")
+        case .padding:
+            // The last entry's content is complete; umoci leaves out the padding after it as well as the end blocks.
+            state = .ended
+            try handle(.archiveEnd)
         }
     }
 

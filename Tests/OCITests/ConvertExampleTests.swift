@@ -2,6 +2,7 @@ import Foundation
 import OCI
 import StrictJSON
 import Testing
+import TestSupport
 
 @Suite("Registry to registry with a new configuration and layer", .enabled(if: Tools.registryTools, "\(Tools.registryToolsMissing)"))
 struct ConvertExampleTests {
@@ -15,7 +16,7 @@ struct ConvertExampleTests {
         try FileManager.default.createDirectory(atPath: addition + "/cloister", withIntermediateDirectories: true)
         try "#!/bin/sh\nexec \"$@\"\n".write(toFile: addition + "/cloister/premain", atomically: true, encoding: .utf8)
         let layerPath = work.path + "/layer.tar"
-        try run("tar", ["-cf", layerPath, "-C", addition, "cloister"])
+        try runProgram("tar", ["-cf", layerPath, "-C", addition, "cloister"])
 
         try await withLocalRegistry { registry in
             try image.push(to: registry, repository: "apps/web")
@@ -34,12 +35,12 @@ struct ConvertExampleTests {
             #expect(try skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest")["Digest"] == .string(stored.digest.description))
 
             let layout = work.path + "/pulled"
-            try run("skopeo", [
+            try runProgram("skopeo", [
                 "--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/apps/web-sgx:latest", "oci:\(layout):c",
             ])
             if Tools.available("umoci") {
                 let bundle = work.path + "/bundle"
-                try run("umoci", ["unpack", "--image", "\(layout):c", bundle])
+                try runProgram("umoci", ["unpack", "--image", "\(layout):c", bundle])
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/cloister/premain"))
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/etc/hello.txt"))
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/opt/payload.bin"))

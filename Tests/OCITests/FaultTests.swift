@@ -5,6 +5,7 @@ import OCI
 import StrictJSON
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("Registry failures and token authentication")
 struct FaultTests {
@@ -48,11 +49,11 @@ struct FaultTests {
     func bearerTokensFromTheChallengedRealm() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        try run("openssl", [
+        try runProgram("openssl", [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", work.path + "/key.pem",
             "-out", work.path + "/cert.pem", "-days", "1", "-subj", "/CN=test token issuer",
         ])
-        try run("openssl", ["x509", "-in", work.path + "/cert.pem", "-outform", "DER", "-out", work.path + "/cert.der"])
+        try runProgram("openssl", ["x509", "-in", work.path + "/cert.pem", "-outform", "DER", "-out", work.path + "/cert.der"])
         let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: work.path + "/key.pem", encoding: .utf8))
         let certificate = try Data(contentsOf: URL(fileURLWithPath: work.path + "/cert.der")).base64EncodedString()
         let issued = TokenLog()
@@ -94,7 +95,7 @@ struct FaultTests {
                 let events = EventLog()
                 try await ImageCopier(progress: events.record).copyImage(from: source, to: mountTarget, tag: "m")
                 #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
-                let output = try run("skopeo", [
+                let output = try runProgram("skopeo", [
                     "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:pw", "docker://\(registry.host)/secure/app:t",
                 ])
                 #expect(output.contains(stored.digest.description))

@@ -2,6 +2,7 @@ import Foundation
 import OCI
 import StrictJSON
 import Testing
+import TestSupport
 
 private let zeroDigest = "sha256:" + String(repeating: "0", count: 64)
 private let oneDigest = "sha256:" + String(repeating: "1", count: 64)

@@ -1,6 +1,7 @@
 import Foundation
 import OCI
 import Testing
+import TestSupport
 
 @Suite("OCI image layout transport", .serialized, .enabled(if: Tools.registryTools, "\(Tools.registryToolsMissing)"))
 struct LayoutTests {
@@ -36,7 +37,7 @@ struct LayoutTests {
         #expect(leftovers.isEmpty)
 
         #expect(try skopeoInspect("oci:\(output):copied")["Digest"] == .string(stored.digest.description))
-        try run("skopeo", ["--insecure-policy", "copy", "oci:\(output):copied", "oci:\(work.path)/by-skopeo:x"])
+        try runProgram("skopeo", ["--insecure-policy", "copy", "oci:\(output):copied", "oci:\(work.path)/by-skopeo:x"])
         let back = try await LayoutSource(LayoutReference(directory: output, tag: "copied")).resolveManifest(for: .linuxAMD64)
         #expect(back.descriptor.digest == stored.digest)
     }

@@ -3,6 +3,7 @@ import OCI
 import StrictJSON
 import Synchronization
 import Testing
+import TestSupport
 
 /// Collects transfer events from any thread.
 final class EventLog: Sendable {
@@ -29,7 +30,7 @@ func skopeoInspect(_ reference: String, raw: Bool = false, config: Bool = false)
     if reference.hasPrefix("docker://") { arguments.append("--tls-verify=false") }
     if raw { arguments.append("--raw") }
     if config { arguments.append("--config") }
-    let output = try run("skopeo", arguments + [reference])
+    let output = try runProgram("skopeo", arguments + [reference])
     guard case .object(let members) = try JSONParser.parse(Array(output.utf8)) else { return [] }
     return members
 }
@@ -100,7 +101,7 @@ struct RegistryTests {
 
                     // skopeo pulls the copy into an OCI layout: the same manifest and blobs arrive.
                     let layout = work.path + "/pulled"
-                    try run("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
+                    try runProgram("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
                     let pulled = try await LayoutSource(LayoutReference(directory: layout, tag: "p")).resolveManifest(for: .linuxAMD64)
                     #expect(pulled.descriptor.digest == stored.digest)
                     for blob in resolved.manifest.layers + [resolved.manifest.config] {
@@ -242,7 +243,7 @@ struct RegistryAuthenticationTests {
         defer { work.remove() }
         let image = try TestImage(in: work.path)
         try await withLocalRegistry(authentication: .htpasswd(user: "alice", password: "s3cret")) { registry in
-            try run("skopeo", [
+            try runProgram("skopeo", [
                 "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
                 "oci:\(image.layout):t", "docker://\(registry.host)/private:t",
             ])
@@ -281,7 +282,7 @@ struct RegistryAuthenticationTests {
                 let source = try registrySource(client, "docker://\(registry.host)/private:t")
                 let destination = try registryDestination(client, "docker://\(registry.host)/private-copy:c")
                 let stored = try await ImageCopier().copyImage(from: source, to: destination, tag: "c")
-                let output = try run("skopeo", [
+                let output = try runProgram("skopeo", [
                     "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:s3cret", "docker://\(registry.host)/private-copy:c",
                 ])
                 #expect(output.contains(stored.digest.description))

@@ -26,7 +26,7 @@ public final class SimulatedCoordinatorProcess: Sendable {
     public let machineDirectory: URL
     public let clientPort: Int
     public let marblePort: Int
-    private let child: Child
+    private let child: BackgroundProcess
 
     /// Starts the Coordinator with the current environment minus its CLOISTER_* and EDG_* variables, plus
     /// `environment`, and waits until both its APIs listen. Without `loopbackAddresses`, the test sets the
@@ -38,7 +38,7 @@ public final class SimulatedCoordinatorProcess: Sendable {
         self.dataDirectory = dataDirectory
         self.machineDirectory = machineDirectory
         let addresses = loopbackAddresses ? ["--client-address", "127.0.0.1:0", "--marble-address", "127.0.0.1:0"] : []
-        let child = try Child(
+        let child = try BackgroundProcess(
             Self.program.url.path,
             [
                 "coordinator", "--simulation", "--data-directory", dataDirectory.path, "--simulation-state-directory",
@@ -55,7 +55,7 @@ public final class SimulatedCoordinatorProcess: Sendable {
                 break
             }
             if let status = child.exitStatus {
-                throw LaunchFailure(description: "cloister coordinator exited (\(Child.describe(status))); its log ends with:\n\(child.log.tail)")
+                throw LaunchFailure(description: "cloister coordinator exited (\(BackgroundProcess.describe(status))); its log ends with:\n\(child.log.tail)")
             }
             guard ContinuousClock.now < deadline else {
                 throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log ends with:\n\(child.log.tail)")
@@ -79,7 +79,7 @@ public final class SimulatedCoordinatorProcess: Sendable {
             guard ContinuousClock.now < deadline else { return nil }
             try await Task.sleep(for: .milliseconds(5))
         }
-        return child.exitStatus.map(Child.exitCode)
+        return child.exitStatus.map(BackgroundProcess.exitCode)
     }
 
     public func stop() { child.stop() }
@@ -98,12 +98,12 @@ public final class SimulatedCoordinatorProcess: Sendable {
 
 /// A spawned program with standard input and output on /dev/null and standard error collected in `log`; stopped
 /// when it goes away, also when the launch fails before the Coordinator listens.
-private final class Child: Sendable {
-    let processIdentifier: pid_t
-    let log = StandardError()
+public final class BackgroundProcess: Sendable {
+    public let processIdentifier: pid_t
+    public let log = StandardError()
     private let waitStatus = Mutex<Int32?>(nil)
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
             throw SimulatedCoordinatorProcess.LaunchFailure(description: "pipe() failed: \(String(cString: strerror(errno)))")
@@ -150,7 +150,7 @@ private final class Child: Sendable {
     }
 
     /// The wait status once the program has exited, reaping it; nil while it runs.
-    var exitStatus: Int32? { waitStatus.withLock { Self.reap(processIdentifier, into: &$0, blocking: false) } }
+    public var exitStatus: Int32? { waitStatus.withLock { Self.reap(processIdentifier, into: &$0, blocking: false) } }
 
     private static func reap(_ pid: pid_t, into stored: inout Int32?, blocking: Bool) -> Int32? {
         while stored == nil {
@@ -166,12 +166,12 @@ private final class Child: Sendable {
     }
 
     /// Signals only a program not yet reaped, whose process ID cannot have been reused.
-    func signal(_ number: Int32) {
+    public func signal(_ number: Int32) {
         waitStatus.withLock { if Self.reap(processIdentifier, into: &$0, blocking: false) == nil { kill(processIdentifier, number) } }
     }
 
     /// SIGTERM, as an operator would stop it, and SIGKILL when it has not exited after five seconds.
-    func stop() {
+    public func stop() {
         signal(SIGTERM)
         for _ in 0..<100 where exitStatus == nil { usleep(50_000) }
         waitStatus.withLock {
@@ -183,18 +183,18 @@ private final class Child: Sendable {
 
     deinit { stop() }
 
-    static func exitCode(_ status: Int32) -> Int32 { status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f }
+    public static func exitCode(_ status: Int32) -> Int32 { status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f }
 
-    static func describe(_ status: Int32) -> String { status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)" }
+    public static func describe(_ status: Int32) -> String { status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)" }
 }
 
 /// Standard error as it arrives, appended by the reading thread and read by the test.
-private final class StandardError: Sendable {
+public final class StandardError: Sendable {
     private let data = Mutex(Data())
 
     func append(_ bytes: ArraySlice<UInt8>) { data.withLock { $0.append(contentsOf: bytes) } }
-    var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
-    var tail: String { data.withLock { String(decoding: $0.suffix(4000), as: UTF8.self) } }
+    public var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
+    public var tail: String { data.withLock { String(decoding: $0.suffix(4000), as: UTF8.self) } }
 }
 
 /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind `_GNU_SOURCE`.

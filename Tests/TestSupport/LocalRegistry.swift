@@ -3,8 +3,8 @@ import Testing
 
 /// A real registry (Debian's docker-registry, distribution 2.8) on a free loopback port, with its storage in a
 /// temporary directory.
-final class LocalRegistry {
-    enum Authentication {
+public final class LocalRegistry {
+    public enum Authentication {
         case none
         /// HTTP Basic against an htpasswd file with this one user.
         case htpasswd(user: String, password: String)
@@ -12,19 +12,19 @@ final class LocalRegistry {
         case token(realm: String, service: String, issuer: String, certificatePath: String)
     }
 
-    let port: Int
-    let directory: TemporaryDirectory
+    public let port: Int
+    public let directory: TemporaryDirectory
     private let process: Process
 
-    var host: String { "127.0.0.1:\(port)" }
-    var storage: String { directory.path + "/storage" }
+    public var host: String { "127.0.0.1:\(port)" }
+    public var storage: String { directory.path + "/storage" }
 
     /// The file that holds `digest`'s bytes in the registry's storage (distribution's filesystem layout).
-    func blobDataPath(hex: String) -> String {
+    public func blobDataPath(hex: String) -> String {
         "\(storage)/docker/registry/v2/blobs/sha256/\(hex.prefix(2))/\(hex)/data"
     }
 
-    init(authentication: Authentication = .none) throws {
+    public init(authentication: Authentication = .none) throws {
         directory = try TemporaryDirectory()
         port = try freeLoopbackPort()
         var configuration = """
@@ -44,7 +44,7 @@ final class LocalRegistry {
         case .none:
             break
         case .htpasswd(let user, let password):
-            let entry = try run("htpasswd", ["-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
+            let entry = try runProgram("htpasswd", ["-Bbn", user, password]).trimmingCharacters(in: .whitespacesAndNewlines)
             try (entry + "\n").write(toFile: directory.path + "/htpasswd", atomically: true, encoding: .utf8)
             configuration += """
                 auth:
@@ -91,7 +91,7 @@ final class LocalRegistry {
         }
     }
 
-    func stop() {
+    public func stop() {
         if process.isRunning {
             process.terminate()
         }
@@ -101,7 +101,7 @@ final class LocalRegistry {
 }
 
 /// Runs `body` with a fresh registry and stops the registry afterwards, also when `body` throws.
-func withLocalRegistry<Result>(
+public func withLocalRegistry<Result>(
     authentication: LocalRegistry.Authentication = .none, _ body: (LocalRegistry) async throws -> Result
 ) async throws -> Result {
     let registry = try LocalRegistry(authentication: authentication)
@@ -117,22 +117,22 @@ func withLocalRegistry<Result>(
 
 /// A small OCI image built with umoci: two layers (a 300 KiB random file, so that chunked uploads take several
 /// chunks, and a text file) and a configuration with every field `cloister convert` reads.
-struct TestImage {
-    let layout: String
-    let tag = "t"
+public struct TestImage {
+    public let layout: String
+    public let tag = "t"
 
-    init(in directory: String) throws {
+    public init(in directory: String) throws {
         layout = directory + "/image"
-        try run("umoci", ["init", "--layout", layout])
-        try run("umoci", ["new", "--image", "\(layout):\(tag)"])
+        try runProgram("umoci", ["init", "--layout", layout])
+        try runProgram("umoci", ["new", "--image", "\(layout):\(tag)"])
         let payload = directory + "/payload.bin"
         var generator = SystemRandomNumberGenerator()
         try Data((0..<(300 << 10)).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: URL(fileURLWithPath: payload))
-        try run("umoci", ["insert", "--image", "\(layout):\(tag)", payload, "/opt/payload.bin"])
+        try runProgram("umoci", ["insert", "--image", "\(layout):\(tag)", payload, "/opt/payload.bin"])
         let hello = directory + "/hello.txt"
         try "hello from the test image\n".write(toFile: hello, atomically: true, encoding: .utf8)
-        try run("umoci", ["insert", "--image", "\(layout):\(tag)", hello, "/etc/hello.txt"])
-        try run("umoci", [
+        try runProgram("umoci", ["insert", "--image", "\(layout):\(tag)", hello, "/etc/hello.txt"])
+        try runProgram("umoci", [
             "config", "--image", "\(layout):\(tag)", "--config.entrypoint", "/opt/app", "--config.cmd", "serve",
             "--config.env", "GREETING=hello", "--config.workingdir", "/opt", "--config.user", "1000:1000",
             "--config.label", "org.example.test=yes", "--config.exposedports", "8080/tcp", "--config.stopsignal", "SIGINT",
@@ -141,8 +141,8 @@ struct TestImage {
     }
 
     /// Pushes the image to `registry` as `repository:t`.
-    func push(to registry: LocalRegistry, repository: String) throws {
-        try run("skopeo", [
+    public func push(to registry: LocalRegistry, repository: String) throws {
+        try runProgram("skopeo", [
             "--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(registry.host)/\(repository):\(tag)",
         ])
     }

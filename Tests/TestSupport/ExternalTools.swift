@@ -2,29 +2,35 @@ import Foundation
 import Testing
 
 /// External programs the tests drive, found on PATH.
-enum Tools {
-    static func path(_ name: String) -> String? {
+public enum Tools {
+    public static func path(_ name: String) -> String? {
         let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static func available(_ names: String...) -> Bool { names.allSatisfy { path($0) != nil } }
+    public static func available(_ names: String...) -> Bool { names.allSatisfy { path($0) != nil } }
 
-    static let registryTools = available("docker-registry", "skopeo", "umoci")
-    static let registryToolsMissing =
+    public static let registryTools = available("docker-registry", "skopeo", "umoci")
+    public static let registryToolsMissing =
         "needs docker-registry, skopeo and umoci on PATH (Debian: apt-get install docker-registry skopeo umoci)"
 }
 
-struct CommandFailure: Error, CustomStringConvertible {
-    let command: String
-    let status: Int32
-    let output: String
-    var description: String { "`\(command)` exited \(status): \(output)" }
+public struct CommandFailure: Error, CustomStringConvertible {
+    public let command: String
+    public let status: Int32
+    public let output: String
+    public var description: String { "`\(command)` exited \(status): \(output)" }
+
+    public init(command: String, status: Int32, output: String) {
+        self.command = command
+        self.status = status
+        self.output = output
+    }
 }
 
 /// Runs a program to completion and returns its standard output; a non-zero exit throws with its output.
 @discardableResult
-func run(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+public func runProgram(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
     guard let executable = Tools.path(tool) else { throw CommandFailure(command: tool, status: -1, output: "not on PATH") }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -50,19 +56,19 @@ func run(_ tool: String, _ arguments: [String], environment: [String: String]? =
 }
 
 /// A fresh directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+public struct TemporaryDirectory {
+    public let path: String
 
-    init() throws {
+    public init() throws {
         path = NSTemporaryDirectory() + "oci-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    public func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 /// A loopback TCP port that nothing listens on right now.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socketDescriptor >= 0 else { throw CommandFailure(command: "socket", status: errno, output: "") }
     defer { close(socketDescriptor) }
@@ -78,7 +84,7 @@ func freeLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-func canConnect(port: Int) -> Bool {
+public func canConnect(port: Int) -> Bool {
     let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard socketDescriptor >= 0 else { return false }
     defer { close(socketDescriptor) }

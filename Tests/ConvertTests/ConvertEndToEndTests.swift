@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `cloister convert` against real tools: a real image built from this machine's redis-server and packed with umoci,
+/// pushed with skopeo to a local docker-registry, converted registry to registry, checked with skopeo, umoci and
+/// sha256sum, and run with runc next to a simulated Coordinator, which the unmodified redis-server attests to before it
+/// serves TLS with the certificate the Coordinator gave it.
+@Suite(.serialized, .enabled(if: ConvertFixture.toolsPresent, "\(ConvertFixture.toolsMissing)"))
+struct ConvertEndToEndTests {
+    @Test func aRegistryImageIsConvertedAndIndependentToolsAgreeWithWhatWasMeasured() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try ConvertFixture(registry: registry)
+            let converted = try fixture.convert("redis-sgx")
+            #expect(converted.argv == ["/usr/bin/redis-server", "--port", "0", "--appendonly", "no"])
+
+            // skopeo sees the new configuration and the input's layers unchanged, plus one.
+            let config = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(registry.host)/redis-sgx:t"]))
+            let inner = try #require(config["config"] as? [String: Any])
+            #expect((inner["Entrypoint"] as? [String])?.suffix(2) == ["--converted-image", "/cloister/entrypoint"])
+            let labels = try #require(inner["Labels"] as? [String: String])
+            #expect(labels["org.cloister.mrenclave"] == converted.mrEnclave)
+            #expect(labels["org.cloister.source"] == "docker://\(registry.host)/redis:t")
+            let source = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis:t"]))
+            let output = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis-sgx:t"]))
+            let sourceLayers = try #require(source["Layers"] as? [String]), outputLayers = try #require(output["Layers"] as? [String])
+            #expect(Array(outputLayers.dropLast()) == sourceLayers && outputLayers.count == sourceLayers.count + 1)
+
+            // umoci shows the files; every trusted file's hash is sha256sum of the unpacked file.
+            let rootfs = try fixture.unpack("redis-sgx")
+            let manifest = try String(contentsOfFile: rootfs + "/cloister/entrypoint.manifest.sgx", encoding: .utf8)
+            let trusted = ConvertFixture.trustedFiles(in: manifest)
+            #expect(trusted.count == converted.trustedFiles, "\(trusted.count) in the manifest, \(converted.trustedFiles) reported")
+            #expect(trusted.count > 20)
+            #expect(trusted.keys.contains("/usr/bin/redis-server") && trusted.keys.contains("/lib/x86_64-linux-gnu/libc.so.6"), "merged /usr: both paths")
+            let paths = trusted.keys.sorted()
+            let sums = try runProgram("sha256sum", paths.map { rootfs + $0 })
+            for line in sums.split(separator: "\n") {
+                let parts = line.split(separator: " ", maxSplits: 1)
+                let path = String(parts[1].drop { $0 == " " || $0 == "*" }.dropFirst(rootfs.count))
+                #expect(trusted[path] == String(parts[0]), "\(path)")
+            }
+            // The .sig's ENCLAVEHASH is what `cloister gramine measure` computes from the unpacked files.
+            let measured = try fixture.cloisterJSON([
+                "gramine", "measure", rootfs + "/cloister/entrypoint.manifest.sgx", "--libpal",
+                rootfs + "/gramine/lib/x86_64-linux-gnu/gramine/sgx/libpal.so", "--json",
+            ])
+            let signature = try fixture.cloisterJSON(["package-info", rootfs + "/cloister/entrypoint.sig", "--json"])
+            #expect(measured["mrenclave"] as? String == converted.mrEnclave)
+            #expect(signature["mrenclave"] as? String == converted.mrEnclave)
+
+            // Converting again finds every layer in place, and converting the converted image is refused by name.
+            #expect(try fixture.convert("redis-sgx-again").mrEnclave == converted.mrEnclave)
+            let twice = try fixture.cloister(["convert", "docker://\(registry.host)/redis-sgx:t", "docker://\(registry.host)/twice:t"] + fixture.conversionFlags)
+            #expect(twice.exitCode == 1)
+            #expect(twice.standardError.contains("already made from docker://\(registry.host)/redis:t"), "\(twice.standardError)")
+            #expect(try fixture.tagExists("twice") == false)
+
+            let info = try fixture.cloisterJSON(["convert", "--info", "docker://\(registry.host)/redis-sgx:t", "--plain-http", "--json"])
+            #expect((info["package"] as? [String: Any])?["UniqueID"] as? String == converted.mrEnclave)
+        }
+    }
+
+    @Test(.enabled(if: ConvertFixture.runcPresent, "needs runc and redis-cli (scripts/setup)"))
+    func theConvertedImageRunsAsAContainerAttestsAndServesAndATamperedOneNeverRuns() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try ConvertFixture(registry: registry)
+            let converted = try fixture.convert("redis-sgx")
+            let coordinator = try await SimulatedCoordinatorProcess(
+                dataDirectory: URL(fileURLWithPath: fixture.directory.path + "/coordinator"),
+                machineDirectory: URL(fileURLWithPath: fixture.directory.path + "/machine"))
+            defer { coordinator.stop() }
+            let port = try freeLoopbackPort()
+            try fixture.setManifest(ConvertFixture.redisManifest(uniqueID: converted.mrEnclave, port: port), on: coordinator)
+            let chain = fixture.directory.path + "/chain.pem"
+            let rootCertificate = try fixture.rootCertificate(of: coordinator, chainPath: chain)
+
+            let rootfs = try fixture.unpack("redis-sgx")
+            let container = try RuncContainer(
+                bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
+                marbleType: "redis")
+            defer { container.stop() }
+            try container.waitUntil { canConnect(port: port) }
+            #expect(try runProgram("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "set", "converted", "yes"]).contains("OK"))
+            #expect(try runProgram("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "get", "converted"]).contains("yes"))
+            #expect(container.log.contains("activated marble type 'redis'"), "\(container.log)")
+            container.stop()
+
+            // The host changes a measured file of the unpacked image: the launcher refuses before anything runs.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: rootfs + "/usr/bin/redis-check-rdb"))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data([0x90]))
+            try handle.close()
+            let tampered = try RuncContainer(
+                bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
+                marbleType: "redis")
+            defer { tampered.stop() }
+            let exit = try tampered.waitForExit()
+            #expect(exit != 0)
+            #expect(tampered.log.contains("trusted files: /usr/bin/redis-server"), "\(tampered.log)")
+            #expect(!canConnect(port: port), "redis-server never ran")
+        }
+    }
+
+    @Test func badInputIsRefusedByNameAndLeavesNoTag() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try ConvertFixture(registry: registry)
+            let host = registry.host
+            func refusal(_ arguments: [String], exitCode: Int32, mentions text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+                let outcome = try fixture.cloister(["convert"] + arguments)
+                #expect(outcome.exitCode == exitCode, "\(outcome.standardError)", sourceLocation: sourceLocation)
+                #expect(outcome.standardError.contains(text), "\(outcome.standardError)", sourceLocation: sourceLocation)
+            }
+            try refusal(["docker://\(host)/redis:missing", "docker://\(host)/out:t"] + fixture.conversionFlags, exitCode: 2, mentions: "missing")
+            let weakKey = fixture.directory.path + "/weak.pem"
+            _ = try runProgram("openssl", ["genrsa", "-out", weakKey, "2048"])
+            try refusal(
+                ["docker://\(host)/redis:t", "docker://\(host)/out:t", "--gramine", fixture.gramine, "--key", weakKey, "--plain-http"],
+                exitCode: 2, mentions: "cloister gramine keygen")
+            try refusal(
+                ["docker://\(host)/redis:t", "docker://\(host)/out:t", "--gramine", fixture.directory.path, "--key", fixture.key, "--plain-http"],
+                exitCode: 2, mentions: "lib/x86_64-linux-gnu/gramine/sgx/libpal.so")
+            #expect(try fixture.tagExists("out") == false, "nothing was tagged")
+
+            // A tar entry that climbs out of the root, in an OCI layout made by hand.
+            let layout = try fixture.layoutWithEscapingEntry()
+            try refusal(["oci:\(layout):t", "docker://\(host)/escape:t"] + fixture.conversionFlags, exitCode: 1, mentions: "../../etc/evil")
+            #expect(try fixture.tagExists("escape") == false)
+
+            // A registry blob changed after the push: its digest no longer matches.
+            let manifest = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(host)/redis:t"]))
+            let layer = try #require(((manifest["layers"] as? [[String: Any]])?.first?["digest"] as? String)?.dropFirst("sha256:".count))
+            let blob = registry.blobDataPath(hex: String(layer))
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
+            bytes[bytes.count / 2] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: blob))
+            try refusal(["docker://\(host)/redis:t", "docker://\(host)/tampered:t"] + fixture.conversionFlags, exitCode: 1, mentions: String(layer))
+            #expect(try fixture.tagExists("tampered") == false)
+        }
+    }
+
+    @Test func aRegistryThatWantsCredentialsIsNamed() async throws {
+        try await withLocalRegistry(authentication: .htpasswd(user: "ci", password: "secret-pass")) { secured in
+            try await withLocalRegistry { registry in
+                let fixture = try ConvertFixture(registry: registry)
+                let outcome = try fixture.cloister(
+                    ["convert", "docker://\(registry.host)/redis:t", "docker://\(secured.host)/out:t"] + fixture.conversionFlags,
+                    environment: ["REGISTRY_AUTH_FILE": fixture.directory.path + "/no-auth.json"])
+                #expect(outcome.exitCode == 2)
+                #expect(outcome.standardError.contains("401") || outcome.standardError.contains("UNAUTHORIZED"), "\(outcome.standardError)")
+            }
+        }
+    }
+}
