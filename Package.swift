@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "Manifest", targets: ["Manifest"]),
         .library(name: "CoordinatorAPI", targets: ["CoordinatorAPI"]),
+        .library(name: "Tar", targets: ["Tar"]),
+        .library(name: "OCI", targets: ["OCI"]),
+        .library(name: "Gramine", targets: ["Gramine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "OCI",
             dependencies: [
-                "Hexadecimal", "StrictJSON",
+                "Hexadecimal", "StrictJSON", "Tar",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

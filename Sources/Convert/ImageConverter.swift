@@ -262,7 +262,7 @@ public struct ImageConverter: Sendable {
         switch error {
         case .digestMismatch, .sizeMismatch, .malformedDocument:
             return ConversionError(.refusedImage, "the source image", found: "\(error)", expected: "content that matches its digests", hint: "the image is damaged or was tampered with; push it again")
-        case .invalidReference, .layoutReferenceNotFound, .notALayout, .plainHTTPRefused, .credentialsUnreadable:
+        case .invalidReference, .layoutReferenceNotFound, .notALayout, .notADockerArchive, .plainHTTPRefused, .credentialsUnreadable:
             return ConversionError(.unusableInput, "the image reference", found: "\(error)", expected: "a reachable image", hint: "check the reference, --plain-http and the auth file")
         default:
             return ConversionError(.transfer, "the transfer", found: "\(error)", expected: "a completed transfer", hint: "check the registry and retry")

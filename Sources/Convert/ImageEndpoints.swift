@@ -6,10 +6,7 @@ public enum ImageEndpoints {
         switch reference {
         case .registry(let registry): return client.source(registry)
         case .layout(let layout): return LayoutSource(layout)
-        case .dockerArchive(let path):
-            throw ConversionError(
-                .unusableInput, "docker-archive:\(path)", found: "a docker-archive source", expected: "docker://... or oci:DIR[:TAG]",
-                hint: "turn the archive into an OCI layout first: skopeo copy docker-archive:\(path) oci:DIR:TAG")
+        case .dockerArchive(let path): return DockerArchiveSource(path: path)
         }
     }
 

@@ -34,6 +34,8 @@ public enum ImageTransferError: Error, Sendable, Equatable, CustomStringConverti
     case layoutReferenceNotFound(directory: String, tag: String?, available: [String])
     /// The directory is not an OCI image layout.
     case notALayout(directory: String, reason: String)
+    /// The file is not a `docker save` archive of one image.
+    case notADockerArchive(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -93,6 +95,9 @@ public enum ImageTransferError: Error, Sendable, Equatable, CustomStringConverti
         case .notALayout(let directory, let reason):
             return "\(directory) is not an OCI image layout: \(reason). Expected an oci-layout file, index.json and "
                 + "blobs/sha256/ (as `skopeo copy ... oci:DIR:TAG` writes)."
+        case .notADockerArchive(let path, let reason):
+            return "\(path) is not a docker-archive: \(reason). Expected a tar with manifest.json, the configuration and the "
+                + "layers (as `docker save` or `skopeo copy ... docker-archive:FILE` writes)."
         }
     }
 

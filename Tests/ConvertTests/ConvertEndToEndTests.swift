@@ -102,6 +102,24 @@ struct ConvertEndToEndTests {
         }
     }
 
+    @Test func aDockerArchiveAndAnOCILayoutConvertToTheSameEnclave() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try ConvertFixture(registry: registry)
+            let fromRegistry = try fixture.convert("redis-sgx")
+            let archive = fixture.directory.path + "/redis-archive.tar"
+            try runProgram("skopeo", ["--insecure-policy", "copy", "oci:\(fixture.directory.path)/image:t", "docker-archive:\(archive):redis:t"])
+            for source in ["docker-archive:\(archive)", "oci:\(fixture.directory.path)/image:t"] {
+                let converted = try fixture.cloisterJSON(["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
+                #expect(converted["mrenclave"] as? String == fromRegistry.mrEnclave, "\(source) measures as the registry image does")
+            }
+            let damaged = fixture.directory.path + "/damaged.tar"
+            try Data("not an archive".utf8).write(to: URL(fileURLWithPath: damaged))
+            let refused = try fixture.cloister(["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)
+            #expect(refused.exitCode == 2 || refused.exitCode == 1)
+            #expect(refused.standardError.contains(damaged), "\(refused.standardError)")
+        }
+    }
+
     @Test func badInputIsRefusedByNameAndLeavesNoTag() async throws {
         try await withLocalRegistry { registry in
             let fixture = try ConvertFixture(registry: registry)
