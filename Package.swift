@@ -291,6 +291,7 @@ let package = Package(
             ],
             path: "Benchmarks/CoordinatorBenchmark"
         ),
+        .executableTarget(name: "convert-benchmark", dependencies: ["Tar"], path: "Benchmarks/ConvertBenchmark"),
         .executableTarget(
             name: "launcher-benchmark",
             dependencies: [
