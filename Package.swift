@@ -127,6 +127,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "ProtectedFiles",
+            dependencies: [
+                "Hexadecimal",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "ProtectedFilesTests",
+            dependencies: ["ProtectedFiles", "Hexadecimal", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .executableTarget(name: "pf-benchmark", dependencies: ["ProtectedFiles"], path: "Benchmarks/ProtectedFilesBenchmark"),
         .testTarget(
             name: "ConvertTests",
             dependencies: [
@@ -137,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "cloister",
             dependencies: [
-                "Attestation", "Gramine", "Convert", "OCI",
+                "Attestation", "Gramine", "Convert", "OCI", "ProtectedFiles",
                 "CollateralSources",
                 "Manifest",
                 "Coordinator", "CoordinatorPKI", "CoordinatorServer", "Platform", "SealedStore",

@@ -29,7 +29,7 @@ struct ConvertCommand: AsyncParsableCommand {
     @Argument(help: "Where to write the converted image (docker://... or oci:DIR[:TAG]).")
     var destination: String?
 
-    @Option(help: ArgumentHelp("A Gramine installation prefix (lib/x86_64-linux-gnu/gramine/sgx/libpal.so below it).", valueName: "directory"))
+    @Option(help: ArgumentHelp("The Gramine runtime: an installation prefix directory (lib/x86_64-linux-gnu/gramine/sgx/libpal.so below it), or an image that holds one (docker://..., oci:..., docker-archive:...).", valueName: "directory|image"))
     var gramine: String?
 
     @Option(help: ArgumentHelp("The enclave signing key: PEM, RSA-3072 with public exponent 3 (cloister gramine keygen).", valueName: "file"))
@@ -67,7 +67,8 @@ struct ConvertCommand: AsyncParsableCommand {
             try await describe()
             return
         }
-        let request = try makeRequest()
+        let (request, extracted) = try await makeRequest()
+        defer { if let extracted { try? FileManager.default.removeItem(atPath: extracted) } }
         let reporter = ProgressReporter(enabled: !json && isatty(STDERR_FILENO) == 1)
         let result: ConversionResult
         do {
@@ -86,7 +87,8 @@ struct ConvertCommand: AsyncParsableCommand {
             ])
     }
 
-    private func makeRequest() throws -> ConversionRequest {
+    /// The conversion the flags describe, and the directory a Gramine image was extracted to, to remove afterwards.
+    private func makeRequest() async throws -> (ConversionRequest, String?) {
         guard let destination else {
             try ClientOutput.fail(ClientInputError(message: "no destination image", hint: "Give SOURCE DESTINATION, or --info IMAGE."), json: json, exitCode: 2)
         }
@@ -97,10 +99,22 @@ struct ConvertCommand: AsyncParsableCommand {
         }
         do {
             let signingKey = try SGXSigningKey(pemRepresentation: try String(contentsOfFile: key, encoding: .utf8))
+            let imagePlatform = try ImagePlatform(parsing: platform)
+            let registry = RegistryClient.Options(plainHTTP: plainHTTP, credentials: CredentialStore(environment: ProcessInfo.processInfo.environment))
+            var extracted: String?
+            let installation: GramineInstallation
+            if ["docker://", "oci:", "docker-archive:"].contains(where: { gramine.hasPrefix($0) }) {
+                let directory = NSTemporaryDirectory() + "cloister-gramine-\(UUID().uuidString)"
+                extracted = directory
+                installation = try await GramineInstallation.extract(
+                    from: try ImageReference(parsing: gramine), platform: imagePlatform, registry: registry, into: directory)
+            } else {
+                installation = try GramineInstallation(prefix: gramine)
+            }
             var request = ConversionRequest(
                 source: try ImageReference(parsing: source), destination: try ImageReference(parsing: destination),
-                gramine: try GramineInstallation(prefix: gramine), signingKey: signingKey, launcher: try launcherPath())
-            request.platform = try ImagePlatform(parsing: platform)
+                gramine: installation, signingKey: signingKey, launcher: try launcherPath())
+            request.platform = imagePlatform
             request.trustedFiles = TrustedFileSelection(exclude: exclude, include: include)
             request.enclave.size = enclaveSize
             request.enclave.maxThreads = maxThreads
@@ -109,8 +123,8 @@ struct ConvertCommand: AsyncParsableCommand {
             request.enclave.productID = productID
             request.enclave.securityVersion = securityVersion
             request.date = try date.map { text throws(SigStructError) in try SigStructDate(parsing: text) }
-            request.registry = RegistryClient.Options(plainHTTP: plainHTTP, credentials: CredentialStore(environment: ProcessInfo.processInfo.environment))
-            return request
+            request.registry = registry
+            return (request, extracted)
         } catch let error as SigningKeyError {
             try ClientOutput.fail(ClientInputError(message: "\(key): \(error.description)", hint: error.hint), json: json, exitCode: 2)
         } catch let error as ConversionError {

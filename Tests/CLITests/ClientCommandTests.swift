@@ -202,9 +202,11 @@ import TestSupport
         #expect(intelOnly.exitCode != 0)
         #expect(try Self.json(intelOnly)["ok"] as? Bool == false)
 
-        let noIdentity = try coordinator.cli(["status", "--json", "--coordinator", coordinator.address, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path])
-        #expect(noIdentity.exitCode == 2)
-        #expect((try Self.json(noIdentity)["error"] as? [String: Any])?["hint"] as? String != nil)
+        let noIdentity = try coordinator.cli(["status", "--json", "--coordinator", coordinator.address, "--insecure-skip-nothing"])
+        #expect(noIdentity.exitCode == 2, "an unknown flag is a usage error")
+        let intelNoIdentity = try coordinator.cli(["status", "--json", "--coordinator", coordinator.address])
+        #expect(intelNoIdentity.exitCode == 2, "without simulation, a Coordinator identity is required")
+        #expect((try Self.json(intelNoIdentity)["error"] as? [String: Any])?["hint"] as? String != nil)
 
         let unreachable = try coordinator.cli(["status", "--json", "--coordinator", "127.0.0.1:1", "--insecure"])
         #expect(unreachable.exitCode == 2)

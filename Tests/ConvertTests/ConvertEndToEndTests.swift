@@ -10,53 +10,53 @@ import TestSupport
 struct ConvertEndToEndTests {
     @Test func aRegistryImageIsConvertedAndIndependentToolsAgreeWithWhatWasMeasured() async throws {
         try await withLocalRegistry { registry in
-            let fixture = try ConvertFixture(registry: registry)
-            let converted = try fixture.convert("redis-sgx")
+            let fixture = try await ConvertFixture.make(registry: registry)
+            let converted = try await fixture.convert("redis-sgx")
             #expect(converted.argv == ["/usr/bin/redis-server", "--port", "0", "--appendonly", "no"])
 
             // skopeo sees the new configuration and the input's layers unchanged, plus one.
-            let config = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(registry.host)/redis-sgx:t"]))
+            let config = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(registry.host)/redis-sgx:t"]))
             let inner = try #require(config["config"] as? [String: Any])
             #expect((inner["Entrypoint"] as? [String])?.suffix(2) == ["--converted-image", "/cloister/entrypoint"])
             let labels = try #require(inner["Labels"] as? [String: String])
             #expect(labels["org.cloister.mrenclave"] == converted.mrEnclave)
             #expect(labels["org.cloister.source"] == "docker://\(registry.host)/redis:t")
-            let source = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis:t"]))
-            let output = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis-sgx:t"]))
+            let source = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis:t"]))
+            let output = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis-sgx:t"]))
             let sourceLayers = try #require(source["Layers"] as? [String]), outputLayers = try #require(output["Layers"] as? [String])
             #expect(Array(outputLayers.dropLast()) == sourceLayers && outputLayers.count == sourceLayers.count + 1)
 
             // umoci shows the files; every trusted file's hash is sha256sum of the unpacked file.
-            let rootfs = try fixture.unpack("redis-sgx")
+            let rootfs = try await fixture.unpack("redis-sgx")
             let manifest = try String(contentsOfFile: rootfs + "/cloister/entrypoint.manifest.sgx", encoding: .utf8)
             let trusted = ConvertFixture.trustedFiles(in: manifest)
             #expect(trusted.count == converted.trustedFiles, "\(trusted.count) in the manifest, \(converted.trustedFiles) reported")
             #expect(trusted.count > 20)
             #expect(trusted.keys.contains("/usr/bin/redis-server") && trusted.keys.contains("/lib/x86_64-linux-gnu/libc.so.6"), "merged /usr: both paths")
             let paths = trusted.keys.sorted()
-            let sums = try runProgram("sha256sum", paths.map { rootfs + $0 })
+            let sums = try await runProgramOffPool("sha256sum", paths.map { rootfs + $0 })
             for line in sums.split(separator: "\n") {
                 let parts = line.split(separator: " ", maxSplits: 1)
                 let path = String(parts[1].drop { $0 == " " || $0 == "*" }.dropFirst(rootfs.count))
                 #expect(trusted[path] == String(parts[0]), "\(path)")
             }
             // The .sig's ENCLAVEHASH is what `cloister gramine measure` computes from the unpacked files.
-            let measured = try fixture.cloisterJSON([
+            let measured = try await fixture.cloisterJSON([
                 "gramine", "measure", rootfs + "/cloister/entrypoint.manifest.sgx", "--libpal",
                 rootfs + "/gramine/lib/x86_64-linux-gnu/gramine/sgx/libpal.so", "--json",
             ])
-            let signature = try fixture.cloisterJSON(["package-info", rootfs + "/cloister/entrypoint.sig", "--json"])
+            let signature = try await fixture.cloisterJSON(["package-info", rootfs + "/cloister/entrypoint.sig", "--json"])
             #expect(measured["mrenclave"] as? String == converted.mrEnclave)
             #expect(signature["mrenclave"] as? String == converted.mrEnclave)
 
             // Converting again finds every layer in place, and converting the converted image is refused by name.
-            #expect(try fixture.convert("redis-sgx-again").mrEnclave == converted.mrEnclave)
-            let twice = try fixture.cloister(["convert", "docker://\(registry.host)/redis-sgx:t", "docker://\(registry.host)/twice:t"] + fixture.conversionFlags)
+            #expect(try await fixture.convert("redis-sgx-again").mrEnclave == converted.mrEnclave)
+            let twice = try await fixture.cloister(["convert", "docker://\(registry.host)/redis-sgx:t", "docker://\(registry.host)/twice:t"] + fixture.conversionFlags)
             #expect(twice.exitCode == 1)
             #expect(twice.standardError.contains("already made from docker://\(registry.host)/redis:t"), "\(twice.standardError)")
-            #expect(try fixture.tagExists("twice") == false)
+            #expect(try await fixture.tagExists("twice") == false)
 
-            let info = try fixture.cloisterJSON(["convert", "--info", "docker://\(registry.host)/redis-sgx:t", "--plain-http", "--json"])
+            let info = try await fixture.cloisterJSON(["convert", "--info", "docker://\(registry.host)/redis-sgx:t", "--plain-http", "--json"])
             #expect((info["package"] as? [String: Any])?["UniqueID"] as? String == converted.mrEnclave)
         }
     }
@@ -64,25 +64,25 @@ struct ConvertEndToEndTests {
     @Test(.enabled(if: ConvertFixture.runcPresent, "needs runc and redis-cli (scripts/setup)"))
     func theConvertedImageRunsAsAContainerAttestsAndServesAndATamperedOneNeverRuns() async throws {
         try await withLocalRegistry { registry in
-            let fixture = try ConvertFixture(registry: registry)
-            let converted = try fixture.convert("redis-sgx")
+            let fixture = try await ConvertFixture.make(registry: registry)
+            let converted = try await fixture.convert("redis-sgx")
             let coordinator = try await SimulatedCoordinatorProcess(
                 dataDirectory: URL(fileURLWithPath: fixture.directory.path + "/coordinator"),
                 machineDirectory: URL(fileURLWithPath: fixture.directory.path + "/machine"))
             defer { coordinator.stop() }
             let port = try freeLoopbackPort()
-            try fixture.setManifest(ConvertFixture.redisManifest(uniqueID: converted.mrEnclave, port: port), on: coordinator)
+            try await fixture.setManifest(ConvertFixture.redisManifest(uniqueID: converted.mrEnclave, port: port), on: coordinator)
             let chain = fixture.directory.path + "/chain.pem"
-            let rootCertificate = try fixture.rootCertificate(of: coordinator, chainPath: chain)
+            let rootCertificate = try await fixture.rootCertificate(of: coordinator, chainPath: chain)
 
-            let rootfs = try fixture.unpack("redis-sgx")
+            let rootfs = try await fixture.unpack("redis-sgx")
             let container = try RuncContainer(
                 bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
                 marbleType: "redis")
             defer { container.stop() }
-            try container.waitUntil { canConnect(port: port) }
-            #expect(try runProgram("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "set", "converted", "yes"]).contains("OK"))
-            #expect(try runProgram("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "get", "converted"]).contains("yes"))
+            try await container.waitUntil { canConnect(port: port) }
+            #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "set", "converted", "yes"]).contains("OK"))
+            #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "get", "converted"]).contains("yes"))
             #expect(container.log.contains("activated marble type 'redis'"), "\(container.log)")
             container.stop()
 
@@ -95,7 +95,7 @@ struct ConvertEndToEndTests {
                 bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
                 marbleType: "redis")
             defer { tampered.stop() }
-            let exit = try tampered.waitForExit()
+            let exit = try await tampered.waitForExit()
             #expect(exit != 0)
             #expect(tampered.log.contains("trusted files: /usr/bin/redis-server"), "\(tampered.log)")
             #expect(!canConnect(port: port), "redis-server never ran")
@@ -104,64 +104,88 @@ struct ConvertEndToEndTests {
 
     @Test func aDockerArchiveAndAnOCILayoutConvertToTheSameEnclave() async throws {
         try await withLocalRegistry { registry in
-            let fixture = try ConvertFixture(registry: registry)
-            let fromRegistry = try fixture.convert("redis-sgx")
+            let fixture = try await ConvertFixture.make(registry: registry)
+            let fromRegistry = try await fixture.convert("redis-sgx")
             let archive = fixture.directory.path + "/redis-archive.tar"
-            try runProgram("skopeo", ["--insecure-policy", "copy", "oci:\(fixture.directory.path)/image:t", "docker-archive:\(archive):redis:t"])
+            try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "oci:\(fixture.directory.path)/image:t", "docker-archive:\(archive):redis:t"])
             for source in ["docker-archive:\(archive)", "oci:\(fixture.directory.path)/image:t"] {
-                let converted = try fixture.cloisterJSON(["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
+                let converted = try await fixture.cloisterJSON(["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
                 #expect(converted["mrenclave"] as? String == fromRegistry.mrEnclave, "\(source) measures as the registry image does")
             }
             let damaged = fixture.directory.path + "/damaged.tar"
             try Data("not an archive".utf8).write(to: URL(fileURLWithPath: damaged))
-            let refused = try fixture.cloister(["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)
+            let refused = try await fixture.cloister(["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)
             #expect(refused.exitCode == 2 || refused.exitCode == 1)
             #expect(refused.standardError.contains(damaged), "\(refused.standardError)")
         }
     }
 
+    @Test func theGramineRuntimeMayComeFromAnImage() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try await ConvertFixture.make(registry: registry)
+            let fromDirectory = try await fixture.convert("redis-sgx")
+            // The same installation, installed at /usr of an image, as a distribution package installs it.
+            let layout = fixture.directory.path + "/gramine-image"
+            try await runProgramOffPool("umoci", ["init", "--layout", layout])
+            try await runProgramOffPool("umoci", ["new", "--image", "\(layout):t"])
+            try await runProgramOffPool("umoci", ["insert", "--image", "\(layout):t", fixture.gramine + "/lib", "/usr/lib"])
+            try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):t", "docker://\(registry.host)/gramine:t"])
+            let converted = try await fixture.cloisterJSON([
+                "convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/from-image:t", "--gramine",
+                "docker://\(registry.host)/gramine:t", "--key", fixture.key, "--plain-http", "--json",
+            ])
+            #expect(converted["mrenclave"] as? String == fromDirectory.mrEnclave, "the same runtime measures the same")
+            let missing = try await fixture.cloister([
+                "convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/none:t", "--gramine",
+                "docker://\(registry.host)/redis:t", "--key", fixture.key, "--plain-http",
+            ])
+            #expect(missing.exitCode == 2)
+            #expect(missing.standardError.contains("no lib/x86_64-linux-gnu/gramine/sgx/libpal.so in the image"), "\(missing.standardError)")
+        }
+    }
+
     @Test func badInputIsRefusedByNameAndLeavesNoTag() async throws {
         try await withLocalRegistry { registry in
-            let fixture = try ConvertFixture(registry: registry)
+            let fixture = try await ConvertFixture.make(registry: registry)
             let host = registry.host
-            func refusal(_ arguments: [String], exitCode: Int32, mentions text: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-                let outcome = try fixture.cloister(["convert"] + arguments)
+            func refusal(_ arguments: [String], exitCode: Int32, mentions text: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+                let outcome = try await fixture.cloister(["convert"] + arguments)
                 #expect(outcome.exitCode == exitCode, "\(outcome.standardError)", sourceLocation: sourceLocation)
                 #expect(outcome.standardError.contains(text), "\(outcome.standardError)", sourceLocation: sourceLocation)
             }
-            try refusal(["docker://\(host)/redis:missing", "docker://\(host)/out:t"] + fixture.conversionFlags, exitCode: 2, mentions: "missing")
+            try await refusal(["docker://\(host)/redis:missing", "docker://\(host)/out:t"] + fixture.conversionFlags, exitCode: 2, mentions: "missing")
             let weakKey = fixture.directory.path + "/weak.pem"
-            _ = try runProgram("openssl", ["genrsa", "-out", weakKey, "2048"])
-            try refusal(
+            _ = try await runProgramOffPool("openssl", ["genrsa", "-out", weakKey, "2048"])
+            try await refusal(
                 ["docker://\(host)/redis:t", "docker://\(host)/out:t", "--gramine", fixture.gramine, "--key", weakKey, "--plain-http"],
                 exitCode: 2, mentions: "cloister gramine keygen")
-            try refusal(
+            try await refusal(
                 ["docker://\(host)/redis:t", "docker://\(host)/out:t", "--gramine", fixture.directory.path, "--key", fixture.key, "--plain-http"],
                 exitCode: 2, mentions: "lib/x86_64-linux-gnu/gramine/sgx/libpal.so")
-            #expect(try fixture.tagExists("out") == false, "nothing was tagged")
+            #expect(try await fixture.tagExists("out") == false, "nothing was tagged")
 
             // A tar entry that climbs out of the root, in an OCI layout made by hand.
-            let layout = try fixture.layoutWithEscapingEntry()
-            try refusal(["oci:\(layout):t", "docker://\(host)/escape:t"] + fixture.conversionFlags, exitCode: 1, mentions: "../../etc/evil")
-            #expect(try fixture.tagExists("escape") == false)
+            let layout = try await fixture.layoutWithEscapingEntry()
+            try await refusal(["oci:\(layout):t", "docker://\(host)/escape:t"] + fixture.conversionFlags, exitCode: 1, mentions: "../../etc/evil")
+            #expect(try await fixture.tagExists("escape") == false)
 
             // A registry blob changed after the push: its digest no longer matches.
-            let manifest = try fixture.json(try runProgram("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(host)/redis:t"]))
+            let manifest = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(host)/redis:t"]))
             let layer = try #require(((manifest["layers"] as? [[String: Any]])?.first?["digest"] as? String)?.dropFirst("sha256:".count))
             let blob = registry.blobDataPath(hex: String(layer))
             var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
             bytes[bytes.count / 2] ^= 0xFF
             try bytes.write(to: URL(fileURLWithPath: blob))
-            try refusal(["docker://\(host)/redis:t", "docker://\(host)/tampered:t"] + fixture.conversionFlags, exitCode: 1, mentions: String(layer))
-            #expect(try fixture.tagExists("tampered") == false)
+            try await refusal(["docker://\(host)/redis:t", "docker://\(host)/tampered:t"] + fixture.conversionFlags, exitCode: 1, mentions: String(layer))
+            #expect(try await fixture.tagExists("tampered") == false)
         }
     }
 
     @Test func aRegistryThatWantsCredentialsIsNamed() async throws {
         try await withLocalRegistry(authentication: .htpasswd(user: "ci", password: "secret-pass")) { secured in
             try await withLocalRegistry { registry in
-                let fixture = try ConvertFixture(registry: registry)
-                let outcome = try fixture.cloister(
+                let fixture = try await ConvertFixture.make(registry: registry)
+                let outcome = try await fixture.cloister(
                     ["convert", "docker://\(registry.host)/redis:t", "docker://\(secured.host)/out:t"] + fixture.conversionFlags,
                     environment: ["REGISTRY_AUTH_FILE": fixture.directory.path + "/no-auth.json"])
                 #expect(outcome.exitCode == 2)

@@ -5,7 +5,7 @@ import TestSupport
 /// What the conversion tests share: a real image of this machine's redis-server (merged /usr, a `redis` user) pushed
 /// to a local registry, a directory laid out like a Gramine installation around the test `libpal.so` of
 /// `../shared/vectors/gramine-mrenclave/`, a signing key from `cloister gramine keygen`, and the built CLI.
-struct ConvertFixture {
+struct ConvertFixture: Sendable {
     static let vectors = SharedData.directory("vectors/gramine-mrenclave/case1")
     static let cloister = BuiltProgram(named: "cloister")
     static var toolsPresent: Bool {
@@ -22,13 +22,18 @@ struct ConvertFixture {
     let gramine: String
     let key: String
 
-    struct Converted {
+    struct Converted: Sendable {
         let mrEnclave: String
         let argv: [String]
         let trustedFiles: Int
     }
 
-    init(registry: LocalRegistry) throws {
+    /// Builds the fixture (a key, an image, a push) off the cooperative pool.
+    static func make(registry: LocalRegistry) async throws -> ConvertFixture {
+        try await offThePool { try ConvertFixture(registry: registry) }
+    }
+
+    private init(registry: LocalRegistry) throws {
         self.registry = registry
         directory = try TemporaryDirectory()
         gramine = directory.path + "/gramine"
@@ -95,12 +100,13 @@ struct ConvertFixture {
 
     var conversionFlags: [String] { ["--gramine", gramine, "--key", key, "--plain-http"] }
 
-    func cloister(_ arguments: [String], environment: [String: String] = [:]) throws -> BuiltProgram.Outcome {
-        try Self.cloister.run(arguments, environment: ["HOME": directory.path, "XDG_CONFIG_HOME": directory.path + "/config"].merging(environment) { $1 })
+    func cloister(_ arguments: [String], environment: [String: String] = [:]) async throws -> BuiltProgram.Outcome {
+        let home = ["HOME": directory.path, "XDG_CONFIG_HOME": directory.path + "/config"].merging(environment) { $1 }
+        return try await offThePool { try Self.cloister.run(arguments, environment: home) }
     }
 
-    func cloisterJSON(_ arguments: [String]) throws -> [String: Any] {
-        let outcome = try cloister(arguments)
+    func cloisterJSON(_ arguments: [String]) async throws -> [String: Any] {
+        let outcome = try await cloister(arguments)
         guard outcome.exitCode == 0 else {
             throw CommandFailure(command: "cloister " + arguments.joined(separator: " "), status: outcome.exitCode, output: outcome.standardOutput + outcome.standardError)
         }
@@ -112,24 +118,24 @@ struct ConvertFixture {
     }
 
     /// Converts `redis:t` to `name:t` and returns what the CLI printed.
-    func convert(_ name: String) throws -> Converted {
-        let result = try cloisterJSON(["convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/\(name):t", "--json"] + conversionFlags)
+    func convert(_ name: String) async throws -> Converted {
+        let result = try await cloisterJSON(["convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/\(name):t", "--json"] + conversionFlags)
         return Converted(
             mrEnclave: try #require(result["mrenclave"] as? String), argv: try #require(result["argv"] as? [String]),
             trustedFiles: try #require(result["trustedFiles"] as? Int))
     }
 
     /// Pulls `name:t` with skopeo into an OCI layout and unpacks it with umoci; returns the root filesystem's path.
-    func unpack(_ name: String) throws -> String {
+    func unpack(_ name: String) async throws -> String {
         let layout = directory.path + "/pulled-\(name)"
         let bundle = directory.path + "/bundle-\(name)"
-        try runProgram("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/\(name):t", "oci:\(layout):t"])
-        try runProgram("umoci", ["unpack", "--image", "\(layout):t", bundle])
+        try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/\(name):t", "oci:\(layout):t"])
+        try await runProgramOffPool("umoci", ["unpack", "--image", "\(layout):t", bundle])
         return bundle + "/rootfs"
     }
 
-    func tagExists(_ name: String) throws -> Bool {
-        (try? runProgram("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(registry.host)/\(name):t"])) != nil
+    func tagExists(_ name: String) async throws -> Bool {
+        (try? await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(registry.host)/\(name):t"])) != nil
     }
 
     /// The `[[sgx.trusted_files]]` of a `.manifest.sgx`, path to hexadecimal SHA-256.
@@ -164,27 +170,27 @@ struct ConvertFixture {
         """
     }
 
-    func setManifest(_ manifest: String, on coordinator: SimulatedCoordinatorProcess) throws {
+    func setManifest(_ manifest: String, on coordinator: SimulatedCoordinatorProcess) async throws {
         let path = directory.path + "/manifest.json"
         try manifest.write(toFile: path, atomically: true, encoding: .utf8)
-        let outcome = try cloister(
+        let outcome = try await cloister(
             ["manifest", "set", path, coordinator.clientAddress, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path])
         guard outcome.exitCode == 0 else { throw CommandFailure(command: "cloister manifest set", status: outcome.exitCode, output: outcome.standardError) }
     }
 
     /// The Coordinator's root certificate (PEM), verified by the CLI; its chain is written to `chainPath`.
-    func rootCertificate(of coordinator: SimulatedCoordinatorProcess, chainPath: String) throws -> String {
+    func rootCertificate(of coordinator: SimulatedCoordinatorProcess, chainPath: String) async throws -> String {
         let verify = [coordinator.clientAddress, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path]
         let rootPath = directory.path + "/root.pem"
         for (kind, output) in [("chain", chainPath), ("root", rootPath)] {
-            let outcome = try cloister(["certificate", kind, "-o", output] + verify)
+            let outcome = try await cloister(["certificate", kind, "-o", output] + verify)
             guard outcome.exitCode == 0 else { throw CommandFailure(command: "cloister certificate \(kind)", status: outcome.exitCode, output: outcome.standardError) }
         }
         return try String(contentsOfFile: rootPath, encoding: .utf8)
     }
 
     /// An OCI layout whose one layer holds a file at `../../etc/evil`, as a hostile image would.
-    func layoutWithEscapingEntry() throws -> String {
+    func layoutWithEscapingEntry() async throws -> String {
         let layout = directory.path + "/escaping"
         let script = #"""
             import hashlib, io, json, os, sys, tarfile
@@ -214,7 +220,7 @@ struct ConvertFixture {
                 open(layout + "/index.json", "w"))
             open(layout + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
             """#
-        try runProgram("python3", ["-c", script, layout])
+        try await runProgramOffPool("python3", ["-c", script, layout])
         return layout
     }
 }
@@ -261,22 +267,22 @@ final class RuncContainer: Sendable {
 
     var log: String { process.log.text }
 
-    func waitUntil(_ condition: () -> Bool) throws {
+    func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<600 {
             if condition() { return }
             if let status = process.exitStatus {
                 throw CommandFailure(command: "runc run", status: BackgroundProcess.exitCode(status), output: log)
             }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw CommandFailure(command: "runc run", status: -1, output: "not ready after 60 s:\n" + log)
     }
 
     /// Waits for the container to end by itself and returns its exit code.
-    func waitForExit() throws -> Int32 {
+    func waitForExit() async throws -> Int32 {
         for _ in 0..<600 {
             if let status = process.exitStatus { return BackgroundProcess.exitCode(status) }
-            usleep(100_000)
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw CommandFailure(command: "runc run", status: -1, output: "still running after 60 s:\n" + log)
     }

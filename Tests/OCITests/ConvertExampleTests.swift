@@ -11,15 +11,15 @@ struct ConvertExampleTests {
     @Test func replacesTheConfigurationAndAddsALayer() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         let addition = work.path + "/addition"
         try FileManager.default.createDirectory(atPath: addition + "/cloister", withIntermediateDirectories: true)
         try "#!/bin/sh\nexec \"$@\"\n".write(toFile: addition + "/cloister/premain", atomically: true, encoding: .utf8)
         let layerPath = work.path + "/layer.tar"
-        try runProgram("tar", ["-cf", layerPath, "-C", addition, "cloister"])
+        try await runProgramOffPool("tar", ["-cf", layerPath, "-C", addition, "cloister"])
 
         try await withLocalRegistry { registry in
-            try image.push(to: registry, repository: "apps/web")
+            try await image.push(to: registry, repository: "apps/web")
             let events = EventLog()
             let stored = try await withRegistryClient(options: plainHTTP) { client in
                 let source = try registrySource(client, "docker://\(registry.host)/apps/web:t")
@@ -28,19 +28,19 @@ struct ConvertExampleTests {
             }
             #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
 
-            let config = try skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest", config: true)
+            let config = try await skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest", config: true)
             guard case .object(let execution)? = config["config"] else { Issue.record("no config in \(config)"); return }
             #expect(execution["Entrypoint"] == .array([.string("/cloister/premain"), .string("/opt/app")]))
             #expect(execution["Volumes"] != nil)
-            #expect(try skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest")["Digest"] == .string(stored.digest.description))
+            #expect(try await skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest")["Digest"] == .string(stored.digest.description))
 
             let layout = work.path + "/pulled"
-            try runProgram("skopeo", [
+            try await runProgramOffPool("skopeo", [
                 "--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/apps/web-sgx:latest", "oci:\(layout):c",
             ])
             if Tools.available("umoci") {
                 let bundle = work.path + "/bundle"
-                try runProgram("umoci", ["unpack", "--image", "\(layout):c", bundle])
+                try await runProgramOffPool("umoci", ["unpack", "--image", "\(layout):c", bundle])
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/cloister/premain"))
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/etc/hello.txt"))
                 #expect(FileManager.default.fileExists(atPath: bundle + "/rootfs/opt/payload.bin"))

@@ -49,11 +49,11 @@ struct FaultTests {
     func bearerTokensFromTheChallengedRealm() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        try runProgram("openssl", [
+        try await runProgramOffPool("openssl", [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", work.path + "/key.pem",
             "-out", work.path + "/cert.pem", "-days", "1", "-subj", "/CN=test token issuer",
         ])
-        try runProgram("openssl", ["x509", "-in", work.path + "/cert.pem", "-outform", "DER", "-out", work.path + "/cert.der"])
+        try await runProgramOffPool("openssl", ["x509", "-in", work.path + "/cert.pem", "-outform", "DER", "-out", work.path + "/cert.der"])
         let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: work.path + "/key.pem", encoding: .utf8))
         let certificate = try Data(contentsOf: URL(fileURLWithPath: work.path + "/cert.der")).base64EncodedString()
         let issued = TokenLog()
@@ -70,7 +70,7 @@ struct FaultTests {
         let authentication = LocalRegistry.Authentication.token(
             realm: "http://127.0.0.1:\(tokenServer.port)/token", service: "test-registry", issuer: "test-issuer",
             certificatePath: work.path + "/cert.pem")
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry(authentication: authentication) { registry in
             let layout = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
             try await withRegistryClient(options: plainHTTP) { client in
@@ -95,7 +95,7 @@ struct FaultTests {
                 let events = EventLog()
                 try await ImageCopier(progress: events.record).copyImage(from: source, to: mountTarget, tag: "m")
                 #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
-                let output = try runProgram("skopeo", [
+                let output = try await runProgramOffPool("skopeo", [
                     "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:pw", "docker://\(registry.host)/secure/app:t",
                 ])
                 #expect(output.contains(stored.digest.description))

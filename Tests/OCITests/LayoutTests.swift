@@ -8,7 +8,7 @@ struct LayoutTests {
     @Test func readsALayoutWrittenByUmoci() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         let source = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
         let resolved = try await source.resolveManifest(for: .linuxAMD64)
         #expect(resolved.manifest.layers.count == 2)
@@ -23,7 +23,7 @@ struct LayoutTests {
     @Test func writesALayoutThatSkopeoReads() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         let source = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
         let output = work.path + "/written"
         let destination = try LayoutDestination(LayoutReference(directory: output, tag: "copied"))
@@ -36,8 +36,8 @@ struct LayoutTests {
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: output + "/blobs/sha256").filter { $0.hasPrefix(".tmp") }
         #expect(leftovers.isEmpty)
 
-        #expect(try skopeoInspect("oci:\(output):copied")["Digest"] == .string(stored.digest.description))
-        try runProgram("skopeo", ["--insecure-policy", "copy", "oci:\(output):copied", "oci:\(work.path)/by-skopeo:x"])
+        #expect(try await skopeoInspect("oci:\(output):copied")["Digest"] == .string(stored.digest.description))
+        try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "oci:\(output):copied", "oci:\(work.path)/by-skopeo:x"])
         let back = try await LayoutSource(LayoutReference(directory: output, tag: "copied")).resolveManifest(for: .linuxAMD64)
         #expect(back.descriptor.digest == stored.digest)
     }
@@ -45,7 +45,7 @@ struct LayoutTests {
     @Test func tamperedLayoutBlobIsRefused() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         let source = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
         let resolved = try await source.resolveManifest(for: .linuxAMD64)
         let big = try #require(resolved.manifest.layers.max { $0.size < $1.size })
@@ -75,7 +75,7 @@ struct LayoutTests {
     @Test func missingTagListsTheTagsThatExist() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         await #expect(throws: ImageTransferError.layoutReferenceNotFound(directory: image.layout, tag: "nope", available: ["t"])) {
             try await LayoutSource(LayoutReference(directory: image.layout, tag: "nope")).resolveManifest(for: .linuxAMD64)
         }

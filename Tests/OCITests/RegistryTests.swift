@@ -25,12 +25,12 @@ func registryDestination(_ client: RegistryClient, _ text: String) throws -> Reg
 }
 
 /// The JSON object skopeo prints for `inspect`.
-func skopeoInspect(_ reference: String, raw: Bool = false, config: Bool = false) throws -> [JSONMember] {
+func skopeoInspect(_ reference: String, raw: Bool = false, config: Bool = false) async throws -> [JSONMember] {
     var arguments = ["--insecure-policy", "inspect"]
     if reference.hasPrefix("docker://") { arguments.append("--tls-verify=false") }
     if raw { arguments.append("--raw") }
     if config { arguments.append("--config") }
-    let output = try runProgram("skopeo", arguments + [reference])
+    let output = try await runProgramOffPool("skopeo", arguments + [reference])
     guard case .object(let members) = try JSONParser.parse(Array(output.utf8)) else { return [] }
     return members
 }
@@ -44,15 +44,15 @@ struct RegistryTests {
     @Test func readsBackAnImagePushedBySkopeo() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry { registry in
-            try image.push(to: registry, repository: "test")
+            try await image.push(to: registry, repository: "test")
             try await withRegistryClient(options: plainHTTP) { client in
                 let source = try registrySource(client, "docker://\(registry.host)/test:t")
                 let resolved = try await source.resolveManifest(for: .linuxAMD64)
                 #expect(resolved.manifest.layers.count == 2)
                 #expect(resolved.descriptor.digest == ContentDigest.of(resolved.bytes))
-                let skopeoDigest = try skopeoInspect("docker://\(registry.host)/test:t")["Digest"]
+                let skopeoDigest = try await skopeoInspect("docker://\(registry.host)/test:t")["Digest"]
                 #expect(skopeoDigest == .string(resolved.descriptor.digest.description))
 
                 let (_, configuration) = try await source.configuration(of: resolved.manifest)
@@ -80,10 +80,10 @@ struct RegistryTests {
     @Test func copiesToAnotherRegistryThenSkipsWhatIsThere() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry { first in
             try await withLocalRegistry { second in
-                try image.push(to: first, repository: "test")
+                try await image.push(to: first, repository: "test")
                 try await withRegistryClient(options: plainHTTP) { client in
                     let source = try registrySource(client, "docker://\(first.host)/test:t")
                     let destination = try registryDestination(client, "docker://\(second.host)/copy:c")
@@ -93,15 +93,15 @@ struct RegistryTests {
                     #expect(events.all.contains { if case .read(_, let bytes) = $0 { bytes > 300_000 } else { false } })
                     #expect(events.all.contains { if case .uploaded(_, let bytes) = $0 { bytes > 300_000 } else { false } })
 
-                    let inspected = try skopeoInspect("docker://\(second.host)/copy:c")
+                    let inspected = try await skopeoInspect("docker://\(second.host)/copy:c")
                     #expect(inspected["Digest"] == .string(stored.digest.description))
-                    let layers = try skopeoInspect("docker://\(second.host)/copy:c")["Layers"]
+                    let layers = try await skopeoInspect("docker://\(second.host)/copy:c")["Layers"]
                     let resolved = try await source.resolveManifest(for: .linuxAMD64)
                     #expect(layers == .array(resolved.manifest.layers.map { .string($0.digest.description) }))
 
                     // skopeo pulls the copy into an OCI layout: the same manifest and blobs arrive.
                     let layout = work.path + "/pulled"
-                    try runProgram("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
+                    try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
                     let pulled = try await LayoutSource(LayoutReference(directory: layout, tag: "p")).resolveManifest(for: .linuxAMD64)
                     #expect(pulled.descriptor.digest == stored.digest)
                     for blob in resolved.manifest.layers + [resolved.manifest.config] {
@@ -120,9 +120,9 @@ struct RegistryTests {
     @Test func mountsBlobsFromAnotherRepositoryOfTheSameRegistry() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry { registry in
-            try image.push(to: registry, repository: "test")
+            try await image.push(to: registry, repository: "test")
             try await withRegistryClient(options: plainHTTP) { client in
                 let source = try registrySource(client, "docker://\(registry.host)/test:t")
                 let destination = try registryDestination(client, "docker://\(registry.host)/mounted:m")
@@ -131,7 +131,7 @@ struct RegistryTests {
                 let mounts = events.all.filter { if case .mounted(_, let from) = $0 { from.repository == "test" } else { false } }
                 #expect(mounts.count == 3)
                 #expect(!events.all.contains { if case .read = $0 { true } else { false } })
-                #expect(try skopeoInspect("docker://\(registry.host)/mounted:m")["Digest"] == .string(stored.digest.description))
+                #expect(try await skopeoInspect("docker://\(registry.host)/mounted:m")["Digest"] == .string(stored.digest.description))
             }
         }
     }
@@ -139,10 +139,10 @@ struct RegistryTests {
     @Test func chunkedUploadSendsSeveralPatches() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry { first in
             try await withLocalRegistry { second in
-                try image.push(to: first, repository: "test")
+                try await image.push(to: first, repository: "test")
                 var options = plainHTTP
                 options.uploadMode = .chunked(chunkSize: 64 << 10)
                 try await withRegistryClient(options: options) { client in
@@ -154,7 +154,7 @@ struct RegistryTests {
                     let big = try #require(resolved.manifest.layers.max { $0.size < $1.size })
                     let patches = events.all.filter { if case .uploaded(big.digest, _) = $0 { true } else { false } }
                     #expect(patches.count == Int((big.size + (64 << 10) - 1) / (64 << 10)))
-                    #expect(try skopeoInspect("docker://\(second.host)/chunked:c")["Digest"] == .string(stored.digest.description))
+                    #expect(try await skopeoInspect("docker://\(second.host)/chunked:c")["Digest"] == .string(stored.digest.description))
                     // The chunks were reassembled in order: reading the blob back verifies its digest.
                     let copy = try registrySource(client, "docker://\(second.host)/chunked:c")
                     var total = 0
@@ -180,9 +180,9 @@ struct RegistryTests {
     @Test func tamperedBlobInRegistryStorageIsRefused() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry { registry in
-            try image.push(to: registry, repository: "test")
+            try await image.push(to: registry, repository: "test")
             try await withRegistryClient(options: plainHTTP) { client in
                 let source = try registrySource(client, "docker://\(registry.host)/test:t")
                 let resolved = try await source.resolveManifest(for: .linuxAMD64)
@@ -241,9 +241,9 @@ struct RegistryAuthenticationTests {
     @Test func basicAuthRefusesWithoutCredentialsAndWorksWithAnAuthFile() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        let image = try TestImage(in: work.path)
+        let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry(authentication: .htpasswd(user: "alice", password: "s3cret")) { registry in
-            try runProgram("skopeo", [
+            try await runProgramOffPool("skopeo", [
                 "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
                 "oci:\(image.layout):t", "docker://\(registry.host)/private:t",
             ])
@@ -282,7 +282,7 @@ struct RegistryAuthenticationTests {
                 let source = try registrySource(client, "docker://\(registry.host)/private:t")
                 let destination = try registryDestination(client, "docker://\(registry.host)/private-copy:c")
                 let stored = try await ImageCopier().copyImage(from: source, to: destination, tag: "c")
-                let output = try runProgram("skopeo", [
+                let output = try await runProgramOffPool("skopeo", [
                     "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:s3cret", "docker://\(registry.host)/private-copy:c",
                 ])
                 #expect(output.contains(stored.digest.description))

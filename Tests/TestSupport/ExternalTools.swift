@@ -56,7 +56,7 @@ public func runProgram(_ tool: String, _ arguments: [String], environment: [Stri
 }
 
 /// A fresh directory, removed by `remove()`.
-public struct TemporaryDirectory {
+public struct TemporaryDirectory: Sendable {
     public let path: String
 
     public init() throws {
@@ -95,4 +95,19 @@ public func canConnect(port: Int) -> Bool {
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketDescriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
+}
+
+/// Runs blocking work (a program to completion, a wait) on a thread of its own. Tests are async, and the cooperative
+/// pool has one thread a core: a test that blocks one waits with it, and an in-process Coordinator of another test
+/// then cannot answer.
+public func offThePool<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Swift.Result { try body() }) }
+    }
+}
+
+/// ``runProgram(_:_:environment:)`` off the cooperative pool.
+@discardableResult
+public func runProgramOffPool(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> String {
+    try await offThePool { try runProgram(tool, arguments, environment: environment) }
 }

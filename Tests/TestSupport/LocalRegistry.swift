@@ -3,8 +3,9 @@ import Testing
 
 /// A real registry (Debian's docker-registry, distribution 2.8) on a free loopback port, with its storage in a
 /// temporary directory.
-public final class LocalRegistry {
-    public enum Authentication {
+/// Immutable once started; `stop()` only signals and reaps the process.
+public final class LocalRegistry: @unchecked Sendable {
+    public enum Authentication: Sendable {
         case none
         /// HTTP Basic against an htpasswd file with this one user.
         case htpasswd(user: String, password: String)
@@ -67,14 +68,15 @@ public final class LocalRegistry {
         let configurationPath = directory.path + "/config.yml"
         try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
         process = Process()
-        // setpriv kills the registry if this test process dies, so that not even a crashed run leaves it behind.
-        if let setpriv = Tools.path("setpriv") {
-            process.executableURL = URL(fileURLWithPath: setpriv)
-            process.arguments = ["--pdeathsig", "KILL", Tools.path("docker-registry")!, "serve", configurationPath]
-        } else {
-            process.executableURL = URL(fileURLWithPath: Tools.path("docker-registry")!)
-            process.arguments = ["serve", configurationPath]
-        }
+        // A shell watches this test process and stops the registry when it is gone, so that not even a crashed run
+        // leaves a registry behind (a parent-death signal would follow the spawning thread, not the process).
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [
+            "-c",
+            #"trap 'kill "$child" 2>/dev/null; exit 0' TERM INT; "$1" serve "$2" & child=$!; "#
+                + #"while kill -0 "$3" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done; kill "$child" 2>/dev/null; wait "$child""#,
+            "sh", Tools.path("docker-registry")!, configurationPath, "\(getpid())",
+        ]
         let log = directory.path + "/registry.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: log)
@@ -104,7 +106,7 @@ public final class LocalRegistry {
 public func withLocalRegistry<Result>(
     authentication: LocalRegistry.Authentication = .none, _ body: (LocalRegistry) async throws -> Result
 ) async throws -> Result {
-    let registry = try LocalRegistry(authentication: authentication)
+    let registry = try await offThePool { try LocalRegistry(authentication: authentication) }
     do {
         let result = try await body(registry)
         registry.stop()
@@ -117,9 +119,14 @@ public func withLocalRegistry<Result>(
 
 /// A small OCI image built with umoci: two layers (a 300 KiB random file, so that chunked uploads take several
 /// chunks, and a text file) and a configuration with every field `cloister convert` reads.
-public struct TestImage {
+public struct TestImage: Sendable {
     public let layout: String
     public let tag = "t"
+
+    /// Builds the image off the cooperative pool.
+    public static func make(in directory: String) async throws -> TestImage {
+        try await offThePool { try TestImage(in: directory) }
+    }
 
     public init(in directory: String) throws {
         layout = directory + "/image"
@@ -141,8 +148,8 @@ public struct TestImage {
     }
 
     /// Pushes the image to `registry` as `repository:t`.
-    public func push(to registry: LocalRegistry, repository: String) throws {
-        try runProgram("skopeo", [
+    public func push(to registry: LocalRegistry, repository: String) async throws {
+        try await runProgramOffPool("skopeo", [
             "--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(registry.host)/\(repository):\(tag)",
         ])
     }
