@@ -273,11 +273,21 @@ final class Coordinator: @unchecked Sendable {
     var machineDirectory: String { directory.file("data/simulated-sgx-machine") }
     var clientURL: String { "https://127.0.0.1:\(clientPort)" }
 
+    /// Another test can take a free port between its choice and the Coordinator's bind: then the start is tried again
+    /// on new ports.
     init(directory: TestDirectory) throws {
         self.directory = directory
-        clientPort = try freePort()
-        marblePort = try freePort()
-        server = try Self.start(directory: directory, clientPort: clientPort, marblePort: marblePort)
+        var attempt = 0
+        while true {
+            let (client, marble) = (try freePort(), try freePort())
+            let server = try Self.start(directory: directory, clientPort: client, marblePort: marble)
+            for _ in 0..<600 where server.isRunning && !server.log.contains("server=marble API") { usleep(50_000) }
+            attempt += 1
+            if server.isRunning || !server.log.contains("Address already in use") || attempt == 3 {
+                (clientPort, marblePort, self.server) = (client, marble, server)
+                break
+            }
+        }
         rootPath = directory.file("coordinator-root.pem")
         try waitForRoot(writingTo: rootPath)
     }
