@@ -22,15 +22,17 @@ public struct SharedLibraries: Sendable, Hashable {
     /// The closure of `program`'s `DT_NEEDED` libraries on this machine.
     public static func resolve(program: String) throws(ConversionError) -> SharedLibraries {
         let systemDirectories = configuredDirectories() + defaultDirectories
+        // Only what each file says about its libraries is kept: a program and its libraries can be tens of megabytes each.
         let root = try readELF(program)
+        let interpreter = root.interpreter
         var libraries: [Library] = []
         var seen: Set<String> = []
-        var queue: [(file: ELFFile, path: String)] = [(root, program)]
+        var queue: [(dynamic: ELFFile.DynamicInfo?, path: String)] = [(root.dynamic, program)]
         while !queue.isEmpty {
-            let (file, path) = queue.removeFirst()
-            for name in file.dynamic?.needed ?? [] where seen.insert(name).inserted {
+            let (dynamic, path) = queue.removeFirst()
+            for name in dynamic?.needed ?? [] where seen.insert(name).inserted {
                 let origin = (path as NSString).deletingLastPathComponent
-                let searchPath = (file.dynamic?.runPath ?? file.dynamic?.rPath ?? []).map {
+                let searchPath = (dynamic?.runPath ?? dynamic?.rPath ?? []).map {
                     $0.replacingOccurrences(of: "$ORIGIN", with: origin).replacingOccurrences(of: "${ORIGIN}", with: origin)
                 }
                 guard let found = (searchPath + systemDirectories).lazy.map({ $0 + "/" + name })
@@ -43,10 +45,10 @@ public struct SharedLibraries: Sendable, Hashable {
                 }
                 let resolved = URL(fileURLWithPath: found).resolvingSymlinksInPath().path
                 libraries.append(Library(name: name, path: resolved))
-                queue.append((try readELF(resolved), resolved))
+                queue.append((try readELF(resolved).dynamic, resolved))
             }
         }
-        return SharedLibraries(interpreter: root.interpreter, libraries: libraries)
+        return SharedLibraries(interpreter: interpreter, libraries: libraries)
     }
 
     /// The directories `/etc/ld.so.conf` lists, following its `include` lines.
@@ -76,13 +78,32 @@ public struct SharedLibraries: Sendable, Hashable {
         return names.sorted().filter { fnmatch(namePattern, $0, 0) == 0 }.map { parent + "/" + $0 }
     }
 
+    /// The file read once, straight into the array the parser takes.
     private static func readELF(_ path: String) throws(ConversionError) -> ELFFile {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        var status = stat()
+        guard descriptor >= 0, fstat(descriptor, &status) == 0 else {
+            if descriptor >= 0 { close(descriptor) }
+            throw ConversionError(.unusableInput, path, found: "an unreadable file (\(String(cString: strerror(errno))))", expected: "a readable program", hint: "check the path")
+        }
+        defer { close(descriptor) }
+        let size = Int(status.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            while count < size {
+                let read = Glibc.read(descriptor, buffer.baseAddress! + count, size - count)
+                if read < 0 && errno == EINTR { continue }
+                guard read > 0 else { failed = true; break }
+                count += read
+            }
+        }
+        guard !failed else {
+            throw ConversionError(.unusableInput, path, found: "a read error (\(String(cString: strerror(errno))))", expected: "a readable program", hint: "check the file")
+        }
         do {
-            return try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)))
-        } catch let error as ELFError {
-            throw ConversionError(.unusableInput, path, found: "\(error)", expected: "an x86-64 ELF program or library", hint: "name the program itself, not a script")
+            return try ELFFile(bytes: bytes)
         } catch {
-            throw ConversionError(.unusableInput, path, found: "an unreadable file (\(error.localizedDescription))", expected: "a readable program", hint: "check the path")
+            throw ConversionError(.unusableInput, path, found: "\(error)", expected: "an x86-64 ELF program or library", hint: "name the program itself, not a script")
         }
     }
 }
