@@ -112,6 +112,14 @@ struct ConvertEndToEndTests {
                 let converted = try await fixture.cloisterJSON(["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
                 #expect(converted["mrenclave"] as? String == fromRegistry.mrEnclave, "\(source) measures as the registry image does")
             }
+            // On a terminal the conversion shows each layer's progress; without one (as above) it prints none.
+            let quiet = try await fixture.cloister(["convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/quiet:t"] + fixture.conversionFlags)
+            #expect(quiet.exitCode == 0 && !quiet.standardError.contains("Copying blob"), "\(quiet.standardError)")
+            let command = ([ConvertFixture.cloister.url.path, "convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/tty:t"]
+                + fixture.conversionFlags).map { "'\($0)'" }.joined(separator: " ")
+            let onTerminal = try await runProgramOffPool("script", ["-qec", command + " 2>&1", "/dev/null"])
+            #expect(onTerminal.contains("Copying blob") && onTerminal.contains("done"), "\(onTerminal.suffix(400))")
+
             let damaged = fixture.directory.path + "/damaged.tar"
             try Data("not an archive".utf8).write(to: URL(fileURLWithPath: damaged))
             let refused = try await fixture.cloister(["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)

@@ -188,3 +188,47 @@ import X509
         }
     }
 }
+
+/// The entrypoint of a converted image: Gramine's loader on SGX nodes, the launcher itself in simulation.
+@Suite struct ConvertedImageEntryTests {
+    /// Kept for the test's life: the directory goes with it.
+    let directory: TemporaryDirectory
+
+    init() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    func application() throws -> String {
+        try """
+            [loader.entrypoint]
+            uri = "file:/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so"
+            """.write(toFile: directory.file("entrypoint.manifest.sgx"), atomically: true, encoding: .utf8)
+        return directory.file("entrypoint")
+    }
+
+    @Test func onSGXNodesGramineStartsTheEnclaveAsGramineSGXWould() throws {
+        let application = try application()
+        let plan = try ConvertedImageEntry.plan(arguments: ["premain", "--converted-image", application], environment: [:])
+        let loader = "/gramine/lib/x86_64-linux-gnu/gramine/sgx/loader"
+        #expect(plan == .startEnclave(loader: loader, arguments: [loader, "/gramine/lib/x86_64-linux-gnu/gramine/sgx/libpal.so", "init", application]))
+    }
+
+    @Test func simulationRunsTheLauncherWithTheApplication() throws {
+        let application = try application()
+        let plan = try ConvertedImageEntry.plan(
+            arguments: ["premain", "--converted-image", application], environment: ["CLOISTER_PLATFORM": "simulation", "PATH": "/bin"])
+        #expect(plan == .simulate(environment: ["CLOISTER_PLATFORM": "simulation", "PATH": "/bin", "CLOISTER_GRAMINE_APPLICATION": application], arguments: ["premain"]))
+    }
+
+    @Test func hostArgumentsAndUnknownPlatformsAreRefused() throws {
+        let application = try application()
+        let extra = try #require(throws: LauncherError.self) {
+            try ConvertedImageEntry.plan(arguments: ["premain", "--converted-image", application, "--evil"], environment: [:])
+        }
+        #expect(extra.hint.contains("loader.argv"))
+        let platform = try #require(throws: LauncherError.self) {
+            try ConvertedImageEntry.plan(arguments: ["premain", "--converted-image", application], environment: ["CLOISTER_PLATFORM": "sgx"])
+        }
+        #expect(platform.subject == "CLOISTER_PLATFORM")
+    }
+}
