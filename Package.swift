@@ -184,6 +184,7 @@ let package = Package(
         .target(
             name: "SealedStore",
             dependencies: [
+                "Hexadecimal",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -207,7 +208,7 @@ let package = Package(
         .target(
             name: "CoordinatorClient",
             dependencies: [
-                "Attestation", "CollateralSources", "CoordinatorAPI", "Platform",
+                "Attestation", "CollateralSources", "CoordinatorAPI", "Hexadecimal", "Platform",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import Hexadecimal
 
 /// The verified Coordinator root certificate kept between runs (MarbleRun's `coordinator-cert.pem`), so that other
 /// tools (curl `--cacert`, openssl) can pin it, and so that a later run notices when a verified Coordinator presents
@@ -47,7 +48,7 @@ public struct CoordinatorRootCache: Sendable {
 
     /// Lower-case hex SHA-256 of a certificate's DER, the fingerprint `openssl x509 -fingerprint -sha256` shows.
     public static func fingerprint(_ der: [UInt8]) -> String {
-        SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: der).hexadecimal
     }
 
     /// Compares the root of a Coordinator that passed verification with the cached one, then caches it.

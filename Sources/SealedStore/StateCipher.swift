@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Hexadecimal
 
 /// The cryptography of the store.
 ///
@@ -120,7 +121,7 @@ struct StateCipher: Sendable {
     }
 
     static func label(_ id: Data) -> String {
-        id.prefix(8).map { String(format: "%02x", $0) }.joined()
+        id.prefix(8).hexadecimal
     }
 
     static func sealDataKey(_ dataKey: SymmetricKey, with sealingKey: SymmetricKey) throws(SealedStoreError) -> Data {

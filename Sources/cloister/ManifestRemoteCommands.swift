@@ -4,6 +4,7 @@ import CoordinatorClient
 import Crypto
 import Foundation
 import Manifest
+import Hexadecimal
 
 /// The manifest file to upload: a full manifest (JSON, or YAML converted as the MarbleRun CLI does) or a package
 /// update (a JSON object with only `Packages`), as the exact bytes the Coordinator stores and hashes.
@@ -22,7 +23,7 @@ enum ManifestUpload {
     }
 
     static func fingerprint(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: bytes).hexadecimal
     }
 
     static func write(_ bytes: some DataProtocol, to path: String) throws(CoordinatorClientError) {

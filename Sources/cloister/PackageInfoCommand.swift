@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gramine
+import Hexadecimal
 
 struct PackageInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,7 +30,7 @@ struct PackageInfoCommand: ParsableCommand {
         } catch {
             try ClientOutput.fail(ClientInputError(message: "\(file): \(error.description)", hint: error.hint), json: json, exitCode: 1)
         }
-        let mrEnclave = hex(sigstruct.mrEnclave), mrSigner = hex(sigstruct.mrSigner)
+        let mrEnclave = sigstruct.mrEnclave.hexadecimal, mrSigner = sigstruct.mrSigner.hexadecimal
         let package: [String: ClientJSON] = [
             "SignerID": .string(mrSigner), "ProductID": .int(Int(sigstruct.productID)),
             "SecurityVersion": .int(Int(sigstruct.securityVersion)), "Debug": .bool(sigstruct.isDebug),
@@ -54,6 +55,4 @@ struct PackageInfoCommand: ParsableCommand {
                 """)
         }
     }
-
-    private func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }

@@ -1,6 +1,7 @@
 import Attestation
 import CollateralSources
 import Foundation
+import Hexadecimal
 
 /// Every field of a parsed quote, named and typed, in quote order.
 enum QuoteInspection {
@@ -124,7 +125,7 @@ enum QuoteInspection {
                 ("issuingCA", .string(pck.authority.rawValue)),
                 ("notValidBefore", .string(QuoteInput.iso8601(pck.notValidBefore))),
                 ("notValidAfter", .string(QuoteInput.iso8601(pck.notValidAfter))),
-                ("fmspc", .string(sgx.fmspc.map { String(format: "%02X", $0) }.joined())),
+                ("fmspc", .string(sgx.fmspc.hexadecimal.uppercased())),
                 ("ppid", .bytes(sgx.ppid)),
                 ("cpuSVN", .bytes(sgx.cpuSVN)),
                 ("pceSVN", .number(sgx.pceSVN)),

@@ -1,5 +1,6 @@
 import Attestation
 import Foundation
+import Hexadecimal
 
 /// The outcome of `cloister quote verify`, as a readable report or as JSON with the same content.
 struct QuoteVerificationReport {
@@ -39,7 +40,7 @@ struct QuoteVerificationReport {
                 ("qeTCBLevel", level(verified.qeTCBLevel)),
                 ("tdxModuleTCBLevel", .optional(verified.tdxModuleTCBLevel.map(level))),
                 ("tcbDate", .string(QuoteInput.iso8601(verified.tcbDate))),
-                ("fmspc", .string(verified.pck.fmspc.map { String(format: "%02X", $0) }.joined())),
+                ("fmspc", .string(verified.pck.fmspc.hexadecimal.uppercased())),
                 ("collateralExpiry", .string(QuoteInput.iso8601(verified.collateralExpiry))),
             ]
         }
@@ -93,7 +94,7 @@ struct QuoteVerificationReport {
             if let module = verified.tdxModuleTCBLevel {
                 lines.append("TDX module:   level of \(module.tcbDateText), \(module.svns)")
             }
-            lines.append("FMSPC:        \(verified.pck.fmspc.map { String(format: "%02X", $0) }.joined())")
+            lines.append("FMSPC:        \(verified.pck.fmspc.hexadecimal.uppercased())")
             lines.append("valid until:  \(QuoteInput.iso8601(verified.collateralExpiry)) (earliest nextUpdate/notAfter of the collateral used)")
         }
         if let error = explanation.error {
