@@ -163,12 +163,7 @@ extension Coordinator {
         }
         let lowered = Self.loweredSecurityVersions(effective: effectivePackages(), updated: candidate.content.packages)
         let now = configuration.clock()
-        var newPKI = pki
-        do {
-            try newPKI.rotateIntermediate(now: now)
-        } catch {
-            throw Self.cryptographyError(error, "replacing the intermediate certificate")
-        }
+        let newPKI = try rotatedIntermediate(now: now)
         var core = core
         if changes.rotatesRootSecret {
             core.previousRootSecret = core.rootSecret
@@ -217,6 +212,18 @@ extension Coordinator {
         return recoverySecrets
     }
 
+    /// The PKI with a new intermediate certificate, as every update makes one; the state keeps the old PKI until the
+    /// update commits.
+    private func rotatedIntermediate(now: Date) throws(CoordinatorError) -> CoordinatorPKI {
+        var rotated = pki
+        do {
+            try rotated.rotateIntermediate(now: now)
+        } catch {
+            throw Self.cryptographyError(error, "replacing the intermediate certificate")
+        }
+        return rotated
+    }
+
     /// The packages whose minimum SecurityVersion a full update lowers: below the effective one (the manifest's, or
     /// one raised by a package update), or no longer set while the package is still matched by its signer. MarbleRun
     /// resets raised versions without a word.
@@ -243,12 +250,7 @@ extension Coordinator {
             }
         }
         let now = configuration.clock()
-        var newPKI = pki
-        do {
-            try newPKI.rotateIntermediate(now: now)
-        } catch {
-            throw Self.cryptographyError(error, "replacing the intermediate certificate")
-        }
+        let newPKI = try rotatedIntermediate(now: now)
         var core = core
         let keptSymmetric = core.sharedSecrets.filter { $0.value.certificate.isEmpty }
         let shared = try Self.generateSharedSecrets(current, keeping: keptSymmetric, pki: newPKI, now: now)
