@@ -40,11 +40,11 @@ public struct CollateralBundleFile: CollateralSource {
 
     public func collateral(for request: CollateralRequest) async throws(CollateralSourceError) -> Collateral {
         let collateral = try load()
-        struct Platform: Decodable {
+        struct TCBInfoPlatform: Decodable {
             let id: String?
             let fmspc: String?
         }
-        let platform = try? JSONDecoder().decode(Platform.self, from: Data(collateral.tcbInfo))
+        let platform = try? JSONDecoder().decode(TCBInfoPlatform.self, from: Data(collateral.tcbInfo))
         let tee = platform?.id ?? "SGX"
         let fmspc = platform?.fmspc?.uppercased() ?? "unknown"
         guard tee == request.tee.rawValue, fmspc == request.fmspc else {
