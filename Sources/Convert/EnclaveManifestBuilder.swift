@@ -71,7 +71,7 @@ enum EnclaveSizing {
     ]
 
     static func hints(for paths: [String], settings: EnclaveSettings) -> [String] {
-        let size = EnclaveParametersSize.parse(settings.size) ?? 0
+        let size = EnclaveParameters.parseSize(settings.size) ?? 0
         var hints: [String] = []
         for runtime in runtimes where paths.contains(where: { $0.contains(runtime.fragment) }) {
             if size < runtime.size || settings.maxThreads < runtime.threads {
@@ -81,14 +81,5 @@ enum EnclaveSizing {
             }
         }
         return Array(Set(hints)).sorted()
-    }
-}
-
-/// `sgx.enclave_size` as a byte count, read the way the signer reads it.
-enum EnclaveParametersSize {
-    static func parse(_ text: String) -> UInt64? {
-        var sgx = TOMLTable()
-        sgx["enclave_size"] = .string(text)
-        return try? EnclaveParameters(manifest: TOMLTable(["sgx": .table(sgx)])).size
     }
 }

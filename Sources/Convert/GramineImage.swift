@@ -28,6 +28,8 @@ extension GramineInstallation {
                         }
                     }
                     try reader.finish { event throws(TarError) in try extraction.apply(event) }
+                } catch let error as TarError where error.kind == .inputFailed {
+                    throw ConversionError(.unusableInput, error.entry ?? directory, found: error.found, expected: error.expected, hint: error.hint)
                 } catch let error as TarError {
                     throw LayerScan.refusal(error, layer: "\(layer.digest) of --gramine \(reference)")
                 } catch {
@@ -66,31 +68,49 @@ struct GramineExtraction {
             prefixes.insert(String(path[..<range.lowerBound]))
             let target = directory + path
             let name = (path as NSString).lastPathComponent
-            if name.hasPrefix(".wh.") {
-                try? FileManager.default.removeItem(atPath: (target as NSString).deletingLastPathComponent + "/" + name.dropFirst(4))
-                return
-            }
-            try? FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try? FileManager.default.removeItem(atPath: target)
-            switch entry.kind {
-            case .directory:
-                try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-            case .symbolicLink:
-                try? FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: entry.linkTarget)
-            case .hardLink:
-                let linked = directory + (try RootFilesystem.normalize(entry.linkTarget))
-                try? FileManager.default.copyItem(atPath: linked, toPath: target)
-            case .regularFile:
-                FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: Int(entry.mode & 0o777)])
-                output = FileHandle(forWritingAtPath: target)
-            default:
-                return
+            do {
+                if name.hasPrefix(".wh.") {
+                    let hidden = (target as NSString).deletingLastPathComponent + "/" + name.dropFirst(4)
+                    if FileManager.default.fileExists(atPath: hidden) { try FileManager.default.removeItem(atPath: hidden) }
+                    return
+                }
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                if (try? FileManager.default.attributesOfItem(atPath: target)) != nil { try FileManager.default.removeItem(atPath: target) }
+                switch entry.kind {
+                case .directory:
+                    try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+                case .symbolicLink:
+                    try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: entry.linkTarget)
+                case .hardLink:
+                    try FileManager.default.copyItem(atPath: directory + (try RootFilesystem.normalize(entry.linkTarget)), toPath: target)
+                case .regularFile:
+                    guard FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: Int(entry.mode & 0o777)]),
+                        let handle = FileHandle(forWritingAtPath: target)
+                    else { throw CocoaError(.fileWriteUnknown) }
+                    output = handle
+                default:
+                    return
+                }
+            } catch let error as TarError {
+                throw error
+            } catch {
+                throw Self.failure(path, error)
             }
         case .content(let bytes):
-            try? output?.write(contentsOf: Data(bytes))
+            do {
+                try output?.write(contentsOf: Data(bytes))
+            } catch {
+                throw Self.failure("a Gramine file", error)
+            }
         case .entryEnd, .archiveEnd:
             try? output?.close()
             output = nil
         }
+    }
+
+    private static func failure(_ path: String, _ error: any Error) -> TarError {
+        TarError(
+            .inputFailed, "a Gramine file could not be copied out of the image", found: "\(error.localizedDescription)",
+            expected: "a writable temporary directory", entry: path, offset: nil, hint: "check TMPDIR and free space")
     }
 }

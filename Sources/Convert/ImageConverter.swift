@@ -110,7 +110,11 @@ public struct ImageConverter: Sendable {
         let added = try addedFiles()
         let trusted = imageFiles.filter { file in !added.contains { $0.imagePath == file.path } }.map { ($0.path, $0.sha256) }
             + added.map { ($0.imagePath, $0.sha256) }
-        let libos = try added.first { $0.imagePath.hasSuffix("/libsysdb.so") }.map(\.sha256).unwrap("the Gramine LibOS")
+        guard let libos = added.first(where: { $0.imagePath.hasSuffix("/libsysdb.so") })?.sha256 else {
+            throw ConversionError(
+                .unusableInput, "--gramine \(request.gramine.prefix)", found: "no libsysdb.so among the files taken from it",
+                expected: "Gramine's LibOS", hint: "give a complete Gramine installation")
+        }
         let manifest = EnclaveManifestBuilder(
             invocation: invocation, trustedFiles: trusted, libosSHA256: libos, settings: request.enclave
         ).manifest()
@@ -267,14 +271,5 @@ public struct ImageConverter: Sendable {
         default:
             return ConversionError(.transfer, "the transfer", found: "\(error)", expected: "a completed transfer", hint: "check the registry and retry")
         }
-    }
-}
-
-extension Optional {
-    func unwrap(_ what: String) throws(ConversionError) -> Wrapped {
-        guard let self else {
-            throw ConversionError(.unusableInput, what, found: "nothing", expected: "\(what) among the added files", hint: "check --gramine")
-        }
-        return self
     }
 }

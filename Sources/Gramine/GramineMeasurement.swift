@@ -42,7 +42,7 @@ public struct EnclaveParameters: Sendable, Hashable {
     }
 
     /// gramine's `parse_size`: an upper-case K/M/G suffix scales; the rest is read like Python's `int(text, 0)`.
-    static func parseSize(_ text: String) -> UInt64? {
+    public static func parseSize(_ text: String) -> UInt64? {
         var body = Substring(text)
         var scale: UInt64 = 1
         switch body.last {
