@@ -154,11 +154,24 @@ let package = Package(
                 "CollateralSources",
                 "Manifest",
                 "Coordinator", "CoordinatorPKI", "CoordinatorServer", "Platform", "SealedStore",
-                "CoordinatorClient", "CoordinatorAPI", "StrictJSON", "Hexadecimal",
+                "CoordinatorClient", "CoordinatorAPI", "StrictJSON", "Hexadecimal", "Injector", "InjectorServer",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "Injector", dependencies: ["StrictJSON"]),
+        .target(
+            name: "InjectorServer",
+            dependencies: [
+                "Injector",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -322,6 +335,11 @@ let package = Package(
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "KubernetesTests",
+            dependencies: ["Injector", "TestSupport"],
+            exclude: ["chart_check.py", "webhook_check.py", "values", "reviews"]
+        ),
         .testTarget(
             name: "AttestationTests",
             dependencies: [

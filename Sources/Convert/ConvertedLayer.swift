@@ -18,8 +18,10 @@ public enum ConvertedImageLayout {
     /// The Gramine installation prefix inside the image.
     public static let graminePrefix = "/gramine"
 
-    /// The image's entrypoint: the launcher through its own dynamic loader, in converted-image mode.
-    public static let entrypoint = [loader, "--library-path", libraryDirectory, launcher, "--converted-image", application]
+    /// The launcher run through its own dynamic loader, whatever the image's own libraries.
+    public static let loaderEntrypoint = [loader, "--library-path", libraryDirectory, launcher]
+    /// The image's entrypoint: the launcher in converted-image mode.
+    public static let entrypoint = loaderEntrypoint + ["--converted-image", application]
 
     public enum Label {
         public static let mrEnclave = "org.cloister.mrenclave"
@@ -105,6 +107,13 @@ struct LayerFile: Sendable, Hashable {
     }
 }
 
+/// A directory the new layer creates, with its mode and owner.
+struct LayerDirectory: Sendable, Hashable {
+    var mode: UInt32 = 0o755
+    var uid: UInt64 = 0
+    var gid: UInt64 = 0
+}
+
 /// The new layer as a gzip blob on disk, with its digest, size and diff ID.
 struct WrittenLayer: Sendable {
     let path: String
@@ -114,7 +123,9 @@ struct WrittenLayer: Sendable {
 
     /// Writes `files` (and the directories above them, plus `directories` with their modes) as a deterministic tar,
     /// gzip-compressed, to a new file in `directory`.
-    static func write(files: [LayerFile], extra: [(imagePath: String, bytes: [UInt8])], directories: [String: UInt32], to directory: String) throws(ConversionError) -> WrittenLayer {
+    static func write(
+        files: [LayerFile], extra: [(imagePath: String, bytes: [UInt8])], directories: [String: LayerDirectory], to directory: String
+    ) throws(ConversionError) -> WrittenLayer {
         let path = directory + "/layer-\(UUID().uuidString).tar.gz"
         guard FileManager.default.createFile(atPath: path, contents: nil), let output = FileHandle(forWritingAtPath: path) else {
             throw ConversionError(.unusableInput, directory, found: "a directory where no file can be created", expected: "a writable temporary directory", hint: "set TMPDIR to a writable directory")
@@ -145,12 +156,12 @@ struct WrittenLayer: Sendable {
             for file in files.map(\.imagePath) + extra.map(\.imagePath) {
                 var parent = (file as NSString).deletingLastPathComponent
                 while parent != "/" && !parent.isEmpty {
-                    if allDirectories[parent] == nil { allDirectories[parent] = 0o755 }
+                    if allDirectories[parent] == nil { allDirectories[parent] = LayerDirectory() }
                     parent = (parent as NSString).deletingLastPathComponent
                 }
             }
-            for (directory, mode) in allDirectories.sorted(by: { $0.key < $1.key }) {
-                try writer.writeHeaderOnly(.directory(String(directory.dropFirst()), mode: mode), to: tar)
+            for (directory, owner) in allDirectories.sorted(by: { $0.key < $1.key }) {
+                try writer.writeHeaderOnly(.directory(String(directory.dropFirst()), mode: owner.mode, uid: owner.uid, gid: owner.gid), to: tar)
             }
             for file in files.sorted(by: { $0.imagePath < $1.imagePath }) {
                 let descriptor = open(file.hostPath, O_RDONLY | O_CLOEXEC)

@@ -125,7 +125,7 @@ public struct ImageConverter: Sendable {
                 (ConvertedImageLayout.application + ".manifest.sgx", signed.manifestSGX),
                 (ConvertedImageLayout.application + ".sig", signed.sigStruct.bytes),
             ],
-            directories: [ConvertedImageLayout.runDirectory: 0o1777], to: request.temporaryDirectory)
+            directories: [ConvertedImageLayout.runDirectory: LayerDirectory(mode: 0o1777)], to: request.temporaryDirectory)
         defer { try? FileManager.default.removeItem(atPath: layer.path) }
         let isDocker = resolved.manifest.mediaType == .dockerManifest
         let stored = try await transfer { () async throws(ImageTransferError) in

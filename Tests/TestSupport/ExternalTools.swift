@@ -3,7 +3,9 @@ import Testing
 
 /// External programs the tests drive, found on PATH.
 public enum Tools {
+    /// `name` on PATH, or `name` itself when it is a path to an executable.
     public static func path(_ name: String) -> String? {
+        if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
