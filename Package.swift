@@ -143,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "ConvertTests",
             dependencies: [
-                "Convert", "Gramine", "OCI", "Tar", "TestSupport",
+                "Convert", "Gramine", "Injector", "OCI", "Tar", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

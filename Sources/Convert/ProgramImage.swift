@@ -36,7 +36,7 @@ public struct ProgramImage: Sendable {
     public var environment: [String] = []
     public var exposedPorts: [String] = []
     public var workingDirectory: String
-    /// Directories the non-root user owns (mode 0755), e.g. its home and data directory.
+    /// Directories the non-root user owns (mode 0755), e.g. its home and data directory; the working directory is root's.
     public var ownedDirectories: [String] = []
     /// Extra host files copied to the same path, such as the CA bundle.
     public var extraFiles: [String] = [caBundle]
@@ -91,7 +91,8 @@ public struct ProgramImage: Sendable {
     public func write() async throws(ConversionError) -> ProgramImageResult {
         let files = try files()
         var directories = ["/tmp": LayerDirectory(mode: 0o1777)]
-        for owned in ownedDirectories + [workingDirectory] {
+        if workingDirectory != "/" { directories[workingDirectory] = LayerDirectory() }
+        for owned in ownedDirectories {
             directories[owned] = LayerDirectory(mode: 0o755, uid: Self.nonRootUser, gid: Self.nonRootUser)
         }
         let layer = try WrittenLayer.write(files: files, extra: [], directories: directories, to: temporaryDirectory)

@@ -41,7 +41,9 @@ struct MarbleAPIServer: Service {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // At IPPROTO_TCP: `.socketOption(.tcp_nodelay)` would set option 1 at SOL_SOCKET, which is SO_DEBUG, refused
+            // to a process without CAP_NET_ADMIN (a non-root container), so that every marble connection was closed.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 connections.track(channel)
                 return channel.eventLoop.makeCompletedFuture {

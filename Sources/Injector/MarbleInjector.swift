@@ -19,7 +19,7 @@ public struct MarbleInjector: Sendable {
     public let sgxResource: String
     public let clusterDomain: String
     /// In simulation, the node directory holding the simulated SGX machine that the Coordinator shares; marbles get
-    /// it mounted and no SGX resources (the nodes have none).
+    /// it mounted, `CLOISTER_PLATFORM=simulation` and no SGX resources (the nodes have none).
     public let simulationMachinePath: String?
     /// The Coordinator's root certificate (PEM) as a user verified it (`cloister certificate root`): marbles refuse a
     /// Coordinator that does not chain to it (`CLOISTER_COORDINATOR_ROOT_CA`). Unknown until someone verified it.
@@ -79,7 +79,7 @@ public struct MarbleInjector: Sendable {
             ("EDG_MARBLE_TYPE", marbleType),
             ("EDG_MARBLE_DNS_NAMES", "\(marbleType),\(marbleType).\(namespace),\(marbleType).\(namespace).svc.\(clusterDomain)".lowercased()),
             ("EDG_MARBLE_UUID_FILE", "\(uuidDirectory)/uuid-file"),
-        ] + (simulationMachinePath == nil ? [] : [("CLOISTER_SIMULATION_STATE_DIR", Self.simulatedMachineMountPath)])
+        ] + (simulationMachinePath == nil ? [] : [("CLOISTER_PLATFORM", "simulation"), ("CLOISTER_SIMULATION_STATE_DIR", Self.simulatedMachineMountPath)])
             + (coordinatorRootPEM.map { [("CLOISTER_COORDINATOR_ROOT_CA", $0)] } ?? [])
         var mounts = [(Self.uuidVolumeName, uuidDirectory)]
         if simulationMachinePath != nil { mounts.append((Self.simulatedMachineVolumeName, Self.simulatedMachineMountPath)) }

@@ -76,7 +76,7 @@ struct ConvertEndToEndTests {
             let rootCertificate = try await fixture.rootCertificate(of: coordinator, chainPath: chain)
 
             let rootfs = try await fixture.unpack("redis-sgx")
-            let container = try RuncContainer(
+            let container = try RuncContainer.marble(
                 bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
                 marbleType: "redis")
             defer { container.stop() }
@@ -91,7 +91,7 @@ struct ConvertEndToEndTests {
             try handle.seekToEnd()
             try handle.write(contentsOf: Data([0x90]))
             try handle.close()
-            let tampered = try RuncContainer(
+            let tampered = try RuncContainer.marble(
                 bundle: (rootfs as NSString).deletingLastPathComponent, coordinator: coordinator, rootCertificate: rootCertificate,
                 marbleType: "redis")
             defer { tampered.stop() }

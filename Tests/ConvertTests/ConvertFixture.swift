@@ -225,44 +225,60 @@ struct ConvertFixture: Sendable {
     }
 }
 
-/// A converted image's bundle run by runc in the host's network namespace, with the simulated Coordinator's machine
-/// bind-mounted and the environment the marble-injector would give the pod.
+/// An unpacked image's bundle run by runc in the host's network namespace, with extra environment and bind mounts.
 final class RuncContainer: Sendable {
     let identifier = "cloister-test-\(UUID().uuidString.prefix(8).lowercased())"
     let bundle: String
     private let process: BackgroundProcess
 
-    init(bundle: String, coordinator: SimulatedCoordinatorProcess, rootCertificate: String, marbleType: String) throws {
+    /// `environment` is added to the image's, replacing variables of the same names; `user` replaces the image's user.
+    init(
+        bundle: String, environment: [String], mounts: [(source: String, destination: String)], user: (uid: Int, gid: Int)? = nil,
+        arguments: [String]? = nil, readOnlyRoot: Bool = false
+    ) throws {
         self.bundle = bundle
         let configPath = bundle + "/config.json"
         var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
         var process = try #require(config["process"] as? [String: Any])
         process["terminal"] = false
-        // The launcher runs as the image's user and reads the simulated machine's keys, files of the Coordinator's
-        // (mode 0600); on SGX hardware the quote comes from the CPU instead.
-        let user = process["user"] as? [String: Any]
-        let (uid, gid) = ((user?["uid"] as? Int) ?? 0, (user?["gid"] as? Int) ?? 0)
-        try runProgram("chown", ["-R", "\(uid):\(gid)", coordinator.machineDirectory.path])
-        let environment = (process["env"] as? [String] ?? []).filter { !$0.hasPrefix("CLOISTER_") && !$0.hasPrefix("EDG_MARBLE_TYPE") }
-        process["env"] = environment + [
-            "CLOISTER_PLATFORM=simulation", "CLOISTER_SIMULATION_STATE_DIR=\(coordinator.machineDirectory.path)",
-            "EDG_MARBLE_TYPE=\(marbleType)", "EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:\(coordinator.marblePort)",
-            "CLOISTER_COORDINATOR_ROOT_CA=\(rootCertificate)",
-        ]
+        let replaced = Set(environment.map { String($0.prefix { $0 != "=" }) })
+        process["env"] = (process["env"] as? [String] ?? []).filter { !replaced.contains(String($0.prefix { $0 != "=" })) } + environment
+        if let user { process["user"] = ["uid": user.uid, "gid": user.gid] }
+        if let arguments { process["args"] = arguments }
         config["process"] = process
         var linux = try #require(config["linux"] as? [String: Any])
         linux["namespaces"] = (linux["namespaces"] as? [[String: Any]] ?? []).filter { $0["type"] as? String != "network" }
         config["linux"] = linux
-        var mounts = config["mounts"] as? [[String: Any]] ?? []
-        mounts.removeAll { $0["destination"] as? String == coordinator.machineDirectory.path }
-        mounts.append([
-            "destination": coordinator.machineDirectory.path, "type": "bind", "source": coordinator.machineDirectory.path,
-            "options": ["rbind", "rw"],
-        ])
-        config["mounts"] = mounts
+        var root = config["root"] as? [String: Any] ?? [:]
+        root["readonly"] = readOnlyRoot
+        config["root"] = root
+        var allMounts = config["mounts"] as? [[String: Any]] ?? []
+        for mount in mounts {
+            allMounts.removeAll { $0["destination"] as? String == mount.destination }
+            allMounts.append(["destination": mount.destination, "type": "bind", "source": mount.source, "options": ["rbind", "rw"]])
+        }
+        config["mounts"] = allMounts
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         self.process = try BackgroundProcess(
-            try #require(Tools.path("runc")), ["run", "--bundle", bundle, identifier], environment: ProcessInfo.processInfo.environment)
+            try #require(Tools.path("runc")), ["run", "--bundle", bundle, identifier], environment: ProcessInfo.processInfo.environment,
+            capturingStandardOutput: true)
+    }
+
+    /// A converted image as a marble of the simulated Coordinator `coordinator`, which runs on this host.
+    static func marble(bundle: String, coordinator: SimulatedCoordinatorProcess, rootCertificate: String, marbleType: String) throws -> RuncContainer {
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
+        // The launcher runs as the image's user and reads the simulated machine's keys, files of the Coordinator's
+        // (mode 0600); on SGX hardware the quote comes from the CPU instead.
+        let user = (config["process"] as? [String: Any])?["user"] as? [String: Any]
+        try runProgram("chown", ["-R", "\((user?["uid"] as? Int) ?? 0):\((user?["gid"] as? Int) ?? 0)", coordinator.machineDirectory.path])
+        return try RuncContainer(
+            bundle: bundle,
+            environment: [
+                "CLOISTER_PLATFORM=simulation", "CLOISTER_SIMULATION_STATE_DIR=\(coordinator.machineDirectory.path)",
+                "EDG_MARBLE_TYPE=\(marbleType)", "EDG_MARBLE_COORDINATOR_ADDR=127.0.0.1:\(coordinator.marblePort)",
+                "CLOISTER_COORDINATOR_ROOT_CA=\(rootCertificate)",
+            ],
+            mounts: [(coordinator.machineDirectory.path, coordinator.machineDirectory.path)])
     }
 
     var log: String { process.log.text }

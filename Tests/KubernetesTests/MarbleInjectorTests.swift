@@ -64,6 +64,7 @@ import Testing
         }
         #expect(volumes.contains { $0.jsonText.contains(#""hostPath":{"path":"/var/lib/cloister/simulated-machine","type":"DirectoryOrCreate"}"#) })
         #expect(operations["/spec/containers/0/env"]?.jsonText.contains(#""name":"CLOISTER_SIMULATION_STATE_DIR","value":"/cloister/simulated-machine""#) == true)
+        #expect(operations["/spec/containers/0/env"]?.jsonText.contains(#""name":"CLOISTER_PLATFORM","value":"simulation""#) == true)
     }
 
     @Test func withoutAVerifiedRootThePodIsAdmittedWithAWarningThatNamesWhatToDo() throws {

@@ -103,7 +103,8 @@ public final class BackgroundProcess: Sendable {
     public let log = StandardError()
     private let waitStatus = Mutex<Int32?>(nil)
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+    /// Standard error (and, with `capturingStandardOutput`, standard output) goes to ``log``.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String], capturingStandardOutput: Bool = false) throws {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
             throw SimulatedCoordinatorProcess.LaunchFailure(description: "pipe() failed: \(String(cString: strerror(errno)))")
@@ -116,7 +117,11 @@ public final class BackgroundProcess: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        if capturingStandardOutput {
+            posix_spawn_file_actions_adddup2(&actions, writing, STDOUT_FILENO)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, writing, STDERR_FILENO)
         // Other tests run concurrently: a descriptor of theirs left open in the Coordinator would keep their pipes
         // from reaching end of file until it exits.
