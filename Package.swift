@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "Tar", targets: ["Tar"]),
         .library(name: "OCI", targets: ["OCI"]),
         .library(name: "Gramine", targets: ["Gramine"]),
+        .library(name: "Injector", targets: ["Injector"]),
+        .library(name: "StrictJSON", targets: ["StrictJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

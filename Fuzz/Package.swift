@@ -22,6 +22,12 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "OCI", package: "Cloister")]
         ),
         .executableTarget(
+            name: "fuzz-admission",
+            dependencies: [
+                "FuzzSupport", .product(name: "Injector", package: "Cloister"), .product(name: "StrictJSON", package: "Cloister"),
+            ]
+        ),
+        .executableTarget(
             name: "fuzz-gramine",
             dependencies: ["FuzzSupport", .product(name: "Gramine", package: "Cloister")]
         ),

@@ -84,6 +84,10 @@ struct ClusterImagesEndToEndTests {
             try await coordinator.waitUntil { canConnect(port: clientPort) && canConnect(port: marblePort) }
 
             let address = "127.0.0.1:\(clientPort)"
+            for probe in ["/healthz", "/readyz"] {
+                let answer = try await runProgramOffPool("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "https://\(address)\(probe)"])
+                #expect(answer == "200", "the chart's \(probe) probe: \(answer)")
+            }
             let verify = ["--accept-simulation", "--simulation-state-directory", machine]
             let status = try await fixture.cloister(["status", address] + verify)
             #expect(status.exitCode == 0, "\(status.standardError)")
