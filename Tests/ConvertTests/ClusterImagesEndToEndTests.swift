@@ -36,6 +36,12 @@ struct ClusterImagesEndToEndTests {
             #expect(settings["Entrypoint"] as? [String] == ["/usr/local/bin/cloister"])
             #expect(settings["Cmd"] as? [String] == ["coordinator"])
 
+            // For SGX nodes the Coordinator image converts like any other image.
+            let sgx = try await fixture.cloisterJSON(
+                ["convert", "docker://\(registry.host)/cloister:t", "docker://\(registry.host)/cloister-sgx:t", "--json"] + fixture.conversionFlags)
+            #expect(sgx["argv"] as? [String] == ["/usr/local/bin/cloister", "coordinator"])
+            #expect((sgx["mrenclave"] as? String)?.count == 64)
+
             let premain = try await fixture.cloisterJSON(
                 ["image", "build", "premain", "--output", "oci:\(fixture.directory.path)/premain:t", "--json", "--revision", "test"])
             let premainFiles = try #require(premain["files"] as? [String])
