@@ -204,7 +204,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "CoordinatorAPI"),
+        .target(name: "CoordinatorAPI", dependencies: ["StrictJSON"]),
         .testTarget(
             name: "CoordinatorClientTests",
             dependencies: [

@@ -28,6 +28,22 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "fuzz-attestation",
+            dependencies: ["FuzzSupport", .product(name: "Attestation", package: "Cloister")]
+        ),
+        .executableTarget(
+            name: "fuzz-manifest",
+            dependencies: ["FuzzSupport", .product(name: "Manifest", package: "Cloister")]
+        ),
+        .executableTarget(
+            name: "fuzz-strictjson",
+            dependencies: ["FuzzSupport", .product(name: "StrictJSON", package: "Cloister")]
+        ),
+        .executableTarget(
+            name: "fuzz-activation",
+            dependencies: ["FuzzSupport", .product(name: "CoordinatorAPI", package: "Cloister")]
+        ),
+        .executableTarget(
             name: "fuzz-gramine",
             dependencies: ["FuzzSupport", .product(name: "Gramine", package: "Cloister")]
         ),

@@ -8,7 +8,6 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
-import StrictJSON
 import Synchronization
 
 /// The marble API (HTTPS with mutual TLS): `POST /api/v2/activate`, on a plain NIO pipeline (TLS, HTTP/1.1,
@@ -102,7 +101,6 @@ struct ActivationEndpoint: Sendable {
 
     /// A quote with its PCK chain is about 5 KiB and a CSR under 1 KiB; anything far larger is not an activation.
     static let maximumBodySize = 256 << 10
-    static let shape = #"{"quote": base64, "csr": base64 DER, "marbleType": string, "uuid": string}"#
 
     struct Answer: Sendable {
         let status: HTTPResponseStatus
@@ -111,27 +109,21 @@ struct ActivationEndpoint: Sendable {
 
     /// The answer to `POST /api/v2/activation-plan`: the file paths an activation of the type will write.
     func plan(body: ByteBuffer) async -> Answer {
-        let marbleType: String
+        let request: ActivationPlanRequest
         do {
-            let document = try JSONParser.parse(Array(body.readableBytesView), maximumDepth: 2)
-            guard case .object(let members) = document, let member = members.last(where: { $0.key == "marbleType" }),
-                case .string(let value) = member.value
-            else { throw JSONSyntaxError(offset: 0, line: 1, column: 1, message: "no string member marbleType") }
-            marbleType = value
+            request = try ActivationPlanRequest(strictJSON: Array(body.readableBytesView))
         } catch {
             return refusal(
                 CoordinatorError(
-                    .badRequest, .malformedRequest, found: "\(error)", expected: Self.planShape,
+                    .badRequest, .malformedRequest, found: error.found, expected: error.expected,
                     hint: "send the marble type the launcher is about to activate"))
         }
         do {
-            return Answer(status: .ok, body: JSendResponse.successBody(try await coordinator.activationPlan(marbleType: marbleType)))
+            return Answer(status: .ok, body: JSendResponse.successBody(try await coordinator.activationPlan(marbleType: request.marbleType)))
         } catch {
             return refusal(error)
         }
     }
-
-    static let planShape = #"{"marbleType": string}"#
 
     /// The answer to anything but `POST /api/v2/activate` and `POST /api/v2/activation-plan`.
     func notAnEndpoint(method: String, path: String) -> Answer {
@@ -139,7 +131,7 @@ struct ActivationEndpoint: Sendable {
     }
 
     func bodyTooLarge() -> Answer {
-        refusal(RequestBody.tooLarge(limit: Self.maximumBodySize, shape: Self.shape, path: ActivationRequest.path))
+        refusal(RequestBody.tooLarge(limit: Self.maximumBodySize, shape: ActivationRequest.shape, path: ActivationRequest.path))
     }
 
     func activate(body: ByteBuffer, clientCertificateDER: [UInt8]?) async -> Answer {
@@ -165,35 +157,14 @@ struct ActivationEndpoint: Sendable {
         }
     }
 
-    /// Reads the request with the strict parser rather than `JSONDecoder`, whose generic decoding was a measurable part
-    /// of each activation's cost. Members are matched exactly; unknown members are ignored; of repeated members the
-    /// last counts.
     static func decodeRequest(_ body: ByteBuffer) throws(CoordinatorError) -> ActivationRequest {
-        func malformed(_ found: String) -> CoordinatorError {
-            CoordinatorError(
-                .badRequest, .malformedRequest, found: found, expected: shape,
+        do {
+            return try ActivationRequest(strictJSON: Array(body.readableBytesView))
+        } catch {
+            throw CoordinatorError(
+                .badRequest, .malformedRequest, found: error.found, expected: error.expected,
                 hint: "byte fields are base64 (standard alphabet, with padding), as Go's encoding/json writes them")
         }
-        let document: JSONValue
-        do {
-            document = try JSONParser.parse(Array(body.readableBytesView), maximumDepth: 4)
-        } catch {
-            throw malformed("a body that is not JSON (\(error))")
-        }
-        guard case .object(let members) = document else { throw malformed("\(document.kindDescription) instead of an object") }
-        var fields: [String: JSONValue] = [:]
-        for member in members { fields[member.key] = member.value }
-        func text(_ name: String) throws(CoordinatorError) -> String {
-            guard let field = fields[name] else { throw malformed("no member \(name)") }
-            guard case .string(let value) = field else { throw malformed("\(name): \(field.kindDescription) instead of a string") }
-            return value
-        }
-        func bytes(_ name: String) throws(CoordinatorError) -> Data {
-            let encoded = try text(name)
-            guard let value = Data(base64Encoded: encoded) else { throw malformed("\(name): \(encoded.count) characters that are not base64") }
-            return value
-        }
-        return ActivationRequest(quote: try bytes("quote"), csr: try bytes("csr"), marbleType: try text("marbleType"), uuid: try text("uuid"))
     }
 
     private func refusal(_ error: CoordinatorError) -> Answer {
