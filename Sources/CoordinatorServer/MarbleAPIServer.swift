@@ -53,7 +53,8 @@ struct MarbleAPIServer: Service {
                         customVerificationCallback: { _, promise in promise.succeed(.certificateVerified) })
                     try channel.pipeline.syncOperations.addHandler(tls)
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(ActivationHTTPHandler(endpoint: activation, tls: tls))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ActivationHTTPHandler(endpoint: activation, peerCertificate: { try? tls.peerCertificate?.toDERBytes() }))
                 }
             }
             .bind(host: address.host, port: address.port).get()
@@ -183,70 +184,37 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
 
     static let drainLimit = 1 << 20
 
-    private enum State {
-        case idle
-        case reading(HTTPRequestHead, arrival: ContinuousClock.Instant, route: Route?)
-        /// The refusal of an oversized body was written; the rest of the body is dropped.
-        case draining(dropped: Int, refusalWritten: EventLoopFuture<Void>)
-        /// The Coordinator is deciding; the connection may be quiet meanwhile.
-        case answering
-    }
-
-    /// The two requests the marble API answers.
-    private enum Route {
-        case activation
-        case plan
-    }
-
     private let endpoint: ActivationEndpoint
-    private let tls: NIOSSLServerHandler
+    /// The client certificate (DER) of the connection, read when an activation arrives.
+    private let peerCertificate: () -> [UInt8]?
     private var date = HTTPDateHeader()
-    private var state = State.idle
-    private var body = ByteBuffer()
+    private var reader = MarbleRequestReader(maximumBodySize: ActivationEndpoint.maximumBodySize, drainLimit: drainLimit)
+    private var arrival = ContinuousClock.now
+    private var refusalWritten: EventLoopFuture<Void>?
 
-    init(endpoint: ActivationEndpoint, tls: NIOSSLServerHandler) {
+    init(endpoint: ActivationEndpoint, peerCertificate: @escaping () -> [UInt8]?) {
         self.endpoint = endpoint
-        self.tls = tls
+        self.peerCertificate = peerCertificate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (unwrapInboundIn(data), state) {
-        case (.head(let head), _):
-            let path = head.uri.prefix { $0 != "?" }
-            let route: Route? =
-                switch (head.method, path) {
-                case (.POST, ActivationRequest.path[...]): .activation
-                case (.POST, ActivationPlanRequest.path[...]): .plan
-                default: nil
-                }
-            state = .reading(head, arrival: .now, route: route)
-            body = context.channel.allocator.buffer(capacity: 0)
-        case (.body(var chunk), .reading(let head, let arrival, .some)):
-            guard body.readableBytes + chunk.readableBytes <= ActivationEndpoint.maximumBodySize else {
-                let written = write(endpoint.bodyTooLarge(), for: head, arrival: arrival, closing: true, context: context)
-                state = .draining(dropped: 0, refusalWritten: written)
-                return
-            }
-            body.writeBuffer(&chunk)
-        case (.body(let chunk), .draining(let dropped, let written)):
-            guard dropped + chunk.readableBytes <= Self.drainLimit else {
-                context.close(promise: nil)
-                return
-            }
-            state = .draining(dropped: dropped + chunk.readableBytes, refusalWritten: written)
-        case (.end, .reading(let head, let arrival, let route)):
-            if let route {
-                answer(route, head, arrival: arrival, context: context)
-            } else {
-                state = .idle
-                let path = String(head.uri.prefix { $0 != "?" })
-                write(endpoint.notAnEndpoint(method: head.method.rawValue, path: path), for: head, arrival: arrival, context: context)
-            }
-        case (.end, .draining(_, let written)):
-            state = .idle
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        case (.body, _), (.end, _):
+        let part = unwrapInboundIn(data)
+        if case .head = part { arrival = .now }
+        switch reader.read(part) {
+        case .none:
             break
+        case .answer(let route, let head, let body):
+            answer(route, head, body: body, context: context)
+        case .notAnEndpoint(let head):
+            let path = String(head.uri.prefix { $0 != "?" })
+            write(endpoint.notAnEndpoint(method: head.method.rawValue, path: path), for: head, context: context)
+        case .refuseTooLarge(let head):
+            refusalWritten = write(endpoint.bodyTooLarge(), for: head, closing: true, context: context)
+        case .close:
+            context.close(promise: nil)
+        case .closeAfterRefusal:
+            (refusalWritten ?? context.eventLoop.makeSucceededVoidFuture()).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            refusalWritten = nil
         }
     }
 
@@ -255,25 +223,22 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
             context.fireUserInboundEventTriggered(event)
             return
         }
-        if case .answering = state { return }
-        context.close(promise: nil)
+        if reader.closesWhenIdle { context.close(promise: nil) }
     }
 
-    private func answer(_ route: Route, _ head: HTTPRequestHead, arrival: ContinuousClock.Instant, context: ChannelHandlerContext) {
-        state = .answering
+    private func answer(_ route: MarbleRequestReader.Route, _ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
         let endpoint = endpoint
-        let body = body
         let answered = context.eventLoop.makePromise(of: ActivationEndpoint.Answer.self)
         switch route {
         case .activation:
-            let certificate = try? tls.peerCertificate?.toDERBytes()
+            let certificate = peerCertificate()
             answered.completeWithTask { await endpoint.activate(body: body, clientCertificateDER: certificate) }
         case .plan:
             answered.completeWithTask { await endpoint.plan(body: body) }
         }
         answered.futureResult.assumeIsolated().whenSuccess { answer in
-            self.state = .idle
-            self.write(answer, for: head, arrival: arrival, context: context)
+            self.reader.answered()
+            self.write(answer, for: head, context: context)
         }
     }
 
@@ -281,8 +246,7 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
     /// closes it once the answer is out.
     @discardableResult
     private func write(
-        _ answer: ActivationEndpoint.Answer, for request: HTTPRequestHead, arrival: ContinuousClock.Instant, closing: Bool = false,
-        context: ChannelHandlerContext
+        _ answer: ActivationEndpoint.Answer, for request: HTTPRequestHead, closing: Bool = false, context: ChannelHandlerContext
     ) -> EventLoopFuture<Void> {
         let path = String(request.uri.prefix { $0 != "?" })
         endpoint.metrics.recordRequest(

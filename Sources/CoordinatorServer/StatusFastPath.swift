@@ -20,10 +20,9 @@ final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private let answers: StatusAnswerCache
     private let requests: RequestMetricRecorder
     private var date = HTTPDateHeader()
-    /// Requests passed to the router whose answers have not been written completely.
-    private var unansweredRequests = 0
-    /// When the status request being read arrived; nil while no status request is being read.
-    private var statusRequestArrival: ContinuousClock.Instant?
+    private var routing = StatusRequestRouting()
+    /// When the status request being read arrived.
+    private var statusRequestArrival = ContinuousClock.now
     private var needsFlush = false
 
     init(answers: StatusAnswerCache, metrics: CoordinatorMetrics) {
@@ -31,30 +30,16 @@ final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         requests = metrics.requestRecorder(server: "client_api", method: "GET", path: ClientAPIPath.status, code: 200)
     }
 
-    static func takesFastPath(_ request: HTTPRequest) -> Bool {
-        guard request.method == .get, request.path == ClientAPIPath.status else { return false }
-        guard let connection = request.headerFields[.connection] else { return true }
-        return connection.lowercased() == "keep-alive"
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let request):
-            if unansweredRequests == 0, Self.takesFastPath(request) {
-                statusRequestArrival = .now
-                return
-            }
-            unansweredRequests += 1
-        case .body:
-            if statusRequestArrival != nil { return }
-        case .end:
-            if let arrival = statusRequestArrival {
-                statusRequestArrival = nil
-                answerStatus(context: context, arrival: arrival)
-                return
-            }
+        let part = unwrapInboundIn(data)
+        switch routing.inbound(part) {
+        case .forward:
+            context.fireChannelRead(data)
+        case .swallow:
+            if case .head = part { statusRequestArrival = .now }
+        case .answerStatus:
+            answerStatus(context: context, arrival: statusRequestArrival)
         }
-        context.fireChannelRead(data)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -66,9 +51,7 @@ final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            unansweredRequests = max(unansweredRequests - 1, 0)
-        }
+        routing.outbound(unwrapOutboundIn(data))
         context.write(data, promise: promise)
     }
 
@@ -82,6 +65,52 @@ final class StatusFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         needsFlush = true
         requests.record(duration: .now - arrival)
+    }
+}
+
+/// Which request parts the fast path answers itself and which go on to the router: the fast path's logic, kept apart
+/// from the channel so that every transition is tested without a connection.
+struct StatusRequestRouting {
+    enum Decision: Equatable {
+        /// The part belongs to a request for the router.
+        case forward
+        /// The part belongs to a status request the fast path answers at its end.
+        case swallow
+        /// The status request is complete: answer it now.
+        case answerStatus
+    }
+
+    /// Requests passed to the router whose answers have not been written completely.
+    private(set) var unansweredRequests = 0
+    private(set) var readingStatusRequest = false
+
+    static func takesFastPath(_ request: HTTPRequest) -> Bool {
+        guard request.method == .get, request.path == ClientAPIPath.status else { return false }
+        guard let connection = request.headerFields[.connection] else { return true }
+        return connection.lowercased() == "keep-alive"
+    }
+
+    mutating func inbound(_ part: HTTPRequestPart) -> Decision {
+        switch part {
+        case .head(let request):
+            if unansweredRequests == 0, Self.takesFastPath(request) {
+                readingStatusRequest = true
+                return .swallow
+            }
+            unansweredRequests += 1
+            return .forward
+        case .body:
+            return readingStatusRequest ? .swallow : .forward
+        case .end:
+            guard readingStatusRequest else { return .forward }
+            readingStatusRequest = false
+            return .answerStatus
+        }
+    }
+
+    /// The router's answers pass through on their way out; the end of one frees the fast path for the next request.
+    mutating func outbound(_ part: HTTPResponsePart) {
+        if case .end = part { unansweredRequests = max(unansweredRequests - 1, 0) }
     }
 }
 

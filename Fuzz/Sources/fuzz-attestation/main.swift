@@ -9,10 +9,13 @@ import FuzzSupport
 let caseDirectory = "corpus/dcap/corpus/sgx-v3-dcapqvl-sgx_quote-f8b81014"
 let quoteBytes = SharedCorpus.read(caseDirectory + "/quote.bin")
 let collateralJSON = SharedCorpus.read(caseDirectory + "/collateral.json")
-guard let baseCollateral = try? JSONDecoder().decode(Collateral.self, from: Data(collateralJSON)) else {
-    FileHandle.standardError.write(Data("the corpus collateral of \(caseDirectory) does not decode\n".utf8))
-    exit(2)
-}
+let baseCollateral: Collateral = {
+    guard let collateral = try? JSONDecoder().decode(Collateral.self, from: Data(collateralJSON)) else {
+        FileHandle.standardError.write(Data("the corpus collateral of \(caseDirectory) does not decode\n".utf8))
+        exit(2)
+    }
+    return collateral
+}()
 // Inside the corpus case's validity window, so that verification reaches every check.
 let instant = Date(timeIntervalSince1970: 1_751_624_190)
 let verifier = QuoteVerifier()

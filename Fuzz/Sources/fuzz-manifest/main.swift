@@ -9,7 +9,7 @@ let seeds = SharedCorpus.files(in: "corpus/marblerun-manifests")
 runFuzzer(seeds: seeds) { data, size in
     guard let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    if let manifest = try? Manifest.parse(bytes) {
+    if let manifest = try? ManifestDocument.parse(bytes) {
         _ = manifest.validate()
     }
     return 0
