@@ -1,5 +1,6 @@
 import CoordinatorPKI
 import Foundation
+import StrictJSON
 
 /// Where a verified log ends: how many entries and the hash of the last line. The Coordinator keeps it in sealed
 /// state so that removing entries from the end is detected too.
@@ -66,35 +67,46 @@ public enum AuditLogVerifier {
                 found: "…" + String(line.suffix(24))
             )
         }
-        let object: [String: Any]
+        let members: [JSONMember]
         do {
-            guard let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            guard case .object(let parsed) = try JSONParser.parse(Array(line.utf8)) else {
                 throw AuditLogBreak(index: index, problem: .malformedJSON, expected: "a JSON object", found: "another JSON value")
             }
-            object = parsed
+            members = parsed
         } catch let error as AuditLogBreak {
             throw error
         } catch {
             throw AuditLogBreak(
-                index: index, problem: .malformedJSON, expected: "a JSON object", found: "\(String(line.prefix(40)))…"
+                index: index, problem: .malformedJSON, expected: "a JSON object", found: "\(String(line.prefix(40)))… (\(error))"
             )
         }
-        for name in ["time", "update", "kind", "prev", "sig"] where !(object[name] is String) {
-            throw AuditLogBreak(
-                index: index, problem: .missingField, expected: "string member \"\(name)\"",
-                found: object[name].map { "\($0)" } ?? "nothing"
-            )
+        var object: [String: JSONValue] = [:]
+        for member in members {
+            // A signed line names each member once: a second value would let a reader and the signer disagree.
+            guard object.updateValue(member.value, forKey: member.key) == nil else {
+                throw AuditLogBreak(index: index, problem: .malformedJSON, expected: "each member once", found: "\"\(member.key)\" twice")
+            }
         }
-        guard let sequence = object["seq"] as? Int else {
+        var strings: [String: String] = [:]
+        for name in ["time", "update", "kind", "prev", "sig"] {
+            guard case .string(let value)? = object[name] else {
+                throw AuditLogBreak(
+                    index: index, problem: .missingField, expected: "string member \"\(name)\"",
+                    found: object[name]?.kindDescription ?? "nothing"
+                )
+            }
+            strings[name] = value
+        }
+        guard case .number(let literal)? = object["seq"], let sequence = Int(literal) else {
             throw AuditLogBreak(
                 index: index, problem: .missingField, expected: "integer member \"seq\"",
-                found: object["seq"].map { "\($0)" } ?? "nothing"
+                found: object["seq"]?.kindDescription ?? "nothing"
             )
         }
         guard sequence == index else {
             throw AuditLogBreak(index: index, problem: .sequence, expected: "\(index)", found: "\(sequence)")
         }
-        let previous = object["prev"] as? String ?? ""
+        let previous = strings["prev", default: ""]
         guard previous == previousHash else {
             throw AuditLogBreak(index: index, problem: .previousHash, expected: previousHash, found: previous)
         }

@@ -80,7 +80,7 @@ public struct CoordinatorClient: Sendable {
         do {
             answer = try await request(
                 unverified, base: base, method: .GET, path: ClientAPIPath.quote,
-                query: "nonce=" + base64URL(nonce), body: Optional<NoPayload>.none, timeout: timeout)
+                query: "nonce=" + Base64URL.encode(nonce), body: Optional<NoPayload>.none, timeout: timeout)
             try? await unverified.shutdown()
         } catch {
             try? await unverified.shutdown()
@@ -328,11 +328,6 @@ public struct CoordinatorClient: Sendable {
         }
         let hasPort = text.hasSuffix("]") ? false : text.split(separator: ":").count == 2
         return "https://" + text + (hasPort ? "" : ":\(ClientAPIPath.defaultPort)")
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 
     static func certificates(in pem: String) throws(CoordinatorClientError) -> [(pem: String, der: [UInt8])] {

@@ -286,13 +286,3 @@ enum RequestBody {
         }
     }
 }
-
-/// Base64url as MarbleRun's nonce query uses it (Go `base64.URLEncoding`); padding is optional here.
-enum Base64URL {
-    static func decode(_ text: String) -> [UInt8]? {
-        guard !text.contains("+"), !text.contains("/") else { return nil }
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while standard.count % 4 != 0 { standard += "=" }
-        return Data(base64Encoded: standard).map(Array.init)
-    }
-}

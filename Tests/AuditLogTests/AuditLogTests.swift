@@ -140,6 +140,16 @@ struct AuditLogTests {
         garbled[1] = "{\"time\":,\"sig\":\"AAAA\"}"
         #expect(firstBreak(garbled)?.problem == .malformedJSON)
 
+        // A member named twice could be read one way by this verifier and another by a reader that keeps the first.
+        var doubled = lines
+        doubled[2] = lines[2].replacingOccurrences(of: "\"seq\":2,", with: "\"seq\":2,\"seq\":2,")
+        #expect(doubled[2] != lines[2])
+        #expect(firstBreak(doubled) == AuditLogBreak(index: 2, problem: .malformedJSON, expected: "each member once", found: "\"seq\" twice"))
+
+        var invalidUTF8 = lines
+        invalidUTF8[1] = String(decoding: Array(lines[1].utf8) + [0xFF], as: UTF8.self)
+        #expect(firstBreak(invalidUTF8)?.index == 1)
+
         let other = CoordinatorSigningKey(generatingOn: .p256)
         var foreign = lines
         foreign[5] = try AuditLogLine.make(

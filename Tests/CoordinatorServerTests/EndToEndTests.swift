@@ -32,7 +32,7 @@ import X509
 
         // The quote binds SHA-256(root DER || nonce), and the chain ends with the root the client pinned.
         let nonce: [UInt8] = Array("nonce-1234".utf8)
-        let nonceText = Data(nonce).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        let nonceText = Base64URL.encode(nonce)
         let quote = try await anonymous.get(base + ClientAPIPath.quote + "?nonce=" + nonceText).data(CertQuoteResponse.self)
         let rootDER = try PEMDocument(pemString: fixture.rootCertificatePEM).derBytes
         let parsed = try Quote(bytes: Array(quote.quote))
