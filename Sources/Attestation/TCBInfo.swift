@@ -111,22 +111,22 @@ struct TCBInfo: Sendable {
                 return (rhs.tdxComponents ?? []).lexicographicallyPrecedes(lhs.tdxComponents ?? [])
             }
             self.levels = levels
-            module = try document.optional("tdxModule").map { (entry) throws(JSONPath.Failure) in try Self.moduleIdentity(entry, id: "tdxModule") }
+            module = try document.optional("tdxModule").map { (entry) throws(JSONCursor.Failure) in try Self.moduleIdentity(entry, id: "tdxModule") }
             var identities = [ModuleIdentity]()
             for entry in try document.optional("tdxModuleIdentities")?.elements() ?? [] {
                 identities.append(try Self.moduleIdentity(entry, id: try entry["id"].string()))
             }
             moduleIdentities = identities
-        } catch let failure as JSONPath.Failure {
+        } catch let failure as JSONCursor.Failure {
             throw Self.fieldFailure(failure, what: "TCB Info", expected: "a TCB Info v3 object as served by Intel PCS")
         } catch let error as AttestationError {
             throw error
         } catch {
-            throw Self.fieldFailure(JSONPath.Failure(path: "?", problem: "\(error)"), what: "TCB Info", expected: "a TCB Info v3 object")
+            throw Self.fieldFailure(JSONCursor.Failure(path: "?", problem: "\(error)"), what: "TCB Info", expected: "a TCB Info v3 object")
         }
     }
 
-    private static func moduleIdentity(_ entry: JSONPath, id: String) throws(JSONPath.Failure) -> ModuleIdentity {
+    private static func moduleIdentity(_ entry: JSONCursor, id: String) throws(JSONCursor.Failure) -> ModuleIdentity {
         var levels: [(isvSVN: UInt8, tcbDate: Int64, status: TCBStatus, advisoryIDs: [String])] = []
         for level in try entry.optional("tcbLevels")?.elements() ?? [] {
             levels.append(
@@ -139,48 +139,48 @@ struct TCBInfo: Sendable {
     }
 
     /// The `svn` of each component, read directly (this is most of a TCB Info); paths are rendered only on failure.
-    static func svns(_ components: JSONPath) throws(JSONPath.Failure) -> [UInt8] {
+    static func svns(_ components: JSONCursor) throws(JSONCursor.Failure) -> [UInt8] {
         guard case .array(let values) = components.value else {
-            throw JSONPath.Failure(path: components.path, problem: "is not an array")
+            throw JSONCursor.Failure(path: components.path, problem: "is not an array")
         }
         var svns = [UInt8]()
         svns.reserveCapacity(values.count)
         for (index, value) in values.enumerated() {
             guard case .object(let members) = value, let member = members.first(where: { $0.key == "svn" }),
-                let svn = JSONPath.integer(member.value)
+                let svn = JSONCursor.integer(member.value)
             else {
-                throw JSONPath.Failure(path: "\(components.path)[\(index)].svn", problem: "is missing or not an integer")
+                throw JSONCursor.Failure(path: "\(components.path)[\(index)].svn", problem: "is missing or not an integer")
             }
             svns.append(UInt8(clamping: svn))
         }
         return svns
     }
 
-    static func date(_ field: JSONPath) throws(JSONPath.Failure) -> Int64 {
+    static func date(_ field: JSONCursor) throws(JSONCursor.Failure) -> Int64 {
         guard let seconds = UTCTimestamp.parse(try field.string()) else {
-            throw JSONPath.Failure(path: field.path, problem: "is not an RFC 3339 UTC time")
+            throw JSONCursor.Failure(path: field.path, problem: "is not an RFC 3339 UTC time")
         }
         return seconds
     }
 
-    static func hex(_ field: JSONPath, count: Int? = nil) throws(JSONPath.Failure) -> [UInt8] {
+    static func hex(_ field: JSONCursor, count: Int? = nil) throws(JSONCursor.Failure) -> [UInt8] {
         guard let bytes = [UInt8](hexadecimal: try field.string()), count == nil || bytes.count == count else {
-            throw JSONPath.Failure(path: field.path, problem: "is not hexadecimal\(count.map { " of \($0) bytes" } ?? "")")
+            throw JSONCursor.Failure(path: field.path, problem: "is not hexadecimal\(count.map { " of \($0) bytes" } ?? "")")
         }
         return bytes
     }
 
-    static func status(_ field: JSONPath) throws(JSONPath.Failure) -> TCBStatus {
+    static func status(_ field: JSONCursor) throws(JSONCursor.Failure) -> TCBStatus {
         let text = try field.string()
         guard let status = TCBStatus(rawValue: text) else {
-            throw JSONPath.Failure(path: field.path, problem: "is the unknown status \"\(text)\"")
+            throw JSONCursor.Failure(path: field.path, problem: "is the unknown status \"\(text)\"")
         }
         return status
     }
 
-    static func document(_ json: [UInt8], what: String) throws(AttestationError) -> JSONPath {
+    static func document(_ json: [UInt8], what: String) throws(AttestationError) -> JSONCursor {
         do {
-            return JSONPath(try JSONParser.parse(json, maximumDepth: 64))
+            return JSONCursor(try JSONParser.parse(json, maximumDepth: 64))
         } catch {
             throw AttestationError(
                 check: .collateralFormat, found: "\(what) text that is not JSON (\(error.message) at byte \(error.offset))",
@@ -189,7 +189,7 @@ struct TCBInfo: Sendable {
         }
     }
 
-    static func fieldFailure(_ failure: JSONPath.Failure, what: String, expected: String) -> AttestationError {
+    static func fieldFailure(_ failure: JSONCursor.Failure, what: String, expected: String) -> AttestationError {
         AttestationError(
             check: .collateralFormat, found: "\(what) field '\(failure.path)' that \(failure.problem)", expected: expected,
             hint: "The collateral's \(what) must be the exact JSON text Intel PCS serves; fetch it again.")

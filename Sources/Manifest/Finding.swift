@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// One fault or remark about a manifest: where (a JSON path such as `Marbles.frontend.Parameters.Env.KEY`), what is
 /// wrong, and what to do about it.
 public struct Finding: Sendable, Hashable, Codable, CustomStringConvertible {
@@ -41,56 +43,3 @@ public struct ValidationReport: Sendable, Hashable, Codable {
     }
 }
 
-/// A location in the manifest, written with the Go field spelling (`Secrets.key.Size`). Map keys that are not plain
-/// words (file paths, names with dots) are quoted: `Files["/etc/app.conf"]`.
-public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
-    public enum Component: Sendable, Hashable {
-        case key(String)
-        case index(Int)
-    }
-
-    public private(set) var components: [Component]
-
-    public init(_ components: [Component] = []) {
-        self.components = components
-    }
-
-    public static let root = JSONPath()
-
-    public func appending(_ key: String) -> JSONPath {
-        JSONPath(components + [.key(key)])
-    }
-
-    public func appending(index: Int) -> JSONPath {
-        JSONPath(components + [.index(index)])
-    }
-
-    public static func / (path: JSONPath, key: String) -> JSONPath { path.appending(key) }
-
-    public var description: String {
-        var text = ""
-        for component in components {
-            switch component {
-            case .index(let position):
-                text += "[\(position)]"
-            case .key(let key):
-                let plain = !key.isEmpty && key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "<" || $0 == ">" }
-                if plain {
-                    text += text.isEmpty ? key : "." + key
-                } else {
-                    var escaped = ""
-                    for character in key {
-                        switch character {
-                        case "\"": escaped += "\\\""
-                        case "\\": escaped += "\\\\"
-                        case "\n": escaped += "\\n"
-                        default: escaped.append(character)
-                        }
-                    }
-                    text += "[\"\(escaped)\"]"
-                }
-            }
-        }
-        return text
-    }
-}

@@ -1,3 +1,5 @@
+import StrictJSON
+
 extension Manifest {
     /// The files, environment and arguments that the marble type `marbleType` receives, with every template applied
     /// (MarbleRun's `customizeParameters`). Pure: the same input gives the same output.

@@ -1,3 +1,5 @@
+import StrictJSON
+
 /// What an upload to `/api/v2/update` is, judged against the current manifest.
 public enum UpdateKind: Sendable, Hashable {
     /// Only `Packages` with `SecurityVersion`: raises minimum SVNs; the stored manifest bytes stay unchanged.

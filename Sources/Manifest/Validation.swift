@@ -1,5 +1,6 @@
 import Foundation
 import Hexadecimal
+import StrictJSON
 import SwiftASN1
 import X509
 import _CryptoExtras

@@ -1,65 +1,49 @@
 import StrictJSON
 
-/// A position in a JSON document with typed accessors; failures name the path, such as `tcbLevels[3].tcb.pcesvn`.
-///
-/// The path is kept as a chain of steps and only rendered as text when a lookup fails.
-struct JSONPath {
+/// A value in a JSON document with its location and typed accessors; a failure names the location, such as
+/// `tcbLevels[3].tcb.pcesvn`.
+struct JSONCursor {
     struct Failure: Error {
         let path: String
         let problem: String
     }
 
-    indirect enum Trail {
-        case root
-        case key(Trail, String)
-        case index(Trail, Int)
-
-        var text: String {
-            switch self {
-            case .root: ""
-            case .key(let parent, let key):
-                parent.text.isEmpty ? key : "\(parent.text).\(key)"
-            case .index(let parent, let index): "\(parent.text)[\(index)]"
-            }
-        }
-    }
-
     let value: JSONValue
-    let trail: Trail
+    let location: JSONPath
 
-    init(_ value: JSONValue, trail: Trail = .root) {
+    init(_ value: JSONValue, at location: JSONPath = .root) {
         self.value = value
-        self.trail = trail
+        self.location = location
     }
 
-    var path: String { trail.text }
+    var path: String { location.description }
 
     private func failure(_ problem: String) -> Failure {
         let text = path
         return Failure(path: text.isEmpty ? "(top level)" : text, problem: problem)
     }
 
-    func optional(_ key: String) throws(Failure) -> JSONPath? {
+    func optional(_ key: String) throws(Failure) -> JSONCursor? {
         guard case .object(let members) = value else { throw failure("is not an object") }
         guard let member = members.first(where: { $0.key == key }) else { return nil }
         if case .null = member.value { return nil }
-        return JSONPath(member.value, trail: .key(trail, key))
+        return JSONCursor(member.value, at: location.appending(key))
     }
 
-    subscript(_ key: String) -> JSONPath {
+    subscript(_ key: String) -> JSONCursor {
         get throws(Failure) {
             guard let child = try optional(key) else {
-                throw Failure(path: Trail.key(trail, key).text, problem: "is missing")
+                throw Failure(path: location.appending(key).description, problem: "is missing")
             }
             return child
         }
     }
 
-    func elements() throws(Failure) -> [JSONPath] {
+    func elements() throws(Failure) -> [JSONCursor] {
         guard case .array(let values) = value else { throw failure("is not an array") }
-        var children = [JSONPath]()
+        var children = [JSONCursor]()
         children.reserveCapacity(values.count)
-        for (index, child) in values.enumerated() { children.append(JSONPath(child, trail: .index(trail, index))) }
+        for (index, child) in values.enumerated() { children.append(JSONCursor(child, at: location.appending(index: index))) }
         return children
     }
 
