@@ -208,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorClientTests",
             dependencies: [
-                "CoordinatorClient", "CoordinatorAPI", "TestSupport",
+                "CoordinatorClient", "CoordinatorAPI", "Platform", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -223,7 +223,7 @@ let package = Package(
         .target(
             name: "CoordinatorClient",
             dependencies: [
-                "Attestation", "CollateralSources", "CoordinatorAPI", "Hexadecimal", "Platform",
+                "Attestation", "CoordinatorAPI", "Hexadecimal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -237,7 +237,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "Attestation", "AuditLog", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
+                "Attestation", "AuditLog", "CoordinatorAPI", "CoordinatorPKI", "Manifest", "Platform",
                 "Recovery", "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),

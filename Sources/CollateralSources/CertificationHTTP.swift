@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Attestation
 import Foundation
 import Hexadecimal
 import Logging

@@ -1,5 +1,4 @@
 import Attestation
-import CollateralSources
 import Foundation
 import Platform
 import Synchronization

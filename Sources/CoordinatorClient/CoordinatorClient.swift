@@ -1,13 +1,11 @@
 import AsyncHTTPClient
 import Attestation
-import CollateralSources
 import CoordinatorAPI
 import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import Platform
 import SwiftASN1
 import X509
 
@@ -15,9 +13,9 @@ import X509
 public enum CoordinatorTrust: Sendable {
     /// Real SGX: Intel's root CA, collateral from a source.
     case intel(any CollateralSource)
-    /// A simulated Coordinator on the simulated SGX machine kept in `machineDirectory`: its own root, its own
-    /// collateral. Proves nothing; accepted only when the user asked for it.
-    case simulation(machineDirectory: URL)
+    /// A simulated Coordinator: the simulated SGX machine's root certificate and collateral the machine signed.
+    /// Proves nothing; accepted only when the user asked for it.
+    case simulation(root: Certificate, collateral: Collateral)
 }
 
 /// How the client decides to trust the Coordinator.
@@ -155,17 +153,9 @@ public struct CoordinatorClient: Sendable {
         let anchor: TrustAnchor
         let collateral: Collateral
         switch trust {
-        case .simulation(let directory):
-            let machine: SimulatedSGXMachine
-            do {
-                machine = try SimulatedSGXMachine.open(stateDirectory: directory)
-                collateral = try machine.collateral(at: now)
-            } catch {
-                throw CoordinatorClientError(
-                    .invalidInput, "cannot open the simulated SGX machine in \(directory.path)", found: "\(error)",
-                    hint: "Give the Coordinator's --simulation-state-directory with --simulation-state-directory (or CLOISTER_SIMULATION_STATE_DIR).")
-            }
-            anchor = .simulation(root: machine.rootCertificate)
+        case .simulation(let root, let machineCollateral):
+            anchor = .simulation(root: root)
+            collateral = machineCollateral
         case .intel(let source):
             anchor = .intelSGXRootCA
             do {

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Attestation
 import CollateralSources
 import CoordinatorAPI
 import CoordinatorClient
 import Foundation
+import Platform
 
 /// The options every command that talks to a Coordinator shares: where it is, how it is verified, who the user is,
 /// and how output is printed. Each setting comes from its flag, else its environment variable, else the config file
@@ -325,7 +327,14 @@ struct ClientSettings {
                     expected: "the directory the Coordinator was given as --simulation-state-directory",
                     hint: "Give --simulation-state-directory DIR (or CLOISTER_SIMULATION_STATE_DIR).")
             }
-            trust = .simulation(machineDirectory: URL(fileURLWithPath: directory, isDirectory: true))
+            do {
+                let machine = try SimulatedSGXMachine.open(stateDirectory: URL(fileURLWithPath: directory, isDirectory: true))
+                trust = .simulation(root: machine.rootCertificate, collateral: try machine.collateral(at: Date()))
+            } catch {
+                throw CoordinatorClientError(
+                    .invalidInput, "cannot open the simulated SGX machine in \(directory)", found: "\(error)",
+                    hint: "Give the Coordinator's --simulation-state-directory with --simulation-state-directory (or CLOISTER_SIMULATION_STATE_DIR).")
+            }
             if policy.uniqueID == nil, policy.signerID == nil {
                 let identity = CoordinatorLauncher.simulatedEnclave
                 policy = policy.overridden(by: CoordinatorPolicy(uniqueID: identity.mrEnclave.hexadecimal))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attestation
 import CollateralSources
 import Coordinator
 import CoordinatorPKI

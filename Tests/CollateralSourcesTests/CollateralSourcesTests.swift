@@ -1,4 +1,4 @@
-import Attestation
+@testable import Attestation
 @testable import CollateralSources
 import Foundation
 import Testing

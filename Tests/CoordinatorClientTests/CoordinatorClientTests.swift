@@ -1,14 +1,16 @@
 import CoordinatorAPI
 import CoordinatorClient
 import Foundation
+import Platform
 import Testing
 import TestSupport
 
 @Suite(.serialized) struct CoordinatorClientTests {
     static var enabled: Bool { SimulatedCoordinator.program.exists }
 
-    static func simulation(_ coordinator: SimulatedCoordinator, policy: CoordinatorPolicy) -> CoordinatorVerification {
-        .attested(policy: policy, trust: .simulation(machineDirectory: coordinator.machineDirectory))
+    static func simulation(_ coordinator: SimulatedCoordinator, policy: CoordinatorPolicy) throws -> CoordinatorVerification {
+        let machine = try SimulatedSGXMachine.open(stateDirectory: coordinator.machineDirectory)
+        return .attested(policy: policy, trust: .simulation(root: machine.rootCertificate, collateral: try machine.collateral(at: Date())))
     }
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
@@ -16,7 +18,7 @@ import TestSupport
         let coordinator = try await SimulatedCoordinator()
         let client = try await CoordinatorClient.connect(
             address: coordinator.address,
-            verification: Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+            verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
         let status: StatusResponse = try await client.get(ClientAPIPath.status)
         await client.close()
         #expect(status.code == 2)
@@ -32,13 +34,13 @@ import TestSupport
         #expect(measured.count == 64)
         let accepted = try await CoordinatorClient.connect(
             address: coordinator.address,
-            verification: Self.simulation(coordinator, policy: CoordinatorPolicy(signerID: measured, productID: 3, securityVersion: 3)))
+            verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(signerID: measured, productID: 3, securityVersion: 3)))
         await accepted.close()
         for (product, version) in [(UInt16(4), UInt16(3)), (3, 4)] {
             let error = await #expect(throws: CoordinatorClientError.self) {
                 _ = try await CoordinatorClient.connect(
                     address: coordinator.address,
-                    verification: Self.simulation(coordinator, policy: CoordinatorPolicy(signerID: measured, productID: product, securityVersion: version)))
+                    verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(signerID: measured, productID: product, securityVersion: version)))
             }
             #expect(error?.kind == .untrusted)
             #expect(error?.explanation?.contains("[FAIL]") == true)
@@ -51,9 +53,9 @@ import TestSupport
 
     /// The simulated Coordinator's MRSIGNER, read from the explanation of a verification that pins its MRENCLAVE.
     static func quoteSigner(_ coordinator: SimulatedCoordinator) async throws -> String {
-        let wrong = CoordinatorPolicy(signerID: String(repeating: "00", count: 32), productID: 3, securityVersion: 3)
+        let wrong = try simulation(coordinator, policy: CoordinatorPolicy(signerID: String(repeating: "00", count: 32), productID: 3, securityVersion: 3))
         do {
-            _ = try await CoordinatorClient.connect(address: coordinator.address, verification: simulation(coordinator, policy: wrong))
+            _ = try await CoordinatorClient.connect(address: coordinator.address, verification: wrong)
         } catch {
             return try #require(error.found?.split(separator: " ").last.map(String.init))
         }
@@ -68,7 +70,7 @@ import TestSupport
         try await proxy.run { address in
             let client = try await CoordinatorClient.connect(
                 address: address,
-                verification: Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+                verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
             let error = await #expect(throws: CoordinatorClientError.self) {
                 let _: StatusResponse = try await client.get(ClientAPIPath.status)
             }
@@ -95,7 +97,7 @@ import TestSupport
             let error = await #expect(throws: CoordinatorClientError.self) {
                 _ = try await CoordinatorClient.connect(
                     address: address,
-                    verification: Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+                    verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
             }
             #expect(error?.kind == .untrusted)
             #expect(error?.explanation?.contains("report data") == true || error?.explanation?.contains("Report data") == true)

@@ -1,3 +1,4 @@
+import Attestation
 import CollateralSources
 import Coordinator
 import CoordinatorAPI

@@ -1,4 +1,3 @@
-import Attestation
 
 /// Somewhere verification collateral comes from: a bundle file, Intel PCS, a PCCS, or Azure THIM.
 public protocol CollateralSource: Sendable {

@@ -1,4 +1,3 @@
-import Attestation
 import Foundation
 import X509
 

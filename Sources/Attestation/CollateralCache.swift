@@ -1,4 +1,3 @@
-import Attestation
 import Foundation
 
 /// Collateral already fetched, kept per source, TEE type, FMSPC and PCK CA until its earliest `nextUpdate`.
