@@ -60,7 +60,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .target(
@@ -146,7 +145,6 @@ let package = Package(
             name: "ConvertTests",
             dependencies: [
                 "Convert", "Gramine", "Injector", "OCI", "Tar", "TestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -249,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "Attestation", "AuditLog", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest",
+                "Coordinator", "Attestation", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest",
                 "Platform", "SealedStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -267,7 +265,7 @@ let package = Package(
         .target(
             name: "CoordinatorServer",
             dependencies: [
-                "Coordinator", "CoordinatorAPI", "CoordinatorPKI", "Platform", "StrictJSON",
+                "Coordinator", "CoordinatorAPI", "StrictJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -277,8 +275,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -296,7 +292,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -395,6 +390,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SealedStoreTests",
+            // The crash probe is run, not imported: the dependency only makes `swift build --build-tests` build it.
             dependencies: [
                 "SealedStore", "TestSupport", "sealed-store-crash-probe",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -410,11 +406,11 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation", "TestSupport"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation"]),
         .target(
             name: "Launcher",
             dependencies: [
-                "Attestation", "CoordinatorAPI", "Platform", "Gramine",
+                "Attestation", "CoordinatorAPI", "Platform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
