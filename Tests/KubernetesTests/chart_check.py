@@ -54,7 +54,7 @@ try:
     from kubernetes_validate import utils as kv_utils
 except ImportError as error:  # pragma: no cover - environment problem
     die(f"cannot import {error.name}: run with a Python that has helm-python-sdk, kubernetes-validate and pyyaml "
-        "(e.g. /work/main/.venv/bin/python)")
+        "(.venv/bin/python, which scripts/setup creates)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
