@@ -7,7 +7,7 @@ let package = Package(
     name: "CloisterFuzz",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "Cloister", path: ".."),
+        .package(name: "Cloister", path: "..")
     ],
     targets: [
         // Declares libFuzzer's `LLVMFuzzerRunDriver`; the symbol comes from the runtime `-sanitize=fuzzer` links in.

@@ -71,7 +71,8 @@ func run() throws {
         arguments.removeSubrange(index...index + 1)
     }
     guard let corpusPath = arguments.first else {
-        throw BenchmarkFailure(description: "usage: attestation-benchmark CORPUS_DCAP_DIRECTORY [--seconds S] [--only sgx-cold|sgx-warm|tdx-cold|tdx-warm]")
+        throw BenchmarkFailure(
+            description: "usage: attestation-benchmark CORPUS_DCAP_DIRECTORY [--seconds S] [--only sgx-cold|sgx-warm|tdx-cold|tdx-warm]")
     }
     let corpus = URL(fileURLWithPath: corpusPath)
     let cases = [

@@ -58,6 +58,12 @@ for _ in 0..<rounds {
 }
 let median = { (values: [Double]) in values.sorted()[values.count / 2] }
 let megabytes = Double(content) / 1e6
-print(String(format: "RESULT cloister-hashing files=%d content_mb=%.0f median_s=%.3f rate_mb_s=%.0f", fileCount, megabytes, median(ours), megabytes / median(ours)))
-print(String(format: "RESULT sha256sum files=%d content_mb=%.0f median_s=%.3f rate_mb_s=%.0f", fileCount, megabytes, median(theirs), megabytes / median(theirs)))
+print(
+    String(
+        format: "RESULT cloister-hashing files=%d content_mb=%.0f median_s=%.3f rate_mb_s=%.0f", fileCount, megabytes, median(ours),
+        megabytes / median(ours)))
+print(
+    String(
+        format: "RESULT sha256sum files=%d content_mb=%.0f median_s=%.3f rate_mb_s=%.0f", fileCount, megabytes, median(theirs),
+        megabytes / median(theirs)))
 print(String(format: "RATIO hashing cloister/sha256sum rate=%.2f (goal >= 0.95)", median(theirs) / median(ours)))

@@ -71,8 +71,11 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         var identities = try await MarbleIdentity.prepare(
             count: total, marbleType: marbleType, platform: platform, workers: workers)
         let preparation = ActivationLoad.seconds(clock.now - preparing)
-        print(String(format: "PREPARED %d marble identities in %.1f s on %d tasks (%.2f ms CPU-equivalent each: P-256 key, self-signed certificate, CSR, simulated quote); not timed below",
-                     total, preparation, workers, preparation * Double(workers) * 1000 / Double(total)))
+        print(
+            String(
+                format:
+                    "PREPARED %d marble identities in %.1f s on %d tasks (%.2f ms CPU-equivalent each: P-256 key, self-signed certificate, CSR, simulated quote); not timed below",
+                total, preparation, workers, preparation * Double(workers) * 1000 / Double(total)))
 
         if warmup > 0 {
             let result = try await load.run(Array(identities.prefix(warmup)), concurrency: min(warmup, 16))
@@ -81,7 +84,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                 throw BenchmarkFailure("warm-up: \(result.failures.count) of \(warmup) activations failed; first: \(result.failures[0])")
             }
         }
-        print("Each activation: new TCP connection + mutual-TLS handshake (P-256 client certificate, Coordinator chain verified against the root) + POST /api/v2/activate.")
+        print(
+            "Each activation: new TCP connection + mutual-TLS handshake (P-256 client certificate, Coordinator chain verified against the root) + POST /api/v2/activate."
+        )
         fflush(nil)
         var results: [ActivationLevelResult] = []
         for level in levels {
@@ -116,8 +121,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
                 "\(result.concurrency)", format(result.rate, digits: 1), format(result.percentile(0.5)),
                 format(result.percentile(0.99)), coordinatorCPU(result), clientCPU(result),
             ]
-            print(zip(cells, header).map { cell, title in String(repeating: " ", count: max(title.count - cell.count, 0)) + cell }
-                .joined(separator: "  "))
+            print(
+                zip(cells, header).map { cell, title in String(repeating: " ", count: max(title.count - cell.count, 0)) + cell }
+                    .joined(separator: "  "))
         }
     }
 
@@ -138,12 +144,15 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         do {
             text = try String(contentsOfFile: coordinatorRoot, encoding: .utf8)
         } catch {
-            throw ValidationError("--coordinator-root \(coordinatorRoot) cannot be read (\(error.localizedDescription)); write it with `cloister certificate root -o FILE`")
+            throw ValidationError(
+                "--coordinator-root \(coordinatorRoot) cannot be read (\(error.localizedDescription)); write it with `cloister certificate root -o FILE`"
+            )
         }
         do {
             return try Certificate(pemEncoded: text)
         } catch {
-            throw ValidationError("--coordinator-root \(coordinatorRoot) is not one PEM certificate (\(error)); write it with `cloister certificate root -o FILE`")
+            throw ValidationError(
+                "--coordinator-root \(coordinatorRoot) is not one PEM certificate (\(error)); write it with `cloister certificate root -o FILE`")
         }
     }
 
@@ -155,7 +164,9 @@ struct CoordinatorBenchmark: AsyncParsableCommand {
         do {
             machine = try SimulatedSGXMachine.open(stateDirectory: URL(fileURLWithPath: simulationStateDirectory, isDirectory: true))
         } catch {
-            throw ValidationError("--simulation-state-directory \(simulationStateDirectory): \(error); give the directory of the machine the Coordinator runs on (DATA_DIR/simulated-sgx-machine)")
+            throw ValidationError(
+                "--simulation-state-directory \(simulationStateDirectory): \(error); give the directory of the machine the Coordinator runs on (DATA_DIR/simulated-sgx-machine)"
+            )
         }
         let measurement = EnclaveMeasurement(
             mrEnclave: enclave, mrSigner: [UInt8](repeating: 0x5a, count: 32), productID: 1, securityVersion: 1, debug: false)

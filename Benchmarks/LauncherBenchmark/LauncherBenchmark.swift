@@ -34,7 +34,9 @@ struct LauncherBenchmark: AsyncParsableCommand {
 
     func validate() throws {
         guard repetitions > 0, warmup >= 0, phaseRepetitions > 0 else {
-            throw ValidationError("--repetitions and --phase-repetitions must be positive and --warmup not negative; found \(repetitions), \(phaseRepetitions), \(warmup)")
+            throw ValidationError(
+                "--repetitions and --phase-repetitions must be positive and --warmup not negative; found \(repetitions), \(phaseRepetitions), \(warmup)"
+            )
         }
         for (flag, path) in [("--program", program), ("--premain", premain)] where !FileManager.default.isExecutableFile(atPath: path) {
             throw ValidationError("\(flag) \(path) is not an executable file; give the absolute path of the built program")
@@ -63,20 +65,23 @@ struct LauncherBenchmark: AsyncParsableCommand {
         }
         print(result("direct", directSamples))
         print(result("launcher", launcherSamples))
-        print("RATIO launcher/direct median=\(format(launcherSamples.median / directSamples.median, digits: 1)) "
-              + "overhead_ms=\(format(launcherSamples.median - directSamples.median))")
+        print(
+            "RATIO launcher/direct median=\(format(launcherSamples.median / directSamples.median, digits: 1)) "
+                + "overhead_ms=\(format(launcherSamples.median - directSamples.median))")
         fflush(nil)
 
         let floor = try launcherFloor(environment: environment)
-        print("FLOOR launcher process that stops at its settings (start, runtime, exit) median_ms=\(format(floor.median)) "
-              + "p90_ms=\(format(floor.percentile(0.9)))")
+        print(
+            "FLOOR launcher process that stops at its settings (start, runtime, exit) median_ms=\(format(floor.median)) "
+                + "p90_ms=\(format(floor.percentile(0.9)))")
         let phases = try await LauncherPhases(
             environment: environment, workingDirectory: FileManager.default.currentDirectoryPath, program: program,
             repetitions: phaseRepetitions
         ).measure()
         for (name, samples) in phases {
-            print("PHASE \(name): median_ms=\(format(samples.median)) p90_ms=\(format(samples.percentile(0.9))) "
-                  + "first_ms=\(format(samples.first))")
+            print(
+                "PHASE \(name): median_ms=\(format(samples.median)) p90_ms=\(format(samples.percentile(0.9))) "
+                    + "first_ms=\(format(samples.first))")
         }
     }
 

@@ -16,7 +16,8 @@ struct LauncherPhases {
     func measure() async throws -> [(String, Samples)] {
         let settings = try LauncherSettings.parse(environment: environment, workingDirectory: workingDirectory)
         guard case .simulation(let simulation) = settings.platform else {
-            throw BenchmarkFailure("\(LauncherSettings.Variable.platform) is not 'simulation'; the benchmark runs the launcher on the simulated platform")
+            throw BenchmarkFailure(
+                "\(LauncherSettings.Variable.platform) is not 'simulation'; the benchmark runs the launcher on the simulated platform")
         }
         let stateDirectory = URL(fileURLWithPath: simulation.stateDirectory, isDirectory: true)
         let machine = try SimulatedSGXMachine.open(stateDirectory: stateDirectory)
@@ -26,30 +27,51 @@ struct LauncherPhases {
         let application = ParameterApplication(platform: platform, workingDirectory: workingDirectory)
 
         var phases: [(String, Samples)] = []
-        phases.append(("settings: environment, Coordinator root certificate", try time {
-            _ = try LauncherSettings.parse(environment: environment, workingDirectory: workingDirectory)
-        }))
-        phases.append(("simulated SGX machine: open its state and keys", try time {
-            _ = try SimulatedSGXMachine.open(stateDirectory: stateDirectory)
-        }))
-        phases.append(("enclave start: description, signer, trusted-file hashes, measurement", try time {
-            _ = try startEnclave(simulation, machine: machine)
-        }))
-        phases.append(("marble key: P-256 key, self-signed certificate, CSR", try time {
-            _ = try MarbleKey(names: settings.names)
-        }))
+        phases.append(
+            (
+                "settings: environment, Coordinator root certificate",
+                try time {
+                    _ = try LauncherSettings.parse(environment: environment, workingDirectory: workingDirectory)
+                }
+            ))
+        phases.append(
+            (
+                "simulated SGX machine: open its state and keys",
+                try time {
+                    _ = try SimulatedSGXMachine.open(stateDirectory: stateDirectory)
+                }
+            ))
+        phases.append(
+            (
+                "enclave start: description, signer, trusted-file hashes, measurement",
+                try time {
+                    _ = try startEnclave(simulation, machine: machine)
+                }
+            ))
+        phases.append(
+            (
+                "marble key: P-256 key, self-signed certificate, CSR",
+                try time {
+                    _ = try MarbleKey(names: settings.names)
+                }
+            ))
         let key = try MarbleKey(names: settings.names)
-        phases.append(("quote over the key (simulated platform)", try time {
-            _ = try platform.quote(reportData: key.reportData)
-        }))
+        phases.append(
+            (
+                "quote over the key (simulated platform)",
+                try time {
+                    _ = try platform.quote(reportData: key.reportData)
+                }
+            ))
         var keys: [MarbleKey] = []
         var requests: [ActivationRequest] = []
         for _ in 0..<repetitions {
             let key = try MarbleKey(names: settings.names)
             keys.append(key)
-            requests.append(ActivationRequest(
-                quote: Data(try platform.quote(reportData: key.reportData)), csr: Data(key.csrDER),
-                marbleType: settings.marbleType, uuid: uuid))
+            requests.append(
+                ActivationRequest(
+                    quote: Data(try platform.quote(reportData: key.reportData)), csr: Data(key.csrDER),
+                    marbleType: settings.marbleType, uuid: uuid))
         }
         var activation = Samples()
         var files: [String: Data] = [:]
@@ -59,9 +81,13 @@ struct LauncherPhases {
             activation.append(ProgramRun.monotonicNanoseconds() - start)
         }
         phases.append(("activation: connect, mutual TLS, POST /api/v2/activate, answer", activation))
-        phases.append(("files written (\(files.count))", try time {
-            _ = try application.writeFiles(files)
-        }))
+        phases.append(
+            (
+                "files written (\(files.count))",
+                try time {
+                    _ = try application.writeFiles(files)
+                }
+            ))
         var prepare = Samples()
         for _ in 0..<repetitions {
             let start = ProgramRun.monotonicNanoseconds()

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One start of a program, timed from just before `posix_spawn` on CLOCK_MONOTONIC.

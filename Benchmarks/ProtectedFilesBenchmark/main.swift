@@ -45,7 +45,7 @@ func opensslSpeed() throws -> Double {
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
     guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("AES-128-GCM") }),
-          let figure = line.split(separator: " ").last, figure.hasSuffix("k"), let kilobytes = Double(figure.dropLast())
+        let figure = line.split(separator: " ").last, figure.hasSuffix("k"), let kilobytes = Double(figure.dropLast())
     else { throw BenchmarkFailure(description: "cannot read openssl speed output:\n\(text)") }
     return kilobytes * 1000 / 1e6
 }
@@ -95,10 +95,14 @@ func runBenchmark() throws {
     }
 
     let openssl = try opensslSpeed()
-    let encryptRate = megabytesPerSecond(plainSize, encryption), decryptRate = megabytesPerSecond(plainSize, decryption)
+    let encryptRate = megabytesPerSecond(plainSize, encryption)
+    let decryptRate = megabytesPerSecond(plainSize, decryption)
     print(String(format: "RESULT openssl speed -evp aes-128-gcm, 4096-byte blocks: %.0f MB/s", openssl))
     print(String(format: "RESULT PF encrypt, 256 MiB in memory: %.0f MB/s (%.2fx openssl)", encryptRate, encryptRate / openssl))
-    print(String(format: "RESULT PF encrypt, 256 MiB in memory, ProtectedFileCodec (growing array): %.0f MB/s", megabytesPerSecond(plainSize, codecEncryption)))
+    print(
+        String(
+            format: "RESULT PF encrypt, 256 MiB in memory, ProtectedFileCodec (growing array): %.0f MB/s",
+            megabytesPerSecond(plainSize, codecEncryption)))
     print(String(format: "RESULT PF decrypt, 256 MiB in memory: %.0f MB/s (%.2fx openssl)", decryptRate, decryptRate / openssl))
     print(String(format: "RESULT PF encrypt, 256 MiB file to file (incl. fsync): %.0f MB/s", megabytesPerSecond(plainSize, fileEncryption)))
     print(String(format: "RESULT PF decrypt, 256 MiB file to file (incl. fsync): %.0f MB/s", megabytesPerSecond(plainSize, fileDecryption)))

@@ -102,11 +102,15 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         guard allowDebug || !report.isDebug else {
             throw AttestationError(
                 check: .policyDebug, found: "an enclave with the DEBUG attribute set", expected: "a production enclave",
-                hint: "A debug enclave's memory is readable by the host. Sign the enclave for production, or allow debug (MarbleRun Debug: true, policy allowDebug) only for development.")
+                hint:
+                    "A debug enclave's memory is readable by the host. Sign the enclave for production, or allow debug (MarbleRun Debug: true, policy allowDebug) only for development."
+            )
         }
         recorder.passed(.policyDebug, report.isDebug ? "debug enclave allowed by the policy" : "production enclave")
         guard mrTDs.isEmpty else {
-            throw AttestationError(check: .policyMRTD, found: "an SGX quote", expected: "a TDX quote (the policy lists MRTD values)", hint: "Use a policy for SGX enclaves with this quote.")
+            throw AttestationError(
+                check: .policyMRTD, found: "an SGX quote", expected: "a TDX quote (the policy lists MRTD values)",
+                hint: "Use a policy for SGX enclaves with this quote.")
         }
         if mrEnclaves.isEmpty {
             recorder.skipped(.policyMREnclave, "no MRENCLAVE required")
@@ -114,8 +118,11 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
             let mrEnclave = report.mrEnclave
             guard mrEnclaves.contains(mrEnclave) else {
                 throw AttestationError(
-                    check: .policyMREnclave, found: mrEnclave.hexadecimal, expected: "one of \(mrEnclaves.map(\.hexadecimal).joined(separator: ", "))",
-                    hint: "The enclave's code or configuration differs from what the policy (manifest UniqueID) allows: rebuild the expected enclave, or add this MRENCLAVE.")
+                    check: .policyMREnclave, found: mrEnclave.hexadecimal,
+                    expected: "one of \(mrEnclaves.map(\.hexadecimal).joined(separator: ", "))",
+                    hint:
+                        "The enclave's code or configuration differs from what the policy (manifest UniqueID) allows: rebuild the expected enclave, or add this MRENCLAVE."
+                )
             }
             recorder.passed(.policyMREnclave, mrEnclave.hexadecimal)
         }
@@ -166,7 +173,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
             guard attributes & Bit.septVEDisable != 0 else {
                 throw AttestationError(
                     check: .policySEPTVEDisable, found: "\(attributeText) with SEPT_VE_DISABLE (bit 28) clear", expected: "SEPT_VE_DISABLE set",
-                    hint: "Without SEPT_VE_DISABLE the host can inject #VE exceptions into the TD; launch the TD with sept-ve-disable=on (or set requireSEPTVEDisable false).")
+                    hint:
+                        "Without SEPT_VE_DISABLE the host can inject #VE exceptions into the TD; launch the TD with sept-ve-disable=on (or set requireSEPTVEDisable false)."
+                )
             }
             recorder.passed(.policySEPTVEDisable, "set")
         } else {
@@ -175,7 +184,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         guard allowServiceTD || report.mrServiceTDIsZero else {
             throw AttestationError(
                 check: .policyServiceTD, found: "MRSERVICETD \(report.mrServiceTD?.hexadecimal ?? "")", expected: "all zero (no service TD bound)",
-                hint: "A service TD (for example a migration TD) is bound to this TD and can access its state: allow it explicitly (allowServiceTD) if that is intended.")
+                hint:
+                    "A service TD (for example a migration TD) is bound to this TD and can access its state: allow it explicitly (allowServiceTD) if that is intended."
+            )
         }
         recorder.passed(.policyServiceTD, report.mrServiceTDIsZero ? "no service TD" : "service TD allowed by the policy")
         if mrTDs.isEmpty {
@@ -189,7 +200,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
             recorder.passed(.policyMRTD, report.mrTD.hexadecimal)
         }
         guard mrEnclaves.isEmpty, signer == nil else {
-            throw AttestationError(check: .policyMREnclave, found: "a TDX quote", expected: "an SGX quote (the policy names an enclave identity)", hint: "Use a policy for TDs with this quote.")
+            throw AttestationError(
+                check: .policyMREnclave, found: "a TDX quote", expected: "an SGX quote (the policy names an enclave identity)",
+                hint: "Use a policy for TDs with this quote.")
         }
     }
 
@@ -200,12 +213,16 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         if let accepted = acceptedTCBStatuses, status != .upToDate, !accepted.contains(status) {
             throw AttestationError(
                 check: .policyTCBStatus, found: "\(status.rawValue) since \(since)\(advisories)",
-                expected: "one of \(([TCBStatus.upToDate] + accepted.filter { $0 != .upToDate }.sorted { $0.rawValue < $1.rawValue }).map(\.rawValue).joined(separator: ", "))",
-                hint: "The platform's TCB is \(status.rawValue) since \(since)\(advisories): \(status.advice), or accept \(status.rawValue) in the manifest's AcceptedTCBStatuses.")
+                expected:
+                    "one of \(([TCBStatus.upToDate] + accepted.filter { $0 != .upToDate }.sorted { $0.rawValue < $1.rawValue }).map(\.rawValue).joined(separator: ", "))",
+                hint:
+                    "The platform's TCB is \(status.rawValue) since \(since)\(advisories): \(status.advice), or accept \(status.rawValue) in the manifest's AcceptedTCBStatuses."
+            )
         }
         recorder.passed(.policyTCBStatus, "\(status.rawValue)\(advisories) accepted")
         guard status == .swHardeningNeeded, !acceptedAdvisories.isEmpty else {
-            recorder.skipped(.policyAdvisories, acceptedAdvisories.isEmpty ? "all advisories accepted" : "advisories are checked for SWHardeningNeeded only")
+            recorder.skipped(
+                .policyAdvisories, acceptedAdvisories.isEmpty ? "all advisories accepted" : "advisories are checked for SWHardeningNeeded only")
             return
         }
         let unaccepted = verified.advisoryIDs.filter { !acceptedAdvisories.contains($0) }
@@ -213,7 +230,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
             throw AttestationError(
                 check: .policyAdvisories, found: "advisories \(unaccepted.joined(separator: ", ")) not accepted",
                 expected: "only \(acceptedAdvisories.joined(separator: ", "))",
-                hint: "Check that the enclave mitigates \(unaccepted.joined(separator: ", ")) in software, then add them to the manifest's AcceptedAdvisories.")
+                hint:
+                    "Check that the enclave mitigates \(unaccepted.joined(separator: ", ")) in software, then add them to the manifest's AcceptedAdvisories."
+            )
         }
         recorder.passed(.policyAdvisories, "all advisories accepted")
     }
@@ -228,15 +247,18 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         case .exact(let bytes): expected = bytes
         case .prefix(let bytes): expected = bytes
         }
-        let matches = switch reportData {
-        case .exact: data == expected
-        case .prefix: expected.count <= data.count && data.starts(with: expected)
-        }
+        let matches =
+            switch reportData {
+            case .exact: data == expected
+            case .prefix: expected.count <= data.count && data.starts(with: expected)
+            }
         guard matches else {
             throw AttestationError(
                 check: .policyReportData, found: Array(data.prefix(max(expected.count, 1))).hexadecimal,
                 expected: expected.hexadecimal,
-                hint: "The quote does not bind the expected value (key hash or nonce): it may be replayed or made for another key. Request a fresh quote over the expected value.")
+                hint:
+                    "The quote does not bind the expected value (key hash or nonce): it may be replayed or made for another key. Request a fresh quote over the expected value."
+            )
         }
         recorder.passed(.policyReportData, "binds \(expected.hexadecimal)")
     }
@@ -256,7 +278,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         func hex(_ text: String, _ key: String, count: ClosedRange<Int>) throws -> [UInt8] {
             guard let bytes = [UInt8](hexadecimal: text), count.contains(bytes.count) else {
-                throw Self.formatError("'\(key)' value \"\(text.prefix(20))\" is not \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound)-\(count.upperBound)") bytes of hexadecimal")
+                throw Self.formatError(
+                    "'\(key)' value \"\(text.prefix(20))\" is not \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound)-\(count.upperBound)") bytes of hexadecimal"
+                )
             }
             return bytes
         }
@@ -270,7 +294,8 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         case (let mrSigner?, let productID?, let minimum?):
             signer = Signer(mrSigner: try hex(mrSigner, "mrSigner", count: 32...32), productID: productID, minimumSecurityVersion: minimum)
         default:
-            throw Self.formatError("'mrSigner', 'isvProdID' and 'minimumISVSVN' must be given together (as MarbleRun's SignerID, ProductID, SecurityVersion)")
+            throw Self.formatError(
+                "'mrSigner', 'isvProdID' and 'minimumISVSVN' must be given together (as MarbleRun's SignerID, ProductID, SecurityVersion)")
         }
         if !mrEnclaves.isEmpty, signer != nil {
             throw Self.formatError("give either 'mrEnclaves' or the signer identity ('mrSigner', 'isvProdID', 'minimumISVSVN'), not both")
@@ -279,7 +304,9 @@ public struct AttestationPolicy: Sendable, Hashable, Codable {
         if let names = try container.decodeIfPresent([String].self, forKey: .acceptedTCBStatuses) {
             let (accepted, unknown) = Self.marbleRunAcceptedStatuses(names)
             guard unknown.isEmpty else {
-                throw Self.formatError("unknown TCB status(es) \(unknown.joined(separator: ", ")) in 'acceptedTCBStatuses'; known: \(TCBStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Self.formatError(
+                    "unknown TCB status(es) \(unknown.joined(separator: ", ")) in 'acceptedTCBStatuses'; known: \(TCBStatus.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             acceptedTCBStatuses = accepted
         } else {

@@ -40,7 +40,9 @@ enum PEM {
 
     /// Parses every block as a certificate. `check` and `what` name the chain in errors. A block holding the trust
     /// anchor's exact DER is not parsed again.
-    static func certificates<Bytes: RandomAccessCollection<UInt8>>(_ text: Bytes, check: Check, what: String, anchor: TrustAnchor) throws(AttestationError) -> [Certificate]
+    static func certificates<Bytes: RandomAccessCollection<UInt8>>(
+        _ text: Bytes, check: Check, what: String, anchor: TrustAnchor
+    ) throws(AttestationError) -> [Certificate]
     where Bytes.Index == Int {
         guard let blocks = derBlocks(text) else {
             throw AttestationError(
@@ -113,7 +115,8 @@ struct CertifiedPath: Sendable {
                     expected: "a path to the trust anchor \(anchor.certificate.subject)",
                     hint: anchor.isSimulation
                         ? "The chain does not lead to the simulation root; use the root that signed this platform's certificates."
-                        : "The chain is incomplete or was issued under another root (a test or simulation root?); use the platform's genuine Intel chain.")
+                        : "The chain is incomplete or was issued under another root (a test or simulation root?); use the platform's genuine Intel chain."
+                )
             }
             guard isCertificateAuthority(issuer) else {
                 throw AttestationError(

@@ -31,7 +31,8 @@ public struct CertificateRevocationList: Sendable, Hashable {
             let algorithm = try tbs.next(in: bytes, limit: list.end, tag: 0x30, what: "signatureAlgorithm")
             let signatureValue = try algorithm.next(in: bytes, limit: list.end, tag: 0x03, what: "signatureValue")
             guard signatureValue.end == list.end, signatureValue.contentStart < signatureValue.end, bytes[signatureValue.contentStart] == 0 else {
-                throw DERElement.Malformed(reason: "signatureValue is not a whole-byte BIT STRING ending the CertificateList", offset: signatureValue.start)
+                throw DERElement.Malformed(
+                    reason: "signatureValue is not a whole-byte BIT STRING ending the CertificateList", offset: signatureValue.start)
             }
             signatureAlgorithm = try DER.sequence(DER.parse(bytes[algorithm.start..<algorithm.end]), identifier: .sequence) { inner in
                 try ASN1ObjectIdentifier(derEncoded: &inner)

@@ -1,4 +1,3 @@
-
 /// Somewhere verification collateral comes from: a bundle file, Intel PCS, a PCCS, or Azure THIM.
 public protocol CollateralSource: Sendable {
     /// Names the source and its location, e.g. `Intel PCS at https://api.trustedservices.intel.com`; it is part of

@@ -46,11 +46,12 @@ public struct Explanation: Sendable, Hashable, Codable {
             lines.append("WARNING: verified against a SIMULATION trust anchor: this proves nothing about real SGX/TDX hardware.")
         }
         for step in steps {
-            let mark = switch step.outcome {
-            case .passed: "ok  "
-            case .failed: "FAIL"
-            case .skipped: "skip"
-            }
+            let mark =
+                switch step.outcome {
+                case .passed: "ok  "
+                case .failed: "FAIL"
+                case .skipped: "skip"
+                }
             lines.append("[\(mark)] \(step.check.title)\(step.cached ? " (cached)" : ""): \(step.detail)")
         }
         if let error {

@@ -35,8 +35,13 @@ public struct PCKExtension: Sendable, Hashable, Codable {
         guard let fieldExtension = certificate.extensions.first(where: { $0.oid == Self.oid }) else {
             throw Self.failure("no extension \(Self.oid) in \(certificate.subject)")
         }
-        var ppid: [UInt8]?, cpuSVN: [UInt8]?, pceSVN: UInt16?, pceID: [UInt8]?, fmspc: [UInt8]?
-        var sgxType: SGXType?, instance: [UInt8]?
+        var ppid: [UInt8]?
+        var cpuSVN: [UInt8]?
+        var pceSVN: UInt16?
+        var pceID: [UInt8]?
+        var fmspc: [UInt8]?
+        var sgxType: SGXType?
+        var instance: [UInt8]?
         do {
             let root = try DER.parse(fieldExtension.value)
             try DER.sequence(root, identifier: .sequence) { entries in

@@ -46,7 +46,10 @@ public struct QuoteVerifier: Sendable {
         let quote: Quote
         do {
             quote = try Quote(bytes: quoteBytes)
-            recorder.passed(.quoteStructure, "\(quote.tee.rawValue) quote version \(quote.header.version)\(quote.bodyType.map { " body type \($0)" } ?? ""), \(quoteBytes.count) bytes, \(quote.layout.signedLength) signed, \(quote.layout.trailingByteCount) trailing")
+            recorder.passed(
+                .quoteStructure,
+                "\(quote.tee.rawValue) quote version \(quote.header.version)\(quote.bodyType.map { " body type \($0)" } ?? ""), \(quoteBytes.count) bytes, \(quote.layout.signedLength) signed, \(quote.layout.trailingByteCount) trailing"
+            )
         } catch {
             recorder.failed(error)
             return recorder.explanation ?? Explanation()
@@ -77,10 +80,13 @@ public struct QuoteVerifier: Sendable {
         }
     }
 
-    private func pipeline(_ quote: Quote, collateral: Collateral, at instant: Date, recorder: inout Recorder) throws(AttestationError) -> VerifiedQuote {
+    private func pipeline(
+        _ quote: Quote, collateral: Collateral, at instant: Date, recorder: inout Recorder
+    ) throws(AttestationError) -> VerifiedQuote {
         let now = instant.unixSeconds
         recorder.update { $0.isSimulation = trustAnchor.isSimulation }
-        recorder.passed(.trustAnchor, "\(trustAnchor.subject) (SHA-256 \(trustAnchor.fingerprint))\(trustAnchor.isSimulation ? ": SIMULATION root" : "")")
+        recorder.passed(
+            .trustAnchor, "\(trustAnchor.subject) (SHA-256 \(trustAnchor.fingerprint))\(trustAnchor.isSimulation ? ": SIMULATION root" : "")")
 
         // Step 0: the CRLs, and the root itself against the Root CA CRL.
         let lists = try revocationLists(collateral, at: now, recorder: &recorder)
@@ -122,11 +128,14 @@ public struct QuoteVerifier: Sendable {
         for advisory in qeLevel.advisoryIDs where !advisories.contains(advisory) { advisories.append(advisory) }
         guard status != .revoked else {
             throw AttestationError(
-                check: .tcbStatus, found: "Revoked (platform \(platform.platformLevel.status.rawValue), QE \(qeLevel.status.rawValue)\(platform.moduleLevel.map { ", TDX module \($0.status.rawValue)" } ?? ""))",
+                check: .tcbStatus,
+                found:
+                    "Revoked (platform \(platform.platformLevel.status.rawValue), QE \(qeLevel.status.rawValue)\(platform.moduleLevel.map { ", TDX module \($0.status.rawValue)" } ?? ""))",
                 expected: "a TCB status other than Revoked",
                 hint: "Intel revoked this platform's TCB level: it cannot be trusted until its microcode/BIOS or QE is replaced.")
         }
-        recorder.passed(.tcbStatus, "\(status.rawValue)\(advisories.isEmpty ? "" : " (advisories \(advisories.joined(separator: ", ")))"): \(status.advice)")
+        recorder.passed(
+            .tcbStatus, "\(status.rawValue)\(advisories.isEmpty ? "" : " (advisories \(advisories.joined(separator: ", ")))"): \(status.advice)")
 
         var expiry = min(tcbInfo.nextUpdate, qeIdentity.nextUpdate, tcbChain.earliestExpiry, qeChain.earliestExpiry, pckPath.earliestExpiry)
         expiry = min(expiry, trustAnchor.certificate.notValidAfter.unixSeconds)
@@ -169,7 +178,9 @@ public struct QuoteVerifier: Sendable {
                 throw AttestationError(
                     check: .rootCRL, found: "a CRL issued by \(root.issuer) whose signature does not verify with the trust anchor",
                     expected: "the Root CA CRL signed by \(trustAnchor.subject)",
-                    hint: "root_ca_crl must be the Root CA CRL (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der for Intel), not the PCK CRL; fetch it again.")
+                    hint:
+                        "root_ca_crl must be the Root CA CRL (https://certificates.trustedservices.intel.com/IntelSGXRootCA.der for Intel), not the PCK CRL; fetch it again."
+                )
             }
             cache?.store { $0.rootCRLs.insertBounded(root, for: rootKey) }
         }
@@ -184,7 +195,9 @@ public struct QuoteVerifier: Sendable {
                 check: .rootCRL, found: "the trust anchor listed as revoked", expected: "a root that is not revoked",
                 hint: "The root CA itself is revoked: nothing chained to it can be trusted.")
         }
-        recorder.passed(.rootCRL, cached: cachedRoot != nil, "signed by the trust anchor, valid until \(root.nextUpdate.map(UTCTimestamp.iso8601) ?? "-"), root not revoked")
+        recorder.passed(
+            .rootCRL, cached: cachedRoot != nil,
+            "signed by the trust anchor, valid until \(root.nextUpdate.map(UTCTimestamp.iso8601) ?? "-"), root not revoked")
 
         let pckKey = ExactBytes(collateral.pckCRL)
         let cachedPCK = cache?.lookup { $0.pckCRLs[pckKey] }
@@ -195,7 +208,9 @@ public struct QuoteVerifier: Sendable {
             pck = try Self.parseCRL(collateral.pckCRL, check: .pckCRL)
             cache?.store { $0.pckCRLs.insertBounded(pck, for: pckKey) }
         }
-        recorder.passed(.pckCRL, cached: cachedPCK != nil, "issued by \(pck.issuer), \(pck.revokedSerials.count) revoked serial(s); signature checked with the PCK chain")
+        recorder.passed(
+            .pckCRL, cached: cachedPCK != nil,
+            "issued by \(pck.issuer), \(pck.revokedSerials.count) revoked serial(s); signature checked with the PCK chain")
         return RevocationLists(root: root, pck: pck)
     }
 
@@ -205,7 +220,9 @@ public struct QuoteVerifier: Sendable {
         } catch {
             throw AttestationError(
                 check: check, found: error.found, expected: error.expected,
-                hint: check == .rootCRL ? "root_ca_crl must be the DER (hex) of the Root CA CRL." : "pck_crl must be the DER (hex) of the PCK Platform or Processor CA CRL.")
+                hint: check == .rootCRL
+                    ? "root_ca_crl must be the DER (hex) of the Root CA CRL."
+                    : "pck_crl must be the DER (hex) of the PCK Platform or Processor CA CRL.")
         }
     }
 
@@ -239,7 +256,9 @@ public struct QuoteVerifier: Sendable {
 
     // MARK: Steps 2 and 3
 
-    private func issuerPath(_ pem: String, check: Check, what: String, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, cached: Bool) {
+    private func issuerPath(
+        _ pem: String, check: Check, what: String, recorder: inout Recorder
+    ) throws(AttestationError) -> (CertifiedPath, cached: Bool) {
         let key = ExactText(pem)
         if let cached = cache?.lookup({ $0.issuerChains[key] }) { return (cached, true) }
         let certificates = try PEM.certificates(Array(pem.utf8), check: check, what: what, anchor: trustAnchor)
@@ -251,7 +270,8 @@ public struct QuoteVerifier: Sendable {
     private func verifiedPCKCRL(_ lists: RevocationLists, collateral: Collateral) -> (Certificate) -> Bool {
         { issuer in
             guard let cache else { return lists.pck.isSigned(by: issuer) }
-            let key = VerificationCache.PCKCRLSignatureKey(crl: ExactBytes(collateral.pckCRL), issuerPublicKey: ExactBytes(issuer.publicKey.subjectPublicKeyInfoBytes))
+            let key = VerificationCache.PCKCRLSignatureKey(
+                crl: ExactBytes(collateral.pckCRL), issuerPublicKey: ExactBytes(issuer.publicKey.subjectPublicKeyInfoBytes))
             if cache.lookup({ $0.pckCRLSignatures.contains(key) ? true : nil }) == true { return true }
             guard lists.pck.isSigned(by: issuer) else { return false }
             cache.store { $0.pckCRLSignatures.insertBounded(key) }
@@ -274,43 +294,62 @@ public struct QuoteVerifier: Sendable {
         }
     }
 
-    private func checkDocumentSignature(_ json: [UInt8], signature: [UInt8], signer: Certificate, check: Check, what: String) throws(AttestationError) {
+    private func checkDocumentSignature(_ json: [UInt8], signature: [UInt8], signer: Certificate, check: Check, what: String) throws(AttestationError)
+    {
         guard signature.count == 64, let key = P256.Signing.PublicKey(signer.publicKey),
             let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
             key.isValidSignature(ecdsa, for: json)
         else {
             throw AttestationError(
-                check: check, found: "a signature (\(signature.count) bytes) that does not verify over the \(json.count) bytes of \(what) with \(signer.subject)",
+                check: check,
+                found: "a signature (\(signature.count) bytes) that does not verify over the \(json.count) bytes of \(what) with \(signer.subject)",
                 expected: "an ECDSA P-256 signature r‖s (64 bytes) over the exact bytes Intel signed",
-                hint: "The \(what) text was changed (even whitespace or key order breaks it) or the signature belongs to other text; keep the exact bytes from PCS.")
+                hint:
+                    "The \(what) text was changed (even whitespace or key order breaks it) or the signature belongs to other text; keep the exact bytes from PCS."
+            )
         }
     }
 
-    private func tcbInformation(_ collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (TCBInfo, CertifiedPath) {
-        let key = VerificationCache.SignedDocumentKey(json: ExactBytes(collateral.tcbInfo), signature: ExactBytes(collateral.tcbInfoSignature), issuerChain: ExactText(collateral.tcbInfoIssuerChain))
+    private func tcbInformation(
+        _ collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder
+    ) throws(AttestationError) -> (TCBInfo, CertifiedPath) {
+        let key = VerificationCache.SignedDocumentKey(
+            json: ExactBytes(collateral.tcbInfo), signature: ExactBytes(collateral.tcbInfoSignature),
+            issuerChain: ExactText(collateral.tcbInfoIssuerChain))
         let cached = cache?.lookup { $0.tcbInfos[key] }
         let info: TCBInfo
         if let cached { info = cached } else { info = try TCBInfo(json: collateral.tcbInfo) }
-        recorder.passed(.collateralFormat, cached: cached != nil, "TCB Info \(info.id) v\(info.version), FMSPC \(info.fmspc.hexadecimal), \(info.levels.count) level(s)")
+        recorder.passed(
+            .collateralFormat, cached: cached != nil,
+            "TCB Info \(info.id) v\(info.version), FMSPC \(info.fmspc.hexadecimal), \(info.levels.count) level(s)")
         try checkWindow(info.issueDate, info.nextUpdate, at: now, check: .tcbInfoValidity, what: "TCB Info")
         recorder.passed(.tcbInfoValidity, "\(UTCTimestamp.iso8601(info.issueDate)) to \(UTCTimestamp.iso8601(info.nextUpdate))")
-        let (path, pathCached) = try issuerPath(collateral.tcbInfoIssuerChain, check: .tcbInfoChain, what: "the TCB Info issuer chain", recorder: &recorder)
-        try path.check(at: now, against: lists, anchor: trustAnchor, check: .tcbInfoChain, what: "the TCB Info issuer chain", verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
+        let (path, pathCached) = try issuerPath(
+            collateral.tcbInfoIssuerChain, check: .tcbInfoChain, what: "the TCB Info issuer chain", recorder: &recorder)
+        try path.check(
+            at: now, against: lists, anchor: trustAnchor, check: .tcbInfoChain, what: "the TCB Info issuer chain",
+            verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
         recorder.passed(.tcbInfoChain, cached: pathCached, "\(path.leaf.subject), issued by the trust anchor, valid and not revoked")
         if cached == nil {
-            try checkDocumentSignature(collateral.tcbInfo, signature: collateral.tcbInfoSignature, signer: path.leaf, check: .tcbInfoSignature, what: "TCB Info")
+            try checkDocumentSignature(
+                collateral.tcbInfo, signature: collateral.tcbInfoSignature, signer: path.leaf, check: .tcbInfoSignature, what: "TCB Info")
             cache?.store { $0.tcbInfos.insertBounded(info, for: key) }
         }
         recorder.passed(.tcbInfoSignature, cached: cached != nil, "ECDSA P-256 over the exact \(collateral.tcbInfo.count) bytes")
         return (info, path)
     }
 
-    private func qeIdentityDocument(_ collateral: Collateral, tcbChain: CertifiedPath, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (QEIdentity, CertifiedPath) {
-        let key = VerificationCache.SignedDocumentKey(json: ExactBytes(collateral.qeIdentity), signature: ExactBytes(collateral.qeIdentitySignature), issuerChain: ExactText(collateral.qeIdentityIssuerChain))
+    private func qeIdentityDocument(
+        _ collateral: Collateral, tcbChain: CertifiedPath, at now: Int64, lists: RevocationLists, recorder: inout Recorder
+    ) throws(AttestationError) -> (QEIdentity, CertifiedPath) {
+        let key = VerificationCache.SignedDocumentKey(
+            json: ExactBytes(collateral.qeIdentity), signature: ExactBytes(collateral.qeIdentitySignature),
+            issuerChain: ExactText(collateral.qeIdentityIssuerChain))
         let cached = cache?.lookup { $0.qeIdentities[key] }
         let identity: QEIdentity
         if let cached { identity = cached } else { identity = try QEIdentity(json: collateral.qeIdentity) }
-        recorder.passed(.collateralFormat, cached: cached != nil, "QE Identity \(identity.id) v\(identity.version), \(identity.levels.count) level(s)")
+        recorder.passed(
+            .collateralFormat, cached: cached != nil, "QE Identity \(identity.id) v\(identity.version), \(identity.levels.count) level(s)")
         try checkWindow(identity.issueDate, identity.nextUpdate, at: now, check: .qeIdentityValidity, what: "QE Identity")
         recorder.passed(.qeIdentityValidity, "\(UTCTimestamp.iso8601(identity.issueDate)) to \(UTCTimestamp.iso8601(identity.nextUpdate))")
         let path: CertifiedPath
@@ -318,13 +357,17 @@ public struct QuoteVerifier: Sendable {
             path = tcbChain
             recorder.passed(.qeIdentityChain, cached: true, "identical to the TCB Info issuer chain, already verified")
         } else {
-            let (built, pathCached) = try issuerPath(collateral.qeIdentityIssuerChain, check: .qeIdentityChain, what: "the QE Identity issuer chain", recorder: &recorder)
-            try built.check(at: now, against: lists, anchor: trustAnchor, check: .qeIdentityChain, what: "the QE Identity issuer chain", verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
+            let (built, pathCached) = try issuerPath(
+                collateral.qeIdentityIssuerChain, check: .qeIdentityChain, what: "the QE Identity issuer chain", recorder: &recorder)
+            try built.check(
+                at: now, against: lists, anchor: trustAnchor, check: .qeIdentityChain, what: "the QE Identity issuer chain",
+                verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
             recorder.passed(.qeIdentityChain, cached: pathCached, "\(built.leaf.subject), issued by the trust anchor, valid and not revoked")
             path = built
         }
         if cached == nil {
-            try checkDocumentSignature(collateral.qeIdentity, signature: collateral.qeIdentitySignature, signer: path.leaf, check: .qeIdentitySignature, what: "QE Identity")
+            try checkDocumentSignature(
+                collateral.qeIdentity, signature: collateral.qeIdentitySignature, signer: path.leaf, check: .qeIdentitySignature, what: "QE Identity")
             cache?.store { $0.qeIdentities.insertBounded(identity, for: key) }
         }
         recorder.passed(.qeIdentitySignature, cached: cached != nil, "ECDSA P-256 over the exact \(collateral.qeIdentity.count) bytes")
@@ -333,7 +376,9 @@ public struct QuoteVerifier: Sendable {
 
     // MARK: Step 4
 
-    private func pckCertificate(_ quote: Quote, collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder) throws(AttestationError) -> (CertifiedPath, PCKExtension, ExactBytes) {
+    private func pckCertificate(
+        _ quote: Quote, collateral: Collateral, at now: Int64, lists: RevocationLists, recorder: inout Recorder
+    ) throws(AttestationError) -> (CertifiedPath, PCKExtension, ExactBytes) {
         let chainBytes: [UInt8]
         let what: String
         let certification = quote.signatureData.certificationData
@@ -346,7 +391,9 @@ public struct QuoteVerifier: Sendable {
                 throw AttestationError(
                     check: .certificationDataType, found: "certification data type \(certification.type)",
                     expected: "type 5 (PEM PCK certificate chain), or a pck_certificate_chain in the collateral",
-                    hint: "This quote carries no PCK chain (types 1-3 carry an encrypted PPID): fetch the platform's PCK certificate from PCS/PCCS and put its chain in the collateral's pck_certificate_chain.")
+                    hint:
+                        "This quote carries no PCK chain (types 1-3 carry an encrypted PPID): fetch the platform's PCK certificate from PCS/PCCS and put its chain in the collateral's pck_certificate_chain."
+                )
             }
             chainBytes = certification.data
             what = "the quote's PCK certificate chain"
@@ -354,7 +401,8 @@ public struct QuoteVerifier: Sendable {
         }
         let chainKey = ExactBytes(chainBytes)
         let cached = cache?.lookup { $0.pckChains[chainKey] }
-        let path: CertifiedPath, pck: PCKExtension
+        let path: CertifiedPath
+        let pck: PCKExtension
         if let cached {
             (path, pck) = cached
         } else {
@@ -363,9 +411,15 @@ public struct QuoteVerifier: Sendable {
             pck = try PCKExtension(certificate: path.leaf)
             cache?.store { $0.pckChains.insertBounded((path, pck), for: chainKey) }
         }
-        try path.check(at: now, against: lists, anchor: trustAnchor, check: .pckChain, what: what, verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
-        recorder.passed(.pckChain, cached: cached != nil, "\(path.leaf.subject) via \(path.certificates.dropFirst().map { "\($0.subject)" }.joined(separator: ", ")) to the trust anchor, valid and not revoked")
-        recorder.passed(.pckExtension, cached: cached != nil, "FMSPC \(pck.fmspc.hexadecimal), PCE-ID \(pck.pceID.hexadecimal), PCESVN \(pck.pceSVN), CPUSVN \(pck.cpuSVN.hexadecimal)")
+        try path.check(
+            at: now, against: lists, anchor: trustAnchor, check: .pckChain, what: what, verifiedPCKCRL: verifiedPCKCRL(lists, collateral: collateral))
+        recorder.passed(
+            .pckChain, cached: cached != nil,
+            "\(path.leaf.subject) via \(path.certificates.dropFirst().map { "\($0.subject)" }.joined(separator: ", ")) to the trust anchor, valid and not revoked"
+        )
+        recorder.passed(
+            .pckExtension, cached: cached != nil,
+            "FMSPC \(pck.fmspc.hexadecimal), PCE-ID \(pck.pceID.hexadecimal), PCESVN \(pck.pceSVN), CPUSVN \(pck.cpuSVN.hexadecimal)")
         return (path, pck, chainKey)
     }
 
@@ -395,7 +449,8 @@ public struct QuoteVerifier: Sendable {
         guard signature.qeAuthenticationData.count == 32 else {
             throw AttestationError(
                 check: .qeAuthDataLength, found: "\(signature.qeAuthenticationData.count) bytes of QE authentication data",
-                expected: "32 bytes (as dcap-qvl requires)", hint: "The quote's QE authentication data was altered or produced by a non-standard quoting enclave.")
+                expected: "32 bytes (as dcap-qvl requires)",
+                hint: "The quote's QE authentication data was altered or produced by a non-standard quoting enclave.")
         }
         recorder.passed(.qeAuthDataLength, "32 bytes")
         var hasher = SHA256()
@@ -421,7 +476,9 @@ public struct QuoteVerifier: Sendable {
         }
         recorder.passed(.qeMRSigner, identity.mrSigner.hexadecimal)
         guard !report.isDebug else {
-            throw AttestationError(check: .qeDebug, found: "a debug quoting enclave", expected: "a production quoting enclave", hint: "A debug QE can be read by the host: use a production QE.")
+            throw AttestationError(
+                check: .qeDebug, found: "a debug quoting enclave", expected: "a production quoting enclave",
+                hint: "A debug QE can be read by the host: use a production QE.")
         }
         recorder.passed(.qeDebug, "production QE")
         guard report.isvProductID == identity.isvProductID else {
@@ -450,7 +507,8 @@ public struct QuoteVerifier: Sendable {
         let allowed: Set<TCBStatus> = [.upToDate, .outOfDate, .configurationNeeded, .revoked, .outOfDateConfigurationNeeded]
         guard allowed.contains(level.status) else {
             throw AttestationError(
-                check: .qeTCBLevel, found: "QE level status \(level.status.rawValue)", expected: "one of \(allowed.map(\.rawValue).sorted().joined(separator: ", "))",
+                check: .qeTCBLevel, found: "QE level status \(level.status.rawValue)",
+                expected: "one of \(allowed.map(\.rawValue).sorted().joined(separator: ", "))",
                 hint: "The QE Identity is malformed; fetch it again.")
         }
         recorder.passed(.qeTCBLevel, "ISVSVN \(isvSVN) ≥ \(level.isvSVN): \(level.status.rawValue) since \(UTCTimestamp.iso8601(level.tcbDate))")
@@ -466,7 +524,8 @@ public struct QuoteVerifier: Sendable {
             key.isValidSignature(ecdsa, for: quote.signedBytes)
         else {
             throw AttestationError(
-                check: .isvSignature, found: "a quote signature that does not verify over bytes 0..<\(quote.layout.signedLength) with the attestation key",
+                check: .isvSignature,
+                found: "a quote signature that does not verify over bytes 0..<\(quote.layout.signedLength) with the attestation key",
                 expected: "an ECDSA P-256 signature by the attestation key over the header and report",
                 hint: "The quote's header or report was altered after signing: do not trust any of its fields.")
         }
@@ -482,17 +541,23 @@ public struct QuoteVerifier: Sendable {
         let moduleLevel: TCBLevelSummary?
     }
 
-    private func matchPlatform(_ quote: Quote, tcbInfo: TCBInfo, pck: PCKExtension, recorder: inout Recorder) throws(AttestationError) -> PlatformMatch {
+    private func matchPlatform(
+        _ quote: Quote, tcbInfo: TCBInfo, pck: PCKExtension, recorder: inout Recorder
+    ) throws(AttestationError) -> PlatformMatch {
         guard tcbInfo.fmspc == pck.fmspc else {
             throw AttestationError(
-                check: .fmspc, found: "TCB Info for FMSPC \(tcbInfo.fmspc.hexadecimal)", expected: "FMSPC \(pck.fmspc.hexadecimal) (from the PCK certificate)",
-                hint: "Fetch the TCB Info for this platform: /\(quote.tee == .sgx ? "sgx" : "tdx")/certification/v4/tcb?fmspc=\(pck.fmspc.hexadecimal.uppercased()).")
+                check: .fmspc, found: "TCB Info for FMSPC \(tcbInfo.fmspc.hexadecimal)",
+                expected: "FMSPC \(pck.fmspc.hexadecimal) (from the PCK certificate)",
+                hint:
+                    "Fetch the TCB Info for this platform: /\(quote.tee == .sgx ? "sgx" : "tdx")/certification/v4/tcb?fmspc=\(pck.fmspc.hexadecimal.uppercased())."
+            )
         }
         recorder.passed(.fmspc, pck.fmspc.hexadecimal)
         // dcap-qvl does not compare the PCE-ID; Intel's QVL does, and a mismatch means the TCB Info is for another PCE.
         guard tcbInfo.pceID == pck.pceID else {
             throw AttestationError(
-                check: .pceID, found: "TCB Info for PCE-ID \(tcbInfo.pceID.hexadecimal)", expected: "PCE-ID \(pck.pceID.hexadecimal) (from the PCK certificate)",
+                check: .pceID, found: "TCB Info for PCE-ID \(tcbInfo.pceID.hexadecimal)",
+                expected: "PCE-ID \(pck.pceID.hexadecimal) (from the PCK certificate)",
                 hint: "Fetch the TCB Info for this platform's FMSPC and PCE; this one describes a different provisioning enclave.")
         }
         recorder.passed(.pceID, pck.pceID.hexadecimal)
@@ -525,19 +590,25 @@ public struct QuoteVerifier: Sendable {
         return PlatformMatch(status: relaunch, advisoryIDs: launch.advisoryIDs, platformLevel: launch.platformLevel, moduleLevel: launch.moduleLevel)
     }
 
-    private func match(tcbInfo: TCBInfo, pck: PCKExtension, td: TDReport?, svn: (Int) -> UInt8?, recorder: inout Recorder) throws(AttestationError) -> PlatformMatch {
+    private func match(
+        tcbInfo: TCBInfo, pck: PCKExtension, td: TDReport?, svn: (Int) -> UInt8?, recorder: inout Recorder
+    ) throws(AttestationError) -> PlatformMatch {
         let moduleVersion = svn(1) ?? 0
         let firstTDXComponent = moduleVersion > 0 ? 2 : 0
         var matched: TCBInfo.Level?
         for level in tcbInfo.levels {
             guard pck.pceSVN >= level.pceSVN else { continue }
             guard level.sgxComponents.count == 16 else {
-                throw AttestationError(check: .tcbLevel, found: "\(level.sgxComponents.count) SGX components in a TCB level", expected: "16", hint: "The TCB Info is malformed; fetch it again.")
+                throw AttestationError(
+                    check: .tcbLevel, found: "\(level.sgxComponents.count) SGX components in a TCB level", expected: "16",
+                    hint: "The TCB Info is malformed; fetch it again.")
             }
             guard !zip(pck.cpuSVN, level.sgxComponents).contains(where: { $0 < $1 }) else { continue }
             if td != nil {
                 guard let tdx = level.tdxComponents, tdx.count == 16 else {
-                    throw AttestationError(check: .tcbLevel, found: "a TDX TCB level without 16 TDX components", expected: "16 tdxtcbcomponents", hint: "The TCB Info is malformed; fetch it again.")
+                    throw AttestationError(
+                        check: .tcbLevel, found: "a TDX TCB level without 16 TDX components", expected: "16 tdxtcbcomponents",
+                        hint: "The TCB Info is malformed; fetch it again.")
                 }
                 guard !(firstTDXComponent..<16).contains(where: { (svn($0) ?? 0) < tdx[$0] }) else { continue }
             }
@@ -549,8 +620,11 @@ public struct QuoteVerifier: Sendable {
             if td != nil { found += " TEE TCB SVN \((0..<16).map { String(svn($0) ?? 0) }.joined(separator: ","))" }
             throw AttestationError(
                 check: .tcbLevel, found: found,
-                expected: "SVNs at or above one of the \(tcbInfo.levels.count) TCB levels of FMSPC \(tcbInfo.fmspc.hexadecimal) (lowest: \(tcbInfo.levels.last?.summary.svns ?? "none"))",
-                hint: "The platform's TCB is older than every level Intel lists (or this TCB Info is from a different TCB evaluation): update BIOS/microcode (and the TDX module), or use TCB Info matching the platform's evaluation data number.")
+                expected:
+                    "SVNs at or above one of the \(tcbInfo.levels.count) TCB levels of FMSPC \(tcbInfo.fmspc.hexadecimal) (lowest: \(tcbInfo.levels.last?.summary.svns ?? "none"))",
+                hint:
+                    "The platform's TCB is older than every level Intel lists (or this TCB Info is from a different TCB evaluation): update BIOS/microcode (and the TDX module), or use TCB Info matching the platform's evaluation data number."
+            )
         }
         let platformLevel = level.summary
         recorder.passed(.tcbLevel, "\(level.status.rawValue) since \(UTCTimestamp.iso8601(level.tcbDate)) (\(platformLevel.svns))")
@@ -560,16 +634,22 @@ public struct QuoteVerifier: Sendable {
         if let td {
             moduleLevel = try matchModule(tcbInfo: tcbInfo, td: td, isvSVN: svn(0) ?? 0, version: moduleVersion, recorder: &recorder)
             if let moduleLevel {
-                if moduleLevel.status == .revoked || moduleLevel.status == .outOfDate { status = Self.converge(status, component: moduleLevel.status) }
+                if moduleLevel.status == .revoked || moduleLevel.status == .outOfDate {
+                    status = Self.converge(status, component: moduleLevel.status)
+                }
                 for advisory in moduleLevel.advisoryIDs where !advisories.contains(advisory) { advisories.append(advisory) }
             }
         }
         return PlatformMatch(status: status, advisoryIDs: advisories, platformLevel: platformLevel, moduleLevel: moduleLevel)
     }
 
-    private func matchModule(tcbInfo: TCBInfo, td: TDReport, isvSVN: UInt8, version: UInt8, recorder: inout Recorder) throws(AttestationError) -> TCBLevelSummary? {
+    private func matchModule(
+        tcbInfo: TCBInfo, td: TDReport, isvSVN: UInt8, version: UInt8, recorder: inout Recorder
+    ) throws(AttestationError) -> TCBLevelSummary? {
         guard let base = tcbInfo.module else {
-            throw AttestationError(check: .tdxModule, found: "TDX TCB Info without tdxModule", expected: "a tdxModule entry", hint: "The TCB Info is malformed or not for TDX; fetch it again.")
+            throw AttestationError(
+                check: .tdxModule, found: "TDX TCB Info without tdxModule", expected: "a tdxModule entry",
+                hint: "The TCB Info is malformed or not for TDX; fetch it again.")
         }
         var identity = base
         var levels: [(isvSVN: UInt8, tcbDate: Int64, status: TCBStatus, advisoryIDs: [String])]?
@@ -586,14 +666,18 @@ public struct QuoteVerifier: Sendable {
         }
         guard identity.mrSigner.count == 48, td.mrSignerSeamEquals(identity.mrSigner) else {
             throw AttestationError(
-                check: .tdxModule, found: "MRSIGNER_SEAM \(td.mrSignerSeam.hexadecimal)", expected: "\(identity.mrSigner.hexadecimal) (\(identity.id))",
+                check: .tdxModule, found: "MRSIGNER_SEAM \(td.mrSignerSeam.hexadecimal)",
+                expected: "\(identity.mrSigner.hexadecimal) (\(identity.id))",
                 hint: "The TDX module was not signed by Intel's module signer: the platform runs an unexpected TDX module.")
         }
         guard identity.attributes.count == 8, identity.attributesMask.count == 8 else {
-            throw AttestationError(check: .tdxModule, found: "module attributes of the wrong length", expected: "8 bytes", hint: "The TCB Info is malformed; fetch it again.")
+            throw AttestationError(
+                check: .tdxModule, found: "module attributes of the wrong length", expected: "8 bytes",
+                hint: "The TCB Info is malformed; fetch it again.")
         }
         for index in 0..<8 {
-            let actual = td.seamAttributeByte(index), mask = identity.attributesMask[index]
+            let actual = td.seamAttributeByte(index)
+            let mask = identity.attributesMask[index]
             guard actual & mask == identity.attributes[index] & mask, actual & ~mask == 0 else {
                 throw AttestationError(
                     check: .tdxModule, found: "SEAM attributes \(td.seamAttributes.hexadecimal)",
@@ -610,7 +694,9 @@ public struct QuoteVerifier: Sendable {
                 check: .tdxModule, found: "TDX module ISVSVN \(isvSVN) (\(identity.id))", expected: "at least \(levels.map(\.isvSVN).min() ?? 0)",
                 hint: "The TDX module is older than any level Intel lists: update the TDX module.")
         }
-        recorder.passed(.tdxModule, "\(identity.id) ISVSVN \(isvSVN) ≥ \(level.isvSVN): \(level.status.rawValue) since \(UTCTimestamp.iso8601(level.tcbDate))")
-        return TCBLevelSummary(status: level.status, tcbDate: level.tcbDate, advisoryIDs: level.advisoryIDs, svns: "\(identity.id) isvsvn=\(level.isvSVN)")
+        recorder.passed(
+            .tdxModule, "\(identity.id) ISVSVN \(isvSVN) ≥ \(level.isvSVN): \(level.status.rawValue) since \(UTCTimestamp.iso8601(level.tcbDate))")
+        return TCBLevelSummary(
+            status: level.status, tcbDate: level.tcbDate, advisoryIDs: level.advisoryIDs, svns: "\(identity.id) isvsvn=\(level.isvSVN)")
     }
 }

@@ -86,7 +86,9 @@ struct TCBInfo: Sendable {
                 throw AttestationError(
                     check: .collateralFormat, found: "TCB Info version \(version)\(try document.optional("id") == nil ? " without an id" : "")",
                     expected: "TCB Info version 3 (id SGX or TDX)",
-                    hint: "Fetch TCB Info from PCS API v4 (/sgx/certification/v4/tcb or /tdx/certification/v4/tcb); version 2 (API v3, sgxtcbcompNNsvn fields) is not supported, as in dcap-qvl.")
+                    hint:
+                        "Fetch TCB Info from PCS API v4 (/sgx/certification/v4/tcb or /tdx/certification/v4/tcb); version 2 (API v3, sgxtcbcompNNsvn fields) is not supported, as in dcap-qvl."
+                )
             }
             self.id = id
             self.version = Int(version)
@@ -130,8 +132,10 @@ struct TCBInfo: Sendable {
         var levels: [(isvSVN: UInt8, tcbDate: Int64, status: TCBStatus, advisoryIDs: [String])] = []
         for level in try entry.optional("tcbLevels")?.elements() ?? [] {
             levels.append(
-                (UInt8(clamping: try level["tcb"]["isvsvn"].integer()), try date(level["tcbDate"]), try status(level["tcbStatus"]),
-                 try level.optional("advisoryIDs")?.strings() ?? []))
+                (
+                    UInt8(clamping: try level["tcb"]["isvsvn"].integer()), try date(level["tcbDate"]), try status(level["tcbStatus"]),
+                    try level.optional("advisoryIDs")?.strings() ?? []
+                ))
         }
         return ModuleIdentity(
             id: id, mrSigner: try hex(entry["mrsigner"]), attributes: try hex(entry["attributes"]),

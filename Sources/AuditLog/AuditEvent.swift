@@ -52,7 +52,9 @@ public struct AuditEvent: Sendable, Hashable {
         )
     }
 
-    public static func securityVersionIncreased(user: String, package: String, version: Int64, time: Date = Date())
+    public static func securityVersionIncreased(
+        user: String, package: String, version: Int64, time: Date = Date()
+    )
         -> AuditEvent
     {
         AuditEvent(
@@ -80,7 +82,9 @@ public struct AuditEvent: Sendable, Hashable {
         case .manifestUpdateInitiated: message = "Complete Manifest update initiated by user"
         case .acknowledgement: message = "Complete Manifest update acknowledged by user"
         case .manifestUpdateCancelled:
-            message = user == nil ? "Complete Manifest update cancelled due to error during apply"
+            message =
+                user == nil
+                ? "Complete Manifest update cancelled due to error during apply"
                 : "Complete Manifest update cancelled by user"
         default: message = "Complete Manifest updated"
         }

@@ -18,7 +18,9 @@ public enum AuditLog {
 
     /// Signs `event` as the next entry and writes it and the new head in `transaction`. Returns the line.
     @discardableResult
-    public static func append(_ event: AuditEvent, signer: CoordinatorSigningKey, in transaction: StateTransaction)
+    public static func append(
+        _ event: AuditEvent, signer: CoordinatorSigningKey, in transaction: StateTransaction
+    )
         throws -> String
     {
         try append([event], signer: signer, in: transaction)[0]
@@ -26,7 +28,9 @@ public enum AuditLog {
 
     /// Appends `events` in order, reading and writing the head once for all of them (a batch of activations).
     @discardableResult
-    public static func append(_ events: [AuditEvent], signer: CoordinatorSigningKey, in transaction: StateTransaction)
+    public static func append(
+        _ events: [AuditEvent], signer: CoordinatorSigningKey, in transaction: StateTransaction
+    )
         throws -> [String]
     {
         var head = try head(from: transaction.value(forKey: headKey))

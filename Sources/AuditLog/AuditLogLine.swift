@@ -27,12 +27,14 @@ public enum AuditLogLine {
         if let clash = event.fields.first(where: { reservedNames.contains($0.name) }) {
             throw AuditLogError.reservedFieldName(name: clash.name, reserved: reservedNames.sorted())
         }
-        var body = "{\"time\":" + JSONValue.stringLiteral(timestamp(event.time))
+        var body =
+            "{\"time\":" + JSONValue.stringLiteral(timestamp(event.time))
             + ",\"update\":" + JSONValue.stringLiteral(event.message)
         for field in event.fields {
             body += "," + JSONValue.stringLiteral(field.name) + ":" + encoded(field.value)
         }
-        body += ",\"kind\":" + JSONValue.stringLiteral(event.kind.rawValue) + ",\"seq\":\(sequence),\"prev\":"
+        body +=
+            ",\"kind\":" + JSONValue.stringLiteral(event.kind.rawValue) + ",\"seq\":\(sequence),\"prev\":"
             + JSONValue.stringLiteral(previousHash)
         let signed = body + "}"
         let signature: Data

@@ -55,7 +55,9 @@ public enum AuditLogVerifier {
         return try verify(lines: lines, rootKey: rootKey, expectedHead: expectedHead)
     }
 
-    private static func verify(line: String, index: Int, previousHash: String, rootKey: CoordinatorVerifyingKey)
+    private static func verify(
+        line: String, index: Int, previousHash: String, rootKey: CoordinatorVerifyingKey
+    )
         throws(AuditLogBreak)
     {
         guard !line.isEmpty else {

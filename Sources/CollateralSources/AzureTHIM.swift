@@ -48,7 +48,9 @@ public struct AzureTHIM: CollateralSource {
     }
 
     /// The VM-local THIM endpoint (`http://169.254.169.254/metadata/THIM`, header `Metadata: true`).
-    public static func local(baseURL: String = AzureTHIM.localBaseURL, http: HTTPFetchSettings = HTTPFetchSettings())
+    public static func local(
+        baseURL: String = AzureTHIM.localBaseURL, http: HTTPFetchSettings = HTTPFetchSettings()
+    )
         throws(CollateralSourceError) -> AzureTHIM
     {
         try AzureTHIM(baseURL: baseURL, sendsMetadataHeader: true, http: http)

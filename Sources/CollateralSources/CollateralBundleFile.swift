@@ -30,9 +30,11 @@ public struct CollateralBundleFile: CollateralSource {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw .bundleMalformed(path: path, reason: "'\(Self.path(context))' has the wrong type")
         } catch let DecodingError.dataCorrupted(context) {
-            throw .bundleMalformed(path: path, reason: context.codingPath.isEmpty
-                ? "it is not JSON (\(data.count) bytes starting with \(FetchedResponse.preview(Array(data.prefix(32)))))"
-                : context.debugDescription)
+            throw .bundleMalformed(
+                path: path,
+                reason: context.codingPath.isEmpty
+                    ? "it is not JSON (\(data.count) bytes starting with \(FetchedResponse.preview(Array(data.prefix(32)))))"
+                    : context.debugDescription)
         } catch {
             throw .bundleMalformed(path: path, reason: "\(error)")
         }

@@ -14,7 +14,9 @@ public struct PCCS: CollateralSource {
     public let update: TCBUpdateType
     public let http: HTTPFetchSettings
 
-    public init(baseURL: String, update: TCBUpdateType = .standard, http: HTTPFetchSettings = HTTPFetchSettings())
+    public init(
+        baseURL: String, update: TCBUpdateType = .standard, http: HTTPFetchSettings = HTTPFetchSettings()
+    )
         throws(CollateralSourceError)
     {
         self.baseURL = try CertificationServiceLayout.normalizedBase(baseURL, setting: "PCCS base URL")

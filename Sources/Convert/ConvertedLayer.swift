@@ -60,7 +60,8 @@ public struct GramineInstallation: Sendable, Hashable {
         var files = ["sgx/libpal.so", "sgx/loader", "libsysdb.so"].map { Self.libraryDirectory + "/" + $0 }
         let runtime = Self.libraryDirectory + "/runtime/glibc"
         guard let enumerator = FileManager.default.enumerator(atPath: prefix + "/" + runtime) else {
-            throw ConversionError(.unusableInput, prefix + "/" + runtime, found: "an unreadable directory", expected: "Gramine's glibc", hint: "check the installation")
+            throw ConversionError(
+                .unusableInput, prefix + "/" + runtime, found: "an unreadable directory", expected: "Gramine's glibc", hint: "check the installation")
         }
         while let name = enumerator.nextObject() as? String {
             var isDirectory: ObjCBool = false
@@ -84,7 +85,9 @@ struct LayerFile: Sendable, Hashable {
     init(imagePath: String, hostPath: String, mode: UInt32? = nil) throws(ConversionError) {
         self.imagePath = imagePath
         guard let resolved = realpath(hostPath, nil) else {
-            throw ConversionError(.unusableInput, hostPath, found: "a path that does not resolve (\(String(cString: strerror(errno))))", expected: "an existing file", hint: "check the path")
+            throw ConversionError(
+                .unusableInput, hostPath, found: "a path that does not resolve (\(String(cString: strerror(errno))))", expected: "an existing file",
+                hint: "check the path")
         }
         let hostPath = String(cString: resolved)
         free(resolved)
@@ -93,12 +96,15 @@ struct LayerFile: Sendable, Hashable {
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: hostPath)
         } catch {
-            throw ConversionError(.unusableInput, hostPath, found: "an unreadable file (\(error.localizedDescription))", expected: "a readable file", hint: "check the path")
+            throw ConversionError(
+                .unusableInput, hostPath, found: "an unreadable file (\(error.localizedDescription))", expected: "a readable file",
+                hint: "check the path")
         }
         self.mode = mode ?? UInt32((attributes[.posixPermissions] as? Int ?? 0o644) & 0o7777)
         size = UInt64((attributes[.size] as? NSNumber)?.int64Value ?? 0)
         guard let handle = FileHandle(forReadingAtPath: hostPath) else {
-            throw ConversionError(.unusableInput, hostPath, found: "a file that cannot be opened", expected: "a readable file", hint: "check its permissions")
+            throw ConversionError(
+                .unusableInput, hostPath, found: "a file that cannot be opened", expected: "a readable file", hint: "check its permissions")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
@@ -128,7 +134,9 @@ struct WrittenLayer: Sendable {
     ) throws(ConversionError) -> WrittenLayer {
         let path = directory + "/layer-\(UUID().uuidString).tar.gz"
         guard FileManager.default.createFile(atPath: path, contents: nil), let output = FileHandle(forWritingAtPath: path) else {
-            throw ConversionError(.unusableInput, directory, found: "a directory where no file can be created", expected: "a writable temporary directory", hint: "set TMPDIR to a writable directory")
+            throw ConversionError(
+                .unusableInput, directory, found: "a directory where no file can be created", expected: "a writable temporary directory",
+                hint: "set TMPDIR to a writable directory")
         }
         defer { try? output.close() }
         var diffID = SHA256()
@@ -145,7 +153,9 @@ struct WrittenLayer: Sendable {
                     try output.write(contentsOf: Data(bytes))
                 } catch {
                     writeFailure = error.localizedDescription
-                    throw TarError(.inputFailed, "writing the layer failed", found: error.localizedDescription, expected: "free space", entry: nil, offset: nil, hint: "check the temporary directory")
+                    throw TarError(
+                        .inputFailed, "writing the layer failed", found: error.localizedDescription, expected: "free space", entry: nil, offset: nil,
+                        hint: "check the temporary directory")
                 }
             }
             func tar(_ bytes: UnsafeRawBufferPointer) throws(TarError) {
@@ -166,7 +176,9 @@ struct WrittenLayer: Sendable {
             for file in files.sorted(by: { $0.imagePath < $1.imagePath }) {
                 let descriptor = open(file.hostPath, O_RDONLY | O_CLOEXEC)
                 guard descriptor >= 0 else {
-                    throw TarError(.inputFailed, "a file to add cannot be opened", found: file.hostPath, expected: "a readable file", entry: file.imagePath, offset: nil, hint: "check the file")
+                    throw TarError(
+                        .inputFailed, "a file to add cannot be opened", found: file.hostPath, expected: "a readable file", entry: file.imagePath,
+                        offset: nil, hint: "check the file")
                 }
                 defer { close(descriptor) }
                 try writer.writeFile(.regularFile(String(file.imagePath.dropFirst()), size: file.size, mode: file.mode), from: descriptor, to: tar)

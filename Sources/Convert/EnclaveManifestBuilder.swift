@@ -22,9 +22,10 @@ struct EnclaveManifestBuilder {
         var root = TOMLTable()
         root["libos"] = .table(TOMLTable(["entrypoint": .string(ConvertedImageLayout.launcher)]))
         var loader = TOMLTable()
-        loader["entrypoint"] = .table(TOMLTable([
-            "uri": .string("file:" + gramineLibraryDirectory + "/libsysdb.so"), "sha256": .string(libosSHA256.hexadecimal),
-        ]))
+        loader["entrypoint"] = .table(
+            TOMLTable([
+                "uri": .string("file:" + gramineLibraryDirectory + "/libsysdb.so"), "sha256": .string(libosSHA256.hexadecimal),
+            ]))
         loader["log_level"] = .string("error")
         loader["argv"] = .array(invocation.arguments.map(TOMLValue.string))
         loader["uid"] = .integer(Int64(invocation.userID))
@@ -41,9 +42,10 @@ struct EnclaveManifestBuilder {
         }
         loader["env"] = .table(environment)
         root["loader"] = .table(loader)
-        root["fs"] = .table(TOMLTable([
-            "root": .table(TOMLTable(["uri": .string("file:/")])), "start_dir": .string(invocation.workingDirectory),
-        ]))
+        root["fs"] = .table(
+            TOMLTable([
+                "root": .table(TOMLTable(["uri": .string("file:/")])), "start_dir": .string(invocation.workingDirectory),
+            ]))
         var sgx = TOMLTable()
         sgx["remote_attestation"] = .string("dcap")
         sgx["enclave_size"] = .string(settings.size)
@@ -52,9 +54,10 @@ struct EnclaveManifestBuilder {
         sgx["debug"] = .boolean(settings.debug)
         sgx["isvprodid"] = .integer(Int64(settings.productID))
         sgx["isvsvn"] = .integer(Int64(settings.securityVersion))
-        sgx["trusted_files"] = .array(trustedFiles.map { file in
-            .table(TOMLTable(["uri": .string("file:" + file.path), "sha256": .string(file.sha256.hexadecimal)]))
-        })
+        sgx["trusted_files"] = .array(
+            trustedFiles.map { file in
+                .table(TOMLTable(["uri": .string("file:" + file.path), "sha256": .string(file.sha256.hexadecimal)]))
+            })
         sgx["allowed_files"] = .array([.string("file:" + ConvertedImageLayout.runDirectory + "/")])
         root["sgx"] = .table(sgx)
         return GramineManifest(table: root)

@@ -36,10 +36,15 @@ extension GramineInstallation {
                     throw ImageConverter.transferError(error)
                 }
             }
-            guard let prefix = extraction.prefixes.sorted().first(where: { FileManager.default.fileExists(atPath: directory + $0 + "/" + libraryDirectory + "/sgx/libpal.so") }) else {
+            guard
+                let prefix = extraction.prefixes.sorted().first(where: {
+                    FileManager.default.fileExists(atPath: directory + $0 + "/" + libraryDirectory + "/sgx/libpal.so")
+                })
+            else {
                 throw ConversionError(
                     .unusableInput, "--gramine \(reference)", found: "no \(libraryDirectory)/sgx/libpal.so in the image",
-                    expected: "an image with a Gramine installation", hint: "give an image Gramine was installed into, or an installation prefix directory")
+                    expected: "an image with a Gramine installation",
+                    hint: "give an image Gramine was installed into, or an installation prefix directory")
             }
             return try GramineInstallation(prefix: directory + prefix)
         }

@@ -108,7 +108,8 @@ public struct ImageConverter: Sendable {
         let invocation = try ProgramInvocation(configuration: configuration.config, root: root)
         let imageFiles = request.trustedFiles.files(in: root)
         let added = try addedFiles()
-        let trusted = imageFiles.filter { file in !added.contains { $0.imagePath == file.path } }.map { ($0.path, $0.sha256) }
+        let trusted =
+            imageFiles.filter { file in !added.contains { $0.imagePath == file.path } }.map { ($0.path, $0.sha256) }
             + added.map { ($0.imagePath, $0.sha256) }
         guard let libos = added.first(where: { $0.imagePath.hasSuffix("/libsysdb.so") })?.sha256 else {
             throw ConversionError(
@@ -134,7 +135,8 @@ public struct ImageConverter: Sendable {
         var output = configuration
         output.config.entrypoint = ConvertedImageLayout.entrypoint
         output.config.cmd = nil
-        output.config.env = (configuration.config.env ?? []).filter { !$0.hasPrefix("EDG_MARBLE_UUID_FILE=") }
+        output.config.env =
+            (configuration.config.env ?? []).filter { !$0.hasPrefix("EDG_MARBLE_UUID_FILE=") }
             + ["EDG_MARBLE_UUID_FILE=\(ConvertedImageLayout.uuidFile)"]
         var labels = configuration.config.labels ?? [:]
         labels[ConvertedImageLayout.Label.mrEnclave] = signed.sigStruct.mrEnclave.hexadecimal
@@ -150,7 +152,8 @@ public struct ImageConverter: Sendable {
             try await destination.putBlob(bytes: configurationBytes, progress: nil)
         }
         var manifestOut = resolved.manifest
-        manifestOut.config = Descriptor(mediaType: resolved.manifest.config.mediaType, digest: storedConfiguration.digest, size: storedConfiguration.size)
+        manifestOut.config = Descriptor(
+            mediaType: resolved.manifest.config.mediaType, digest: storedConfiguration.digest, size: storedConfiguration.size)
         manifestOut.layers.append(
             Descriptor(mediaType: isDocker ? .dockerLayerTarGzip : .ociLayerTarGzip, digest: stored.digest, size: stored.size))
         let manifestBytes = manifestOut.encoded()
@@ -174,7 +177,8 @@ public struct ImageConverter: Sendable {
         case .layer: break
         case .zstdLayer:
             throw ConversionError(
-                .refusedImage, "layer \(layer.digest)", found: "a zstd-compressed layer (\(layer.mediaType))", expected: "a gzip or uncompressed layer",
+                .refusedImage, "layer \(layer.digest)", found: "a zstd-compressed layer (\(layer.mediaType))",
+                expected: "a gzip or uncompressed layer",
                 hint: "copy the image with gzip layers first, e.g. skopeo copy --dest-compress-format gzip")
         default:
             throw ConversionError(
@@ -221,7 +225,8 @@ public struct ImageConverter: Sendable {
             }
         }
         for relative in try request.gramine.files() {
-            files.append(try LayerFile(imagePath: ConvertedImageLayout.graminePrefix + "/" + relative, hostPath: request.gramine.prefix + "/" + relative))
+            files.append(
+                try LayerFile(imagePath: ConvertedImageLayout.graminePrefix + "/" + relative, hostPath: request.gramine.prefix + "/" + relative))
         }
         return files
     }
@@ -231,14 +236,17 @@ public struct ImageConverter: Sendable {
         do {
             libpal = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: request.gramine.libpalPath))))
         } catch {
-            throw ConversionError(.unusableInput, request.gramine.libpalPath, found: "\(error)", expected: "Gramine's libpal.so", hint: "check --gramine")
+            throw ConversionError(
+                .unusableInput, request.gramine.libpalPath, found: "\(error)", expected: "Gramine's libpal.so", hint: "check --gramine")
         }
         do {
             let completed = try manifest.addingSignerDefaults(entrypointFiles: .host)
             return try GramineSigner.measureAndSign(
                 manifestSGX: completed.tomlBytes, libpal: libpal, key: request.signingKey, date: request.date ?? SigStructDate.day(of: Date()))
         } catch {
-            throw ConversionError(.unusableInput, "the enclave manifest", found: "\(error)", expected: "a manifest Gramine can sign", hint: "check the enclave settings")
+            throw ConversionError(
+                .unusableInput, "the enclave manifest", found: "\(error)", expected: "a manifest Gramine can sign", hint: "check the enclave settings"
+            )
         }
     }
 
@@ -265,11 +273,16 @@ public struct ImageConverter: Sendable {
         }
         switch error {
         case .digestMismatch, .sizeMismatch, .malformedDocument:
-            return ConversionError(.refusedImage, "the source image", found: "\(error)", expected: "content that matches its digests", hint: "the image is damaged or was tampered with; push it again")
+            return ConversionError(
+                .refusedImage, "the source image", found: "\(error)", expected: "content that matches its digests",
+                hint: "the image is damaged or was tampered with; push it again")
         case .invalidReference, .layoutReferenceNotFound, .notALayout, .notADockerArchive, .plainHTTPRefused, .credentialsUnreadable:
-            return ConversionError(.unusableInput, "the image reference", found: "\(error)", expected: "a reachable image", hint: "check the reference, --plain-http and the auth file")
+            return ConversionError(
+                .unusableInput, "the image reference", found: "\(error)", expected: "a reachable image",
+                hint: "check the reference, --plain-http and the auth file")
         default:
-            return ConversionError(.transfer, "the transfer", found: "\(error)", expected: "a completed transfer", hint: "check the registry and retry")
+            return ConversionError(
+                .transfer, "the transfer", found: "\(error)", expected: "a completed transfer", hint: "check the registry and retry")
         }
     }
 }

@@ -18,7 +18,8 @@ public enum ImageEndpoints {
             do {
                 return try LayoutDestination(layout)
             } catch {
-                throw ConversionError(.unusableInput, "oci:\(layout)", found: "\(error)", expected: "a writable OCI layout directory", hint: "check the path")
+                throw ConversionError(
+                    .unusableInput, "oci:\(layout)", found: "\(error)", expected: "a writable OCI layout directory", hint: "check the path")
             }
         case .dockerArchive(let path):
             throw ConversionError(

@@ -35,11 +35,13 @@ public struct SharedLibraries: Sendable, Hashable {
                 let searchPath = (dynamic?.runPath ?? dynamic?.rPath ?? []).map {
                     $0.replacingOccurrences(of: "$ORIGIN", with: origin).replacingOccurrences(of: "${ORIGIN}", with: origin)
                 }
-                guard let found = (searchPath + systemDirectories).lazy.map({ $0 + "/" + name })
-                    .first(where: { FileManager.default.fileExists(atPath: $0) })
+                guard
+                    let found = (searchPath + systemDirectories).lazy.map({ $0 + "/" + name })
+                        .first(where: { FileManager.default.fileExists(atPath: $0) })
                 else {
                     throw ConversionError(
-                        .unusableInput, path, found: "a program that needs \(name), which is in none of \((searchPath + systemDirectories).joined(separator: ", "))",
+                        .unusableInput, path,
+                        found: "a program that needs \(name), which is in none of \((searchPath + systemDirectories).joined(separator: ", "))",
                         expected: "every needed library present on this machine",
                         hint: "install the library, or build the program statically")
                 }
@@ -56,7 +58,8 @@ public struct SharedLibraries: Sendable, Hashable {
         guard depth < 8, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
         var directories: [String] = []
         for rawLine in text.split(separator: "\n") {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
+            let line =
+                rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.hasPrefix("include ") {
                 let pattern = line.dropFirst("include ".count).trimmingCharacters(in: .whitespaces)
@@ -84,7 +87,9 @@ public struct SharedLibraries: Sendable, Hashable {
         var status = stat()
         guard descriptor >= 0, fstat(descriptor, &status) == 0 else {
             if descriptor >= 0 { close(descriptor) }
-            throw ConversionError(.unusableInput, path, found: "an unreadable file (\(String(cString: strerror(errno))))", expected: "a readable program", hint: "check the path")
+            throw ConversionError(
+                .unusableInput, path, found: "an unreadable file (\(String(cString: strerror(errno))))", expected: "a readable program",
+                hint: "check the path")
         }
         defer { close(descriptor) }
         let size = Int(status.st_size)
@@ -93,17 +98,23 @@ public struct SharedLibraries: Sendable, Hashable {
             while count < size {
                 let read = Glibc.read(descriptor, buffer.baseAddress! + count, size - count)
                 if read < 0 && errno == EINTR { continue }
-                guard read > 0 else { failed = true; break }
+                guard read > 0 else {
+                    failed = true
+                    break
+                }
                 count += read
             }
         }
         guard !failed else {
-            throw ConversionError(.unusableInput, path, found: "a read error (\(String(cString: strerror(errno))))", expected: "a readable program", hint: "check the file")
+            throw ConversionError(
+                .unusableInput, path, found: "a read error (\(String(cString: strerror(errno))))", expected: "a readable program",
+                hint: "check the file")
         }
         do {
             return try ELFFile(bytes: bytes)
         } catch {
-            throw ConversionError(.unusableInput, path, found: "\(error)", expected: "an x86-64 ELF program or library", hint: "name the program itself, not a script")
+            throw ConversionError(
+                .unusableInput, path, found: "\(error)", expected: "an x86-64 ELF program or library", hint: "name the program itself, not a script")
         }
     }
 }

@@ -61,7 +61,9 @@ extension Coordinator {
     /// returns only after its record is durable.
     ///
     /// - Parameter clientCertificateDER: the DER of the TLS client certificate the marble presented.
-    public func activate(_ request: ActivationRequest, clientCertificateDER: [UInt8]?) async throws(CoordinatorError)
+    public func activate(
+        _ request: ActivationRequest, clientCertificateDER: [UInt8]?
+    ) async throws(CoordinatorError)
         -> ActivationResponse
     {
         for _ in 0..<3 {

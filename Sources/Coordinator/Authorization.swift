@@ -96,7 +96,8 @@ struct UserDirectory: Sendable {
         guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else {
             throw CoordinatorError(
                 .unauthenticated, .expiredClientCertificate,
-                found: "user \(entry.name)'s certificate valid \(certificate.notValidBefore.ISO8601Format()) to \(certificate.notValidAfter.ISO8601Format())",
+                found:
+                    "user \(entry.name)'s certificate valid \(certificate.notValidBefore.ISO8601Format()) to \(certificate.notValidAfter.ISO8601Format())",
                 expected: "a certificate valid at \(now.ISO8601Format())",
                 hint: "issue the user a new certificate and put it into the manifest with a manifest update")
         }

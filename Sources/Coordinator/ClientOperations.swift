@@ -152,7 +152,9 @@ extension Coordinator {
 
     /// Applies a full update (MarbleRun `updateApply`): replaces the manifest, rotates the intermediate, keeps
     /// unchanged symmetric and user-defined secrets (unless `RotateRootSecret`), regenerates the rest, re-signs.
-    private func applyFullUpdate(_ candidate: Manifest, precedingEvents: [AuditEvent]) throws(CoordinatorError)
+    private func applyFullUpdate(
+        _ candidate: Manifest, precedingEvents: [AuditEvent]
+    ) throws(CoordinatorError)
         -> [String: [UInt8]]?
     {
         guard let current = manifest else { throw Self.noManifestError(core.state) }
@@ -227,7 +229,9 @@ extension Coordinator {
     /// The packages whose minimum SecurityVersion a full update lowers: below the effective one (the manifest's, or
     /// one raised by a package update), or no longer set while the package is still matched by its signer. MarbleRun
     /// resets raised versions without a word.
-    static func loweredSecurityVersions(effective: [String: Package], updated: [String: Package])
+    static func loweredSecurityVersions(
+        effective: [String: Package], updated: [String: Package]
+    )
         -> [(package: String, before: UInt64, after: UInt64?)]
     {
         effective.keys.sorted().compactMap { name in
@@ -337,7 +341,9 @@ extension Coordinator {
         logger.info("User-defined secrets set", metadata: ["user": "\(user.name)", "secrets": "\(records.keys.sorted())"])
     }
 
-    static func userSecretRecord(_ name: String, _ upload: UserSecretUpload, definition: SecretDefinition, usage: SecretUsage)
+    static func userSecretRecord(
+        _ name: String, _ upload: UserSecretUpload, definition: SecretDefinition, usage: SecretUsage
+    )
         throws(CoordinatorError) -> SecretRecord
     {
         func invalid(_ found: String, _ expected: String, _ hint: String) -> CoordinatorError {
@@ -365,7 +371,8 @@ extension Coordinator {
             record.publicKey = upload.key
         case .certRSA, .certECDSA, .certED25519:
             guard !upload.certificate.isEmpty else {
-                throw invalid("no Cert", "a DER certificate in Cert (base64)", "send {\"\(name)\": {\"Cert\": base64 DER, \"Private\": base64 PKCS#8}}")
+                throw invalid(
+                    "no Cert", "a DER certificate in Cert (base64)", "send {\"\(name)\": {\"Cert\": base64 DER, \"Private\": base64 PKCS#8}}")
             }
             let certificate: Certificate
             do {
@@ -383,7 +390,8 @@ extension Coordinator {
                 try serializer.serialize(certificate.publicKey)
                 record.publicKey = serializer.serializedBytes
             } catch {
-                throw invalid("a certificate whose public key cannot be encoded (\(error))", "a standard public key", "use an RSA, ECDSA or Ed25519 key")
+                throw invalid(
+                    "a certificate whose public key cannot be encoded (\(error))", "a standard public key", "use an RSA, ECDSA or Ed25519 key")
             }
         case nil:
             throw invalid("unknown Type \(definition.typeName)", "a secret type of the manifest", "fix the manifest")

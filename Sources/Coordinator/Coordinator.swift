@@ -95,7 +95,9 @@ public actor Coordinator {
     ///
     /// - Parameter startupManifest: set when the Coordinator accepts a manifest after starting (MarbleRun's startup
     ///   manifest); ignored when a manifest is already set.
-    public static func start(_ configuration: CoordinatorConfiguration, startupManifest: [UInt8]? = nil)
+    public static func start(
+        _ configuration: CoordinatorConfiguration, startupManifest: [UInt8]? = nil
+    )
         async throws(CoordinatorError) -> Coordinator
     {
         let logger = configuration.logger
@@ -103,7 +105,8 @@ public actor Coordinator {
             // The status would report a secure Coordinator while any simulated marble could activate.
             throw CoordinatorError(
                 .internal, .simulationTrustOnSecurePlatform,
-                found: "platform \(configuration.platform.kind) with quote verification rooted in the simulation root \(configuration.quoteVerification.trustAnchor.fingerprint)",
+                found:
+                    "platform \(configuration.platform.kind) with quote verification rooted in the simulation root \(configuration.quoteVerification.trustAnchor.fingerprint)",
                 expected: "the Intel SGX Root CA on a \(configuration.platform.kind) platform, or a simulated platform with the simulation root",
                 hint: "Run the whole deployment in simulation (--simulation), or verify marble quotes against Intel's collateral.")
         }
@@ -112,7 +115,8 @@ public actor Coordinator {
         }
         if configuration.quoteVerification.trustAnchor.isSimulation {
             logger.warning(
-                "Marble quotes are verified against the SIMULATION root \(configuration.quoteVerification.trustAnchor.fingerprint): activations prove nothing about real SGX hardware")
+                "Marble quotes are verified against the SIMULATION root \(configuration.quoteVerification.trustAnchor.fingerprint): activations prove nothing about real SGX hardware"
+            )
         }
         var sealingKey = (key: try configuration.stateSealingKey(configuration.sealingKeyPolicy), policy: configuration.sealingKeyPolicy)
         var outcome: SealedStore.OpenOutcome
@@ -150,7 +154,8 @@ public actor Coordinator {
                 logger.info("Sealed state holds no Coordinator state yet: created a new PKI and root secret")
                 break
             }
-            coordinator = try restore(configuration, sealingKey: sealingKey, store: store, core: try PersistedCore.decode(data), activations: stored.activations)
+            coordinator = try restore(
+                configuration, sealingKey: sealingKey, store: store, core: try PersistedCore.decode(data), activations: stored.activations)
             let state = await coordinator.state
             // The generation only grows: a lower one than logged before reveals a whole-directory rollback.
             logger.info("Sealed state loaded", metadata: ["state": "\(state)", "generation": "\(store.generation)"])
@@ -210,7 +215,9 @@ public actor Coordinator {
     }
 
     /// The PKI, manifest and activation counters of stored state.
-    static func loadedState(core: PersistedCore, activations stored: [String: Data]) throws(CoordinatorError)
+    static func loadedState(
+        core: PersistedCore, activations stored: [String: Data]
+    ) throws(CoordinatorError)
         -> (pki: CoordinatorPKI, manifest: Manifest?, activations: [String: UInt64])
     {
         let pki: CoordinatorPKI
@@ -301,7 +308,9 @@ public actor Coordinator {
     /// for them, and a flood of quote requests queues here instead of starving activations.
     private static let quotingQueue = DispatchQueue(label: "cloister.coordinator.quoting")
 
-    private static func freshQuote(_ platform: any EnclavePlatform, pki: CoordinatorPKI, nonce: [UInt8])
+    private static func freshQuote(
+        _ platform: any EnclavePlatform, pki: CoordinatorPKI, nonce: [UInt8]
+    )
         async throws(CoordinatorError) -> [UInt8]
     {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<[UInt8], CoordinatorError>, Never>) in
@@ -345,7 +354,8 @@ public actor Coordinator {
         guard core.state == .acceptingManifest || core.state == .recovery else {
             throw CoordinatorError(
                 .wrongState, .notAcceptingManifest, found: "state \(core.state)", expected: "accepting manifest or recovery",
-                hint: core.state == .acceptingMarbles ? "a manifest is already set: change it with a manifest update" : "wait until the Coordinator has started")
+                hint: core.state == .acceptingMarbles
+                    ? "a manifest is already set: change it with a manifest update" : "wait until the Coordinator has started")
         }
         let manifest = try Self.parseValidManifest(bytes)
         _ = try sealingPolicy(for: manifest)
@@ -387,7 +397,8 @@ public actor Coordinator {
         if !persists {
             storage = .open(store)
             logger.warning(
-                "SealMode Disabled: the state is kept in memory only and is lost when the Coordinator stops; the sealed state already in the data directory is left as it was, and a restart returns to it")
+                "SealMode Disabled: the state is kept in memory only and is lost when the Coordinator stops; the sealed state already in the data directory is left as it was, and a restart returns to it"
+            )
         }
         self.core = core
         self.manifest = manifest
@@ -463,7 +474,6 @@ public actor Coordinator {
                 hint: "give RSA public keys (2048 bits or more) and a RecoveryThreshold between 2 and the number of keys")
         }
     }
-
 
     static func parseValidManifest(_ bytes: [UInt8]) throws(CoordinatorError) -> Manifest {
         let manifest: Manifest
@@ -636,7 +646,8 @@ public actor Coordinator {
         let hint: String
         switch error as? SealedStoreError {
         case .stateDoesNotMatchHead, .corruptRecord, .corruptMetadata, .unsupportedFormat:
-            hint = "the sealed state was altered or is of another format: restore the whole data directory from one "
+            hint =
+                "the sealed state was altered or is of another format: restore the whole data directory from one "
                 + "backup, or move it away and start with an empty one (then set the manifest again)"
         default:
             hint = "check that the data directory is readable, writable and not full"

@@ -16,7 +16,9 @@ extension Coordinator {
     /// certificate this Coordinator issued to a marble (MarbleRun's `VerifyMarble`). Counters belong to the marble's
     /// (type, UUID), are sealed with the rest of the state, and survive restarts. The update log has no entry kind for
     /// counters (MarbleRun writes none either), so setting one is not logged there.
-    public func setMonotonicCounter(name: String, value: UInt64, clientCertificateDER: [UInt8]?) throws(CoordinatorError)
+    public func setMonotonicCounter(
+        name: String, value: UInt64, clientCertificateDER: [UInt8]?
+    ) throws(CoordinatorError)
         -> UInt64
     {
         try requireFeatureGate(Self.monotonicCounterFeatureGate, for: "marble monotonic counters")

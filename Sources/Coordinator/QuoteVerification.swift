@@ -30,7 +30,9 @@ public struct QuoteVerificationConfiguration: Sendable {
     }
 
     /// Verification of real quotes under the Intel SGX Root CA with collateral from `source`.
-    public static func intel(source: any CollateralSource, cache: CollateralCache = CollateralCache())
+    public static func intel(
+        source: any CollateralSource, cache: CollateralCache = CollateralCache()
+    )
         -> QuoteVerificationConfiguration
     {
         QuoteVerificationConfiguration(trustAnchor: .intelSGXRootCA, collateral: .source(source, cache: cache))

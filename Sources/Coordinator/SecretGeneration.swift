@@ -1,5 +1,5 @@
-import Crypto
 import CoordinatorPKI
+import Crypto
 import Foundation
 import Manifest
 import SwiftASN1
@@ -57,11 +57,12 @@ enum SecretFactory {
     private static func issueCertificate(
         _ spec: CertificateSpec, definition: SecretDefinition, pki: CoordinatorPKI, now: Date
     ) throws(CoordinatorError) -> SecretRecord {
-        let keyType: SecretKeyType = switch spec.keyAlgorithm {
-        case .ecdsa(let bits): .ecdsa(bits: bits)
-        case .rsa(let bits): .rsa(bits: bits == 0 ? 2048 : bits)
-        case .ed25519: .ed25519
-        }
+        let keyType: SecretKeyType =
+            switch spec.keyAlgorithm {
+            case .ecdsa(let bits): .ecdsa(bits: bits)
+            case .rsa(let bits): .rsa(bits: bits == 0 ? 2048 : bits)
+            case .ed25519: .ed25519
+            }
         let template = definition.certificate
         var certificateTemplate = SecretCertificateTemplate(
             subject: distinguishedName(of: spec),

@@ -232,12 +232,13 @@ public struct CoordinatorClient: Sendable {
     }
 
     private static func refusal(_ message: String?, status: UInt, url: String, path: String) -> CoordinatorClientError {
-        let hint = switch status {
-        case 401: "Authenticate as a user of the manifest with --cert FILE --key FILE (PEM)."
-        case 404: "There is nothing to act on (for example no pending update)."
-        case 400: "The request was malformed; check the input file."
-        default: "Read the Coordinator's message; check its state with `cloister status`."
-        }
+        let hint =
+            switch status {
+            case 401: "Authenticate as a user of the manifest with --cert FILE --key FILE (PEM)."
+            case 404: "There is nothing to act on (for example no pending update)."
+            case 400: "The request was malformed; check the input file."
+            default: "Read the Coordinator's message; check its state with `cloister status`."
+            }
         return CoordinatorClientError(
             .refused, "the Coordinator refused \(path): \(message ?? "no message")", found: "HTTP \(status)", hint: hint)
     }
@@ -246,13 +247,18 @@ public struct CoordinatorClient: Sendable {
         let text = String(describing: error)
         if text.contains("handshake") || text.contains("NIOSSL") || text.contains("certificate") || text.contains("BoringSSL") {
             return CoordinatorClientError(
-                .untrusted, "the TLS connection to \(url) failed: the server did not present the attested root's chain, or refused the client certificate",
+                .untrusted,
+                "the TLS connection to \(url) failed: the server did not present the attested root's chain, or refused the client certificate",
                 found: text, expected: "a TLS certificate chain ending at the root certificate bound by the verified quote",
-                hint: "Another server answers at this address, or the Coordinator's TLS identity changed; check the address and the --cert/--key files.")
+                hint:
+                    "Another server answers at this address, or the Coordinator's TLS identity changed; check the address and the --cert/--key files."
+            )
         }
         return CoordinatorClientError(
             .unreachable, "cannot reach the Coordinator at \(url)", found: text,
-            hint: "Check the address (--coordinator or CLOISTER_COORDINATOR, host:port of the client API, default port \(ClientAPIPath.defaultPort)) and that the Coordinator runs.")
+            hint:
+                "Check the address (--coordinator or CLOISTER_COORDINATOR, host:port of the client API, default port \(ClientAPIPath.defaultPort)) and that the Coordinator runs."
+        )
     }
 
     private static func configuration(tls: TLSConfiguration) -> HTTPClient.Configuration {

@@ -77,7 +77,8 @@ public struct CoordinatorPolicy: Sendable, Hashable, Codable {
             guard let productID, let securityVersion else {
                 throw CoordinatorClientError(
                     .invalidInput, "the Coordinator policy has a SignerID without ProductID and SecurityVersion",
-                    found: "SignerID \(signerID), ProductID \(productID.map(String.init) ?? "absent"), SecurityVersion \(securityVersion.map(String.init) ?? "absent")",
+                    found:
+                        "SignerID \(signerID), ProductID \(productID.map(String.init) ?? "absent"), SecurityVersion \(securityVersion.map(String.init) ?? "absent")",
                     expected: "all three", hint: hint)
             }
             policy.signer = .init(

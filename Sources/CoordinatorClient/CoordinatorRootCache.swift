@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import SwiftASN1
 import Hexadecimal
+import SwiftASN1
 
 /// The verified Coordinator root certificate kept between runs (MarbleRun's `coordinator-cert.pem`), so that other
 /// tools (curl `--cacert`, openssl) can pin it, and so that a later run notices when a verified Coordinator presents
@@ -62,23 +62,25 @@ public struct CoordinatorRootCache: Sendable {
             if let previousDER = Self.rootDER(inPEM: cached) {
                 let previous = Self.fingerprint(previousDER)
                 if previous != current {
-                    notices.append(Notice(
-                        kind: .rootChanged,
-                        message: "the Coordinator's root certificate changed since the last verified connection: SHA-256 "
-                            + "\(previous) was cached in \(comparedPath), the Coordinator now presents \(current). Its quote binds the new "
-                            + "root, so it passed verification; a new root means the Coordinator is in recovery mode (a temporary "
-                            + "root until recovered), has just been recovered, or was redeployed with fresh state and new keys. "
-                            + "Certificates and TLS clients pinned to the old root no longer trust it: fetch the new one with "
-                            + "`cloister certificate root`. If no recovery or redeployment was expected, find out why before "
-                            + "handing it secrets. The cache now holds the new root.",
-                        previousRootSHA256: previous, currentRootSHA256: current))
+                    notices.append(
+                        Notice(
+                            kind: .rootChanged,
+                            message: "the Coordinator's root certificate changed since the last verified connection: SHA-256 "
+                                + "\(previous) was cached in \(comparedPath), the Coordinator now presents \(current). Its quote binds the new "
+                                + "root, so it passed verification; a new root means the Coordinator is in recovery mode (a temporary "
+                                + "root until recovered), has just been recovered, or was redeployed with fresh state and new keys. "
+                                + "Certificates and TLS clients pinned to the old root no longer trust it: fetch the new one with "
+                                + "`cloister certificate root`. If no recovery or redeployment was expected, find out why before "
+                                + "handing it secrets. The cache now holds the new root.",
+                            previousRootSHA256: previous, currentRootSHA256: current))
                 }
             } else {
-                notices.append(Notice(
-                    kind: .cacheUnreadable,
-                    message: "the root cache \(comparedPath) does not hold a PEM certificate, so a change of the Coordinator's root "
-                        + "cannot be detected this time; it now holds the verified root \(current).",
-                    previousRootSHA256: nil, currentRootSHA256: current))
+                notices.append(
+                    Notice(
+                        kind: .cacheUnreadable,
+                        message: "the root cache \(comparedPath) does not hold a PEM certificate, so a change of the Coordinator's root "
+                            + "cannot be detected this time; it now holds the verified root \(current).",
+                        previousRootSHA256: nil, currentRootSHA256: current))
             }
         }
         do {
@@ -88,11 +90,12 @@ public struct CoordinatorRootCache: Sendable {
                 try Data(rootPEM.utf8).write(to: url, options: .atomic)
             }
         } catch {
-            notices.append(Notice(
-                kind: .cacheNotWritten,
-                message: "the verified root \(current) could not be cached in \(path) (\(error.localizedDescription)); later "
-                    + "runs cannot tell whether the Coordinator's root changed. Give a writable file with --root-cache.",
-                previousRootSHA256: nil, currentRootSHA256: current))
+            notices.append(
+                Notice(
+                    kind: .cacheNotWritten,
+                    message: "the verified root \(current) could not be cached in \(path) (\(error.localizedDescription)); later "
+                        + "runs cannot tell whether the Coordinator's root changed. Give a writable file with --root-cache.",
+                    previousRootSHA256: nil, currentRootSHA256: current))
         }
         return notices
     }

@@ -74,7 +74,9 @@ public struct CoordinatorPKI: Sendable {
     public static let unlimitedValidity = Date(timeIntervalSince1970: 253_402_300_799)
 
     /// Creates a fresh root, intermediate, Marble root and TLS certificate.
-    public static func generate(_ configuration: PKIConfiguration = PKIConfiguration(), now: Date = Date())
+    public static func generate(
+        _ configuration: PKIConfiguration = PKIConfiguration(), now: Date = Date()
+    )
         throws(PKIError) -> CoordinatorPKI
     {
         let rootKey = CoordinatorSigningKey(generatingOn: configuration.curve)

@@ -4,9 +4,9 @@ import SwiftASN1
 import X509
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The DNS names and IP addresses that go into a certificate's subjectAltName extension.

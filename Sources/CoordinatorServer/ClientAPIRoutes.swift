@@ -158,7 +158,7 @@ struct ClientAPIRoutes: Sendable {
             return JSendResponse.success(
                 SignQuoteResponse(
                     tcbStatus: verdict.tcbStatus, verificationSignature: Data(verdict.signature), simulation: verdict.isSimulation))
-        } catch where error.reason == .invalidQuote {
+        } catch  where error.reason == .invalidQuote {
             return Self.invalidQuote(error)
         }
     }

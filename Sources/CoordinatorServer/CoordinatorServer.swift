@@ -93,7 +93,9 @@ public struct CoordinatorServer: Service {
     let identity: TLSIdentityStore
 
     /// Loads the Coordinator's TLS identity; the servers start listening when ``run()`` is called.
-    public static func make(coordinator: Coordinator, configuration: CoordinatorServerConfiguration, metrics: CoordinatorMetrics)
+    public static func make(
+        coordinator: Coordinator, configuration: CoordinatorServerConfiguration, metrics: CoordinatorMetrics
+    )
         async throws -> CoordinatorServer
     {
         let identity = try TLSIdentityStore(try await coordinator.tlsIdentity())
@@ -110,7 +112,8 @@ public struct CoordinatorServer: Service {
         var applications: [any Service] = [
             Application(
                 router: clientRouter,
-                server: clientAPIServer(HTTP1Channel.Configuration(additionalChannelHandlers: [StatusFastPath(answers: statusAnswers, metrics: metrics)])),
+                server: clientAPIServer(
+                    HTTP1Channel.Configuration(additionalChannelHandlers: [StatusFastPath(answers: statusAnswers, metrics: metrics)])),
                 configuration: ApplicationConfiguration(address: .hostname(configuration.clientAPI.host, port: configuration.clientAPI.port)),
                 onServerRunning: announce(.clientAPI, logger: logger), logger: logger),
             MarbleAPIServer(
@@ -143,7 +146,9 @@ public struct CoordinatorServer: Service {
         let onListening = configuration.onListening
         return { channel in
             let port = channel.localAddress?.port ?? 0
-            logger.info("Listening", metadata: ["server": "\(endpoint.rawValue)", "port": "\(port)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+            logger.info(
+                "Listening",
+                metadata: ["server": "\(endpoint.rawValue)", "port": "\(port)", "address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             await onListening(endpoint, port)
         }
     }

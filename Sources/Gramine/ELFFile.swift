@@ -58,13 +58,16 @@ public struct ELFFile: Sendable, Hashable {
     public init(bytes: [UInt8]) throws(ELFError) {
         self.bytes = bytes
         guard bytes.count >= Self.headerSize, bytes[0..<4].elementsEqual([0x7F, 0x45, 0x4C, 0x46]) else {
-            throw ELFError(field: "magic", found: bytes.count < 4 ? "\(bytes.count) bytes" : Array(bytes.prefix(4)).description, expected: "\\x7fELF and a 64-byte header", hint: "Give an ELF file (for example libpal.so from the Gramine install).")
+            throw ELFError(
+                field: "magic", found: bytes.count < 4 ? "\(bytes.count) bytes" : Array(bytes.prefix(4)).description,
+                expected: "\\x7fELF and a 64-byte header", hint: "Give an ELF file (for example libpal.so from the Gramine install).")
         }
         guard bytes[4] == 2 else {
             throw ELFError(field: "EI_CLASS", found: "\(bytes[4])", expected: "2 (64-bit)", hint: "Gramine's SGX PAL is a 64-bit x86-64 ELF file.")
         }
         guard bytes[5] == 1 else {
-            throw ELFError(field: "EI_DATA", found: "\(bytes[5])", expected: "1 (little-endian)", hint: "Gramine's SGX PAL is a little-endian x86-64 ELF file.")
+            throw ELFError(
+                field: "EI_DATA", found: "\(bytes[5])", expected: "1 (little-endian)", hint: "Gramine's SGX PAL is a little-endian x86-64 ELF file.")
         }
         type = Self.uint16(bytes, 16)
         machine = Self.uint16(bytes, 18)
@@ -73,7 +76,9 @@ public struct ELFFile: Sendable, Hashable {
         let entrySize = Int(Self.uint16(bytes, 54))
         let count = Int(Self.uint16(bytes, 56))
         guard count == 0 || entrySize == Self.programHeaderSize else {
-            throw ELFError(field: "e_phentsize", found: "\(entrySize)", expected: "\(Self.programHeaderSize)", hint: "The file is damaged or not a standard ELF64 file.")
+            throw ELFError(
+                field: "e_phentsize", found: "\(entrySize)", expected: "\(Self.programHeaderSize)",
+                hint: "The file is damaged or not a standard ELF64 file.")
         }
         let tableRange = try Self.range(offset: tableOffset, size: UInt64(count * Self.programHeaderSize), in: bytes, field: "program header table")
         let headers = stride(from: tableRange.lowerBound, to: tableRange.upperBound, by: Self.programHeaderSize).map { base in
@@ -108,8 +113,12 @@ public struct ELFFile: Sendable, Hashable {
             if tag == 0 { break }
             entries.append((tag, uint64(bytes, base + 8)))
         }
-        let neededTag: UInt64 = 1, stringTableTag: UInt64 = 5, stringTableSizeTag: UInt64 = 10, sonameTag: UInt64 = 14
-        let rPathTag: UInt64 = 15, runPathTag: UInt64 = 29
+        let neededTag: UInt64 = 1
+        let stringTableTag: UInt64 = 5
+        let stringTableSizeTag: UInt64 = 10
+        let sonameTag: UInt64 = 14
+        let rPathTag: UInt64 = 15
+        let runPathTag: UInt64 = 29
         let nameTags: Set<UInt64> = [neededTag, sonameTag, rPathTag, runPathTag]
         guard entries.contains(where: { nameTags.contains($0.tag) }) else {
             return DynamicInfo(needed: [], soname: nil, runPath: nil, rPath: nil)
@@ -117,19 +126,26 @@ public struct ELFFile: Sendable, Hashable {
         guard let tableAddress = entries.first(where: { $0.tag == stringTableTag })?.value,
             let tableSize = entries.first(where: { $0.tag == stringTableSizeTag })?.value
         else {
-            throw ELFError(field: "PT_DYNAMIC", found: "library names without DT_STRTAB and DT_STRSZ", expected: "a string table", hint: "The file is damaged.")
+            throw ELFError(
+                field: "PT_DYNAMIC", found: "library names without DT_STRTAB and DT_STRSZ", expected: "a string table", hint: "The file is damaged.")
         }
         guard let segment = loads.first(where: { tableAddress >= $0.virtualAddress && tableAddress - $0.virtualAddress < $0.fileSize }) else {
-            throw ELFError(field: "DT_STRTAB", found: "address \(tableAddress) outside every PT_LOAD file range", expected: "an address inside a loaded segment", hint: "The file is damaged.")
+            throw ELFError(
+                field: "DT_STRTAB", found: "address \(tableAddress) outside every PT_LOAD file range", expected: "an address inside a loaded segment",
+                hint: "The file is damaged.")
         }
         let tableRange = try range(offset: segment.offset + (tableAddress - segment.virtualAddress), size: tableSize, in: bytes, field: "DT_STRTAB")
         func string(_ offset: UInt64, tag: String) throws(ELFError) -> String {
             guard offset < UInt64(tableRange.count) else {
-                throw ELFError(field: tag, found: "string offset \(offset)", expected: "an offset below DT_STRSZ (\(tableRange.count))", hint: "The file is damaged.")
+                throw ELFError(
+                    field: tag, found: "string offset \(offset)", expected: "an offset below DT_STRSZ (\(tableRange.count))",
+                    hint: "The file is damaged.")
             }
             let start = tableRange.lowerBound + Int(offset)
             guard let end = bytes[start..<tableRange.upperBound].firstIndex(of: 0) else {
-                throw ELFError(field: tag, found: "a string without its terminating NUL", expected: "NUL-terminated strings in DT_STRTAB", hint: "The file is damaged.")
+                throw ELFError(
+                    field: tag, found: "a string without its terminating NUL", expected: "NUL-terminated strings in DT_STRTAB",
+                    hint: "The file is damaged.")
             }
             return String(decoding: bytes[start..<end], as: UTF8.self)
         }
@@ -140,7 +156,8 @@ public struct ELFFile: Sendable, Hashable {
         var needed: [String] = []
         for entry in entries where entry.tag == neededTag { needed.append(try string(entry.value, tag: "DT_NEEDED")) }
         let soname = try entries.first { $0.tag == sonameTag }.map { entry throws(ELFError) in try string(entry.value, tag: "DT_SONAME") }
-        return DynamicInfo(needed: needed, soname: soname, runPath: try paths(runPathTag, name: "DT_RUNPATH"), rPath: try paths(rPathTag, name: "DT_RPATH"))
+        return DynamicInfo(
+            needed: needed, soname: soname, runPath: try paths(runPathTag, name: "DT_RUNPATH"), rPath: try paths(rPathTag, name: "DT_RPATH"))
     }
 
     static func range(offset: UInt64, size: UInt64, in bytes: [UInt8], field: String) throws(ELFError) -> Range<Int> {

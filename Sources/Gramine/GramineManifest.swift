@@ -66,7 +66,9 @@ public struct GramineManifest: Sendable, Hashable {
         sgx.setDefault("enclave_size", .string(edmm ? "1024G" : "256M"))
         sgx.setDefault("use_exinfo", .boolean(false))
         var cpuFeatures = try Self.table(sgx.setDefault("cpu_features", .table(TOMLTable())), key: "sgx.cpu_features")
-        for (feature, value) in [("avx", "unspecified"), ("avx512", "unspecified"), ("amx", "unspecified"), ("mpx", "disabled"), ("pkru", "disabled")] {
+        for (feature, value) in [
+            ("avx", "unspecified"), ("avx512", "unspecified"), ("amx", "unspecified"), ("mpx", "disabled"), ("pkru", "disabled"),
+        ] {
             cpuFeatures.setDefault(feature, .string(value))
         }
         sgx["cpu_features"] = .table(cpuFeatures)
@@ -191,22 +193,30 @@ struct TrustedFile {
             try self.init(uri: uri, sha256: nil, key: key, files: files)
         case .table(let table):
             guard let uri = table["uri"]?.string else {
-                throw GramineManifestError(key: key + ".uri", found: table["uri"].map { "a \($0.typeName)" } ?? "nothing", expected: "a \"file:...\" string", hint: "Give each trusted file a uri.")
+                throw GramineManifestError(
+                    key: key + ".uri", found: table["uri"].map { "a \($0.typeName)" } ?? "nothing", expected: "a \"file:...\" string",
+                    hint: "Give each trusted file a uri.")
             }
             let leftover = table.keys.filter { $0 != "uri" && $0 != "sha256" }
             guard leftover.isEmpty else {
-                throw GramineManifestError(key: key, found: "the keys \(leftover.joined(separator: ", "))", expected: "only uri and sha256", hint: "Remove the other keys from the trusted file entry.")
+                throw GramineManifestError(
+                    key: key, found: "the keys \(leftover.joined(separator: ", "))", expected: "only uri and sha256",
+                    hint: "Remove the other keys from the trusted file entry.")
             }
             let sha256: String?
             switch table["sha256"] {
             case nil: sha256 = nil
             case .string(let hash): sha256 = hash
             case let other?:
-                throw GramineManifestError(key: key + ".sha256", found: "a \(other.typeName)", expected: "a hexadecimal SHA-256 string", hint: "Remove the sha256 to have it computed.")
+                throw GramineManifestError(
+                    key: key + ".sha256", found: "a \(other.typeName)", expected: "a hexadecimal SHA-256 string",
+                    hint: "Remove the sha256 to have it computed.")
             }
             try self.init(uri: uri, sha256: sha256, key: key, files: files)
         default:
-            throw GramineManifestError(key: key, found: "a \(entry.typeName)", expected: "a \"file:...\" string or a {uri, sha256} table", hint: "Write each trusted file as a URI string.")
+            throw GramineManifestError(
+                key: key, found: "a \(entry.typeName)", expected: "a \"file:...\" string or a {uri, sha256} table",
+                hint: "Write each trusted file as a URI string.")
         }
     }
 }
@@ -234,19 +244,24 @@ public struct TrustedFileSystem: Sendable, Hashable {
 
     func locateWithResolution(uri: String, key: String) throws(GramineManifestError) -> (hostPath: String, resolvedPath: [String]?) {
         guard uri.hasPrefix("file:") else {
-            throw GramineManifestError(key: key, found: "the URI \"\(uri)\"", expected: "a file: URI", hint: "Trusted files and the LibOS are named with file: URIs.")
+            throw GramineManifestError(
+                key: key, found: "the URI \"\(uri)\"", expected: "a file: URI", hint: "Trusted files and the LibOS are named with file: URIs.")
         }
         let path = String(uri.dropFirst("file:".count))
         guard let chroot else { return (Self.normalize(path), nil) }
         guard path.hasPrefix("/") else {
-            throw GramineManifestError(key: key, found: "the relative path \"\(path)\"", expected: "an absolute path", hint: "Only absolute paths can be measured inside a chroot.")
+            throw GramineManifestError(
+                key: key, found: "the relative path \"\(path)\"", expected: "an absolute path",
+                hint: "Only absolute paths can be measured inside a chroot.")
         }
         var seen: [[String]: [String]?] = [:]
         let resolved: [String]
         do {
             resolved = try resolve(components(path), seen: &seen)
         } catch let failure as ResolutionFailure {
-            throw GramineManifestError(key: key, found: "\(failure.reason) at \"/\(failure.path.joined(separator: "/"))\" while resolving \(uri) in \(chroot)", expected: "a path that resolves inside the chroot", hint: "Fix the image's symlinks or the URI.")
+            throw GramineManifestError(
+                key: key, found: "\(failure.reason) at \"/\(failure.path.joined(separator: "/"))\" while resolving \(uri) in \(chroot)",
+                expected: "a path that resolves inside the chroot", hint: "Fix the image's symlinks or the URI.")
         } catch {
             throw GramineManifestError(key: key, found: "\(error)", expected: "a readable path", hint: "Check the chroot directory.")
         }
@@ -301,21 +316,28 @@ public struct TrustedFileSystem: Sendable, Hashable {
     func expand(_ file: TrustedFile, key: String) throws(GramineManifestError) -> [TrustedFile] {
         guard file.uri.hasSuffix("/") else {
             guard !isDirectory(file.hostPath) else {
-                throw GramineManifestError(key: key, found: "the directory \(file.uri) without a trailing '/'", expected: "a file, or a directory URI ending in '/'", hint: "Add '/' to include the whole directory.")
+                throw GramineManifestError(
+                    key: key, found: "the directory \(file.uri) without a trailing '/'", expected: "a file, or a directory URI ending in '/'",
+                    hint: "Add '/' to include the whole directory.")
             }
             return [file]
         }
         guard isDirectory(file.hostPath) else {
-            throw GramineManifestError(key: key, found: "\(file.uri) ending in '/' but \(file.hostPath) is not a directory", expected: "a directory", hint: "Remove the trailing '/' for a single file.")
+            throw GramineManifestError(
+                key: key, found: "\(file.uri) ending in '/' but \(file.hostPath) is not a directory", expected: "a directory",
+                hint: "Remove the trailing '/' for a single file.")
         }
         guard file.sha256 == nil else {
-            throw GramineManifestError(key: key, found: "a sha256 for the directory \(file.uri)", expected: "no sha256 for a directory", hint: "Remove the sha256; each file below it is hashed.")
+            throw GramineManifestError(
+                key: key, found: "a sha256 for the directory \(file.uri)", expected: "no sha256 for a directory",
+                hint: "Remove the sha256; each file below it is hashed.")
         }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: file.hostPath)
         } catch {
-            throw GramineManifestError(key: key, found: "an unreadable directory \(file.hostPath)", expected: "a readable directory", hint: "Check permissions.")
+            throw GramineManifestError(
+                key: key, found: "an unreadable directory \(file.hostPath)", expected: "a readable directory", hint: "Check permissions.")
         }
         var result: [TrustedFile] = []
         for name in names.sorted(by: { Array($0.unicodeScalars.map(\.value)).lexicographicallyPrecedes($1.unicodeScalars.map(\.value)) }) {
@@ -343,7 +365,8 @@ public struct TrustedFileSystem: Sendable, Hashable {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw GramineManifestError(
                 key: key, found: "no readable file at \(path) for \(uri)", expected: "the file to hash",
-                hint: chroot == nil ? "Check the path, or sign with a chroot directory holding the image." : "Check that the image in \(chroot!) contains the file.")
+                hint: chroot == nil
+                    ? "Check the path, or sign with a chroot directory holding the image." : "Check that the image in \(chroot!) contains the file.")
         }
         defer { try? handle.close() }
         var hasher = SHA256()

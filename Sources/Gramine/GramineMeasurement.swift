@@ -19,23 +19,31 @@ public struct EnclaveParameters: Sendable, Hashable {
         switch sgx["edmm_enable"] {
         case nil: edmmEnabled = false
         case .boolean(let flag)?: edmmEnabled = flag
-        case let other?: throw GramineManifestError(key: "sgx.edmm_enable", found: "a \(other.typeName)", expected: "true or false", hint: "Write sgx.edmm_enable = true or false.")
+        case let other?:
+            throw GramineManifestError(
+                key: "sgx.edmm_enable", found: "a \(other.typeName)", expected: "true or false", hint: "Write sgx.edmm_enable = true or false.")
         }
         switch sgx["max_threads"] {
         case nil: maxThreads = 4
         case .integer(let count)? where count >= 1 && count <= 1 << 20: maxThreads = Int(count)
         case let other?:
-            throw GramineManifestError(key: "sgx.max_threads", found: other.integer.map { "\($0)" } ?? "a \(other.typeName)", expected: "an integer from 1 to \(1 << 20)", hint: "Set sgx.max_threads to the number of enclave threads.")
+            throw GramineManifestError(
+                key: "sgx.max_threads", found: other.integer.map { "\($0)" } ?? "a \(other.typeName)", expected: "an integer from 1 to \(1 << 20)",
+                hint: "Set sgx.max_threads to the number of enclave threads.")
         }
         let sizeText: String
         switch sgx["enclave_size"] {
         case nil: sizeText = edmmEnabled ? "1024G" : "256M"
         case .string(let text)?: sizeText = text
-        case let other?: throw GramineManifestError(key: "sgx.enclave_size", found: "a \(other.typeName)", expected: "a string such as \"256M\"", hint: "Quote the size: sgx.enclave_size = \"256M\".")
+        case let other?:
+            throw GramineManifestError(
+                key: "sgx.enclave_size", found: "a \(other.typeName)", expected: "a string such as \"256M\"",
+                hint: "Quote the size: sgx.enclave_size = \"256M\".")
         }
         guard let size = Self.parseSize(sizeText) else {
             throw GramineManifestError(
-                key: "sgx.enclave_size", found: "\"\(sizeText)\"", expected: "a number (decimal, 0x, 0o or 0b) with an optional K, M or G suffix, within 64 bits",
+                key: "sgx.enclave_size", found: "\"\(sizeText)\"",
+                expected: "a number (decimal, 0x, 0o or 0b) with an optional K, M or G suffix, within 64 bits",
                 hint: "Write a size such as \"256M\" or \"4G\".")
         }
         self.size = size
@@ -159,10 +167,14 @@ public struct GramineMeasurement: Sendable, Hashable {
             let threads = UInt64(parameters.maxThreads)
             let loads = libpal.loadSegments
             guard !loads.isEmpty else {
-                throw MeasurementError(found: "a libpal.so without PT_LOAD segments", expected: "Gramine's linux-sgx libpal.so", hint: "Pass the sgx/libpal.so of the Gramine build that will run.")
+                throw MeasurementError(
+                    found: "a libpal.so without PT_LOAD segments", expected: "Gramine's linux-sgx libpal.so",
+                    hint: "Pass the sgx/libpal.so of the Gramine build that will run.")
             }
             guard loads.allSatisfy({ $0.virtualAddress + $0.memorySize < 1 << 62 }) else {
-                throw MeasurementError(found: "a libpal.so segment ending beyond 2^62", expected: "segments at ordinary addresses", hint: "Pass Gramine's linux-sgx libpal.so.")
+                throw MeasurementError(
+                    found: "a libpal.so segment ending beyond 2^62", expected: "segments at ordinary addresses",
+                    hint: "Pass Gramine's linux-sgx libpal.so.")
             }
             let palStart = loads.map { rounddown($0.virtualAddress) }.min()!
             let palEnd = loads.map { roundup($0.virtualAddress + $0.memorySize) }.max()!
@@ -194,7 +206,9 @@ public struct GramineMeasurement: Sendable, Hashable {
             let address = { (name: String) in placed.first { $0.name == name }!.address }
             heapMax = address("pal")
             for area in areas where area.address + area.size > heapMinimum && area.address < heapMax {
-                throw MeasurementError(found: "the \(area.name) area inside the heap range", expected: "only free memory between 0x10000 and libpal", hint: "libpal.so has an unusual fixed load address.")
+                throw MeasurementError(
+                    found: "the \(area.name) area inside the heap range", expected: "only free memory between 0x10000 and libpal",
+                    hint: "libpal.so has an unusual fixed load address.")
             }
 
             var manifestPages = manifest
@@ -206,7 +220,8 @@ public struct GramineMeasurement: Sendable, Hashable {
             let entry = address("pal") &+ libpal.entry - enclaveBase
             for thread in 0..<threads {
                 let ssa = address("ssa") + ssaFrameSize * ssaFrameCount * thread
-                let tcsBase = Int(thread * tcsSize), tlsBase = Int(thread * pageSize)
+                let tcsBase = Int(thread * tcsSize)
+                let tlsBase = Int(thread * pageSize)
                 put64(&tcs, tcsBase + 16, ssa - enclaveBase)
                 put32(&tcs, tcsBase + 28, UInt32(ssaFrameCount))
                 put64(&tcs, tcsBase + 32, entry)
@@ -214,7 +229,8 @@ public struct GramineMeasurement: Sendable, Hashable {
                 put32(&tcs, tcsBase + 64, 0xFFF)
                 put32(&tcs, tcsBase + 68, 0xFFF)
 
-                let stack = address("stack[\(thread)]"), signalStack = address("sig_stack[\(thread)]")
+                let stack = address("stack[\(thread)]")
+                let signalStack = address("sig_stack[\(thread)]")
                 put64(&tls, tlsBase + 0x0, address("tls") + pageSize * thread)
                 put64(&tls, tlsBase + 0x8, stackProtectorCanary)
                 put64(&tls, tlsBase + 0x110, parameters.size)
@@ -238,7 +254,10 @@ public struct GramineMeasurement: Sendable, Hashable {
             var free: [EnclaveArea] = []
             let freeFlags = readable | writable | executable | regularPage
             for area in areas where area.address + area.size < lowest {
-                free.append(EnclaveArea(name: "free", address: area.address + area.size, size: lowest - area.address - area.size, flags: freeFlags, isMeasured: false))
+                free.append(
+                    EnclaveArea(
+                        name: "free", address: area.address + area.size, size: lowest - area.address - area.size, flags: freeFlags, isMeasured: false)
+                )
                 lowest = area.address
             }
             if lowest > heapMinimum {
@@ -316,20 +335,25 @@ public struct GramineMeasurement: Sendable, Hashable {
                 if segment.flags & ELFFile.ProgramHeader.executableFlag != 0 { flags |= executable }
                 let name = "pal PT_LOAD#\(index)"
                 let address = base + segment.virtualAddress
-                let firstPage = rounddown(address), endPage = roundup(address + segment.memorySize)
+                let firstPage = rounddown(address)
+                let endPage = roundup(address + segment.memorySize)
                 let fileStart = rounddown(segment.offset)
-                let dataStart = segment.offset, dataEnd = segment.offset + segment.fileSize
+                let dataStart = segment.offset
+                let dataEnd = segment.offset + segment.fileSize
                 for page in stride(from: firstPage, to: endPage, by: Int(pageSize)) {
                     // The page mirrors the file from rounddown(p_offset), but bytes before p_offset and after
                     // p_offset + p_filesz are zero, whatever the file holds there.
                     let start = page - firstPage + fileStart
                     var data = [UInt8](repeating: 0, count: Int(pageSize))
-                    let copyStart = max(start, dataStart), copyEnd = min(start + pageSize, dataEnd)
+                    let copyStart = max(start, dataStart)
+                    let copyEnd = min(start + pageSize, dataEnd)
                     if copyStart < copyEnd {
                         data.replaceSubrange(Int(copyStart - start)..<Int(copyEnd - start), with: libpal.bytes[Int(copyStart)..<Int(copyEnd)])
                     }
                     guard page - enclaveBase < enclaveSize else {
-                        throw MeasurementError(found: "a libpal page at \(page) beyond the enclave size \(enclaveSize)", expected: "libpal inside the enclave", hint: "Raise sgx.enclave_size.")
+                        throw MeasurementError(
+                            found: "a libpal page at \(page) beyond the enclave size \(enclaveSize)", expected: "libpal inside the enclave",
+                            hint: "Raise sgx.enclave_size.")
                     }
                     addPage(at: page, flags: flags, data: data, area: name)
                 }
@@ -365,7 +389,9 @@ public struct GramineMeasurement: Sendable, Hashable {
     }
 }
 
-private func roundup(_ value: UInt64) -> UInt64 { (value + GramineMeasurement.pageSize - 1) / GramineMeasurement.pageSize * GramineMeasurement.pageSize }
+private func roundup(_ value: UInt64) -> UInt64 {
+    (value + GramineMeasurement.pageSize - 1) / GramineMeasurement.pageSize * GramineMeasurement.pageSize
+}
 private func rounddown(_ value: UInt64) -> UInt64 { value / GramineMeasurement.pageSize * GramineMeasurement.pageSize }
 
 func put32(_ bytes: inout [UInt8], _ offset: Int, _ value: UInt32) {

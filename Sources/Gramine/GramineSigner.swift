@@ -79,7 +79,8 @@ public enum GramineSigner {
     }
 
     /// MRENCLAVE of `.manifest.sgx` bytes.
-    public static func measure(manifestSGX: [UInt8], libpal: ELFFile, recordingStream: Bool = false) throws(GramineSigningError) -> GramineMeasurement {
+    public static func measure(manifestSGX: [UInt8], libpal: ELFFile, recordingStream: Bool = false) throws(GramineSigningError) -> GramineMeasurement
+    {
         do {
             let parameters = try EnclaveParameters(manifest: TOMLReader().parse(manifestSGX))
             return try GramineMeasurement.measure(manifestSGX: manifestSGX, libpal: libpal, parameters: parameters, recordingStream: recordingStream)

@@ -121,7 +121,11 @@ private struct Workspace: ~Copyable {
     /// unpredictable branches in a release build. The inner loops are `while` loops because a range's iterator is an
     /// unspecialised call per step in a debug build (15% of the time).
     func multiply(_ a: Int, _ b: Int, into result: Int) {
-        let n = width, x = slot(a), y = slot(b), m = modulus, t = accumulator
+        let n = width
+        let x = slot(a)
+        let y = slot(b)
+        let m = modulus
+        let t = accumulator
         t.update(repeating: 0, count: n + 2)
         var overflow: Bool
         for i in 0..<n {
@@ -234,7 +238,8 @@ enum Limbs {
 
     /// a >> bits, keeping the width.
     static func shiftedRight(_ a: [UInt64], by bits: Int) -> [UInt64] {
-        let limbShift = bits / 64, bitShift = UInt64(bits % 64)
+        let limbShift = bits / 64
+        let bitShift = UInt64(bits % 64)
         return a.indices.map { index in
             let low = index + limbShift < a.count ? a[index + limbShift] >> bitShift : 0
             let high = bitShift > 0 && index + limbShift + 1 < a.count ? a[index + limbShift + 1] << (64 - bitShift) : 0

@@ -33,7 +33,9 @@ enum PrimeSearch {
             guard candidate >= 5 else { continue }
             let prime = UInt64(candidate)
             // step^(p−2) ≡ step⁻¹ (mod p) by Fermat; products of two residues below 2¹⁶ fit a UInt64.
-            var inverse: UInt64 = 1, base = step % prime, exponent = prime - 2
+            var inverse: UInt64 = 1
+            var base = step % prime
+            var exponent = prime - 2
             while exponent > 0 {
                 if exponent & 1 == 1 { inverse = inverse * base % prime }
                 base = base * base % prime
@@ -84,7 +86,8 @@ enum PrimeSearch {
         // n − 1 = 2^shifts · d with d odd.
         let shifts = Limbs.trailingZeroBitCount(nMinusOne)
         let d = Limbs.shiftedRight(nMinusOne, by: shifts)
-        let one = Limbs.powerOfTwo(0, width: n.count), two = Limbs.powerOfTwo(1, width: n.count)
+        let one = Limbs.powerOfTwo(0, width: n.count)
+        let two = Limbs.powerOfTwo(1, width: n.count)
         let topMask = UInt64.max >> n[n.count - 1].leadingZeroBitCount
 
         for _ in 0..<rounds {

@@ -21,7 +21,8 @@ public struct SGXSigningKey: Sendable {
         }
         let exponent = BigUInt(primitives.publicExponent)
         guard privateKey.keySizeInBits == Self.modulusBits, exponent == BigUInt(Self.publicExponent) else {
-            throw SigningKeyError(found: "RSA-\(privateKey.keySizeInBits) with public exponent \(exponent)", expected: Self.requirement, hint: Self.keygenHint)
+            throw SigningKeyError(
+                found: "RSA-\(privateKey.keySizeInBits) with public exponent \(exponent)", expected: Self.requirement, hint: Self.keygenHint)
         }
         let modulus = Array(primitives.modulus.drop { $0 == 0 })
         self.privateKey = privateKey
@@ -37,7 +38,8 @@ public struct SGXSigningKey: Sendable {
             let firstLine = pem.split(separator: "\n").first.map { String($0.prefix(40)) } ?? "(empty)"
             throw SigningKeyError(
                 found: "PEM text starting with '\(firstLine)' that is not an unencrypted RSA private key of at least 1024 bits",
-                expected: Self.requirement, hint: "Decrypt an encrypted key with 'openssl rsa', or \(Self.keygenHint.prefix(1).lowercased())\(Self.keygenHint.dropFirst())")
+                expected: Self.requirement,
+                hint: "Decrypt an encrypted key with 'openssl rsa', or \(Self.keygenHint.prefix(1).lowercased())\(Self.keygenHint.dropFirst())")
         }
         try self.init(privateKey: key)
     }
@@ -68,7 +70,8 @@ public struct SGXSigningKey: Sendable {
         do {
             key = try _RSA.Signing.PrivateKey(n: n.serialize(), e: exponent.serialize(), d: d.serialize(), p: p.serialize(), q: q.serialize())
         } catch {
-            throw SigningKeyError(found: "a generated key that BoringSSL refuses (\(error))", expected: requirement, hint: "Try again; report this if it repeats.")
+            throw SigningKeyError(
+                found: "a generated key that BoringSSL refuses (\(error))", expected: requirement, hint: "Try again; report this if it repeats.")
         }
         return try SGXSigningKey(privateKey: key)
     }

@@ -30,7 +30,9 @@ public struct SigStruct: Sendable, Hashable {
         }
         self.bytes = bytes
         guard exponent == 3 else {
-            throw SigStructError(field: "EXPONENT", found: "\(exponent)", expected: "3", hint: "SGX accepts only RSA keys with public exponent 3; re-sign with gramine-sgx-sign.")
+            throw SigStructError(
+                field: "EXPONENT", found: "\(exponent)", expected: "3",
+                hint: "SGX accepts only RSA keys with public exponent 3; re-sign with gramine-sgx-sign.")
         }
         try verifySignature()
     }
@@ -65,7 +67,8 @@ public struct SigStruct: Sendable, Hashable {
         do {
             key = try _RSA.Signing.PublicKey(n: modulus, e: [3])
         } catch {
-            throw SigStructError(field: "MODULUS", found: "\(error)", expected: "a 3072-bit RSA modulus", hint: "The .sig file is damaged; re-sign the enclave.")
+            throw SigStructError(
+                field: "MODULUS", found: "\(error)", expected: "a 3072-bit RSA modulus", hint: "The .sig file is damaged; re-sign the enclave.")
         }
         let valid = key.isValidSignature(
             _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: Self.signedData(bytes)), padding: .insecurePKCS1v1_5)
@@ -138,16 +141,20 @@ extension SigStruct {
             func identifier(_ key: String) throws(GramineManifestError) -> UInt16 {
                 guard let value = sgx[key] else { return 0 }
                 guard let number = value.integer, let identifier = UInt16(exactly: number) else {
-                    throw GramineManifestError(key: "sgx.\(key)", found: value.integer.map { "\($0)" } ?? "a \(value.typeName)", expected: "an integer from 0 to 65535", hint: "SIGSTRUCT stores it in 16 bits.")
+                    throw GramineManifestError(
+                        key: "sgx.\(key)", found: value.integer.map { "\($0)" } ?? "a \(value.typeName)", expected: "an integer from 0 to 65535",
+                        hint: "SIGSTRUCT stores it in 16 bits.")
                 }
                 return identifier
             }
             var flags = Self.mode64BitFlag
             if sgx["debug"] == .boolean(true) { flags |= SigStruct.debugFlag }
-            var xfrm = Self.legacyXFRM, mask = Self.xfrmMaskConstant
+            var xfrm = Self.legacyXFRM
+            var mask = Self.xfrmMaskConstant
             if let features = sgx["cpu_features"] {
                 guard let features = features.table else {
-                    throw GramineManifestError(key: "sgx.cpu_features", found: "a \(features.typeName)", expected: "a table", hint: "Write [sgx.cpu_features].")
+                    throw GramineManifestError(
+                        key: "sgx.cpu_features", found: "a \(features.typeName)", expected: "a table", hint: "Write [sgx.cpu_features].")
                 }
                 let options: [(name: String, bits: UInt64, mayBeUnspecified: Bool)] = [
                     ("avx", 0x4, true), ("avx512", 0xE4, true), ("amx", 0x60000, true), ("mpx", 0x18, false), ("pkru", 0x200, false),
@@ -203,14 +210,17 @@ extension SigStruct {
     /// always give the same bytes.
     public static func signed(_ fields: Fields, with key: SGXSigningKey) throws(SigStructError) -> SigStruct {
         guard fields.mrEnclave.count == 32 else {
-            throw SigStructError(field: "ENCLAVEHASH", found: "\(fields.mrEnclave.count) bytes", expected: "32 bytes (SHA-256)", hint: "Pass the MRENCLAVE from the measurement.")
+            throw SigStructError(
+                field: "ENCLAVEHASH", found: "\(fields.mrEnclave.count) bytes", expected: "32 bytes (SHA-256)",
+                hint: "Pass the MRENCLAVE from the measurement.")
         }
         var bytes = fields.unsignedBytes
         let signature: [UInt8]
         do {
             signature = Array(try key.privateKey.signature(for: SHA256.hash(data: signedData(bytes)), padding: .insecurePKCS1v1_5).rawRepresentation)
         } catch {
-            throw SigStructError(field: "SIGNATURE", found: "a signing failure: \(error)", expected: "an RSA signature", hint: "Check the signing key.")
+            throw SigStructError(
+                field: "SIGNATURE", found: "a signing failure: \(error)", expected: "an RSA signature", hint: "Check the signing key.")
         }
         let (q1, q2) = quotients(signature: BigUInt(Data(signature)), modulus: BigUInt(Data(key.modulus)))
         bytes.replaceSubrange(128..<512, with: key.modulus.reversed())
@@ -231,7 +241,9 @@ public struct SigStructDate: Sendable, Hashable, CustomStringConvertible {
 
     public init(year: Int, month: Int, day: Int) throws(SigStructError) {
         guard (0...9999).contains(year), (0...99).contains(month), (0...99).contains(day) else {
-            throw SigStructError(field: "DATE", found: "\(year)-\(month)-\(day)", expected: "a four-digit year and two-digit month and day", hint: "Give the date as YYYY-MM-DD.")
+            throw SigStructError(
+                field: "DATE", found: "\(year)-\(month)-\(day)", expected: "a four-digit year and two-digit month and day",
+                hint: "Give the date as YYYY-MM-DD.")
         }
         self.year = year
         self.month = month
@@ -246,7 +258,8 @@ public struct SigStructDate: Sendable, Hashable, CustomStringConvertible {
         }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, zip(parts, [4, 2, 2]).allSatisfy({ $0.count == $1 && $0.allSatisfy(\.isASCIIDigit) }) else {
-            throw SigStructError(field: "DATE", found: "\"\(text)\"", expected: "YYYY-MM-DD or \"today\"", hint: "Give the date as, for example, 2026-01-15.")
+            throw SigStructError(
+                field: "DATE", found: "\"\(text)\"", expected: "YYYY-MM-DD or \"today\"", hint: "Give the date as, for example, 2026-01-15.")
         }
         try self.init(year: Int(parts[0])!, month: Int(parts[1])!, day: Int(parts[2])!)
     }

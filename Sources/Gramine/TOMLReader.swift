@@ -36,7 +36,8 @@ public struct TOMLReader: Sendable {
     }
 
     private static func firstInvalidUTF8Offset(_ bytes: [UInt8]) -> Int {
-        var low = 0, high = bytes.count
+        var low = 0
+        var high = bytes.count
         while low < high {
             let middle = (low + high + 1) / 2
             if Self.validPrefix(bytes, length: middle) { low = middle } else { high = middle - 1 }
@@ -165,7 +166,8 @@ private struct TOMLScanner {
                 table.children[last] = .tableArray(elements)
             case (.table(let existing), _):
                 throw scanner.error(
-                    at: key, found: "[\(name)] declared again (it was already defined by \(existing.origin == .dotted ? "dotted keys" : "a table header"))",
+                    at: key,
+                    found: "[\(name)] declared again (it was already defined by \(existing.origin == .dotted ? "dotted keys" : "a table header"))",
                     expected: isArray ? "an array of tables under a new name" : "each table declared once",
                     hint: "Merge the keys into the first declaration of the table.")
             case (.tableArray, false):
@@ -175,7 +177,8 @@ private struct TOMLScanner {
             case (.value(let value), _):
                 throw scanner.error(
                     at: key, found: "a header for '\(name)', which already holds a \(value.typeName) value",
-                    expected: "a header for a new table", hint: "A key written as a value (including inline tables and arrays) cannot be extended by a header.")
+                    expected: "a header for a new table",
+                    hint: "A key written as a value (including inline tables and arrays) cannot be extended by a header.")
             }
         }
     }
@@ -271,19 +274,23 @@ private struct TOMLScanner {
         switch peek() {
         case UInt8(ascii: "\""):
             guard !lookingAt("\"\"\"") else {
-                throw error(found: "a multi-line string as a key", expected: "a bare or single-line quoted key", hint: "Keys are written on one line.")
+                throw error(
+                    found: "a multi-line string as a key", expected: "a bare or single-line quoted key", hint: "Keys are written on one line.")
             }
             return try basicString()
         case UInt8(ascii: "'"):
             guard !lookingAt("'''") else {
-                throw error(found: "a multi-line string as a key", expected: "a bare or single-line quoted key", hint: "Keys are written on one line.")
+                throw error(
+                    found: "a multi-line string as a key", expected: "a bare or single-line quoted key", hint: "Keys are written on one line.")
             }
             return try literalString()
         default:
             let start = position
             while let byte = peek(), Self.isBareKeyByte(byte) { position += 1 }
             guard position > start else {
-                throw error(found: describeHere(), expected: "a key (letters, digits, '_' or '-', or a quoted string)", hint: "Quote keys that contain other characters.")
+                throw error(
+                    found: describeHere(), expected: "a key (letters, digits, '_' or '-', or a quoted string)",
+                    hint: "Quote keys that contain other characters.")
             }
             return String(decoding: bytes[start..<position], as: UTF8.self)
         }
@@ -411,7 +418,9 @@ private struct TOMLScanner {
             case UInt8(ascii: "\\"):
                 try escape(into: &content)
             case UInt8(ascii: "\n"), UInt8(ascii: "\r"):
-                throw error(found: "a line break inside a single-line string", expected: "'\"' closing the string", hint: "Use \\n, or a \"\"\" multi-line string.")
+                throw error(
+                    found: "a line break inside a single-line string", expected: "'\"' closing the string",
+                    hint: "Use \\n, or a \"\"\" multi-line string.")
             default:
                 try checkStringByte(byte)
                 content.append(byte)
@@ -483,7 +492,9 @@ private struct TOMLScanner {
                 return String(decoding: bytes[start..<position], as: UTF8.self)
             }
             if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-                throw error(found: "a line break inside a single-line literal string", expected: "\"'\" closing the string", hint: "Use a ''' multi-line literal string.")
+                throw error(
+                    found: "a line break inside a single-line literal string", expected: "\"'\" closing the string",
+                    hint: "Use a ''' multi-line literal string.")
             }
             try checkStringByte(byte)
             position += 1
@@ -570,14 +581,18 @@ private struct TOMLScanner {
         for _ in 0..<digits {
             guard let digit = peek()?.hexadecimalDigitValue else {
                 position = start
-                throw error(found: "an incomplete escape", expected: "\(digits) hexadecimal digits after \\\(String(decoding: [letter], as: UTF8.self))", hint: "Complete the escape sequence.")
+                throw error(
+                    found: "an incomplete escape", expected: "\(digits) hexadecimal digits after \\\(String(decoding: [letter], as: UTF8.self))",
+                    hint: "Complete the escape sequence.")
             }
             scalarValue = scalarValue << 4 | UInt32(digit)
             position += 1
         }
         guard let scalar = Unicode.Scalar(scalarValue) else {
             position = start
-            throw error(found: "the escape for U+\(Self.hex(scalarValue, width: 4))", expected: "a Unicode scalar value (not a surrogate, at most U+10FFFF)", hint: "Fix the escape sequence.")
+            throw error(
+                found: "the escape for U+\(Self.hex(scalarValue, width: 4))", expected: "a Unicode scalar value (not a surrogate, at most U+10FFFF)",
+                hint: "Fix the escape sequence.")
         }
         content.append(contentsOf: Array(String(Character(scalar)).utf8))
     }
@@ -589,17 +604,22 @@ private struct TOMLScanner {
         while position < bytes.count, isTokenByte(at: position) { position += 1 }
         let token = String(decoding: bytes[start..<position], as: UTF8.self)
         if let value = Self.parseNumber(token) { return value }
-        let looksLikeDate = token.count >= 5 && token.utf8.prefix(4).allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && token.utf8.dropFirst(4).first == UInt8(ascii: "-")
-        let looksLikeTime = token.count >= 3 && token.utf8.prefix(2).allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && token.utf8.dropFirst(2).first == UInt8(ascii: ":")
+        let looksLikeDate =
+            token.count >= 5 && token.utf8.prefix(4).allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && token.utf8.dropFirst(4).first == UInt8(ascii: "-")
+        let looksLikeTime =
+            token.count >= 3 && token.utf8.prefix(2).allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && token.utf8.dropFirst(2).first == UInt8(ascii: ":")
         position = start
         if looksLikeDate || looksLikeTime {
-            throw error(found: "the date or time '\(token)'", expected: "a string, number, boolean, array or table", hint: "No Gramine manifest key takes a date or time; quote it if it is text.")
+            throw error(
+                found: "the date or time '\(token)'", expected: "a string, number, boolean, array or table",
+                hint: "No Gramine manifest key takes a date or time; quote it if it is text.")
         }
         if token.isEmpty {
             throw error(found: describeHere(), expected: "a value", hint: "Quote text values.")
         }
         throw error(
-            found: "'\(token)'", expected: "a value: a quoted string, true/false, an integer (within 64 bits) or a float, an array or an inline table",
+            found: "'\(token)'",
+            expected: "a value: a quoted string, true/false, an integer (within 64 bits) or a float, an array or an inline table",
             hint: "Quote text values; integers use digits with single '_' separators, no leading zeros, and 0x/0o/0b prefixes.")
     }
 
@@ -688,7 +708,9 @@ private struct TOMLScanner {
         while let byte = peek(), byte != UInt8(ascii: "\n") {
             if byte == UInt8(ascii: "\r"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "\n") { return }
             if (byte < 0x20 && byte != UInt8(ascii: "\t")) || byte == 0x7F {
-                throw error(found: "control character U+\(Self.hex(UInt32(byte), width: 4)) in a comment", expected: "printable text", hint: "Remove the control character.")
+                throw error(
+                    found: "control character U+\(Self.hex(UInt32(byte), width: 4)) in a comment", expected: "printable text",
+                    hint: "Remove the control character.")
             }
             position += 1
         }
@@ -697,7 +719,9 @@ private struct TOMLScanner {
     mutating func newline() throws(TOMLError) {
         if peek() == UInt8(ascii: "\r") {
             guard position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "\n") else {
-                throw error(found: "a carriage return not followed by a line feed", expected: "a line break (LF or CRLF)", hint: "Convert the file to Unix or Windows line endings.")
+                throw error(
+                    found: "a carriage return not followed by a line feed", expected: "a line break (LF or CRLF)",
+                    hint: "Convert the file to Unix or Windows line endings.")
             }
             position += 2
         } else {
@@ -739,7 +763,8 @@ private struct TOMLScanner {
     }
 
     func lineAndColumn(_ offset: Int) -> (line: Int, column: Int) {
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         for byte in bytes[0..<min(offset, bytes.count)] {
             if byte == UInt8(ascii: "\n") {
                 line += 1

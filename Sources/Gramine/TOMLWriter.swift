@@ -117,13 +117,15 @@ public enum TOMLWriter {
 /// A key as written in a header or before `=`: bare when it is non-empty and only letters, digits, `_` and `-`,
 /// quoted otherwise.
 func formatKeyPart(_ key: String) -> String {
-    let isBare = !key.isEmpty && key.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "_"), UInt8(ascii: "-"):
-            true
-        default: false
+    let isBare =
+        !key.isEmpty
+        && key.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"), UInt8(ascii: "-"):
+                true
+            default: false
+            }
         }
-    }
     return isBare ? key : TOMLWriter.basicString(key)
 }

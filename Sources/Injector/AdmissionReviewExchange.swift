@@ -48,7 +48,9 @@ public struct AdmissionReviewExchange: Sendable {
                 hint: "register the webhook with admissionReviewVersions [\"v1\"]")
         }
         guard let request = review.request else {
-            throw AdmissionReviewError(found: "an AdmissionReview without a request", expected: "a request with uid, kind and object", hint: "only the API server's reviews can be answered")
+            throw AdmissionReviewError(
+                found: "an AdmissionReview without a request", expected: "a request with uid, kind and object",
+                hint: "only the API server's reviews can be answered")
         }
         let decision = injector.decide(request)
         return Answer(request: request, decision: decision, bytes: Self.response(uid: request.uid, decision: decision))
@@ -65,7 +67,13 @@ public struct AdmissionReviewExchange: Sendable {
             if !warnings.isEmpty { members.append(("warnings", .array(warnings.map { .string($0) }))) }
         case .denied(let message):
             members.append(("allowed", .bool(false)))
-            members.append(("status", .object([("status", .string("Failure")), ("reason", .string("Forbidden")), ("message", .string(message)), ("code", .integer(403))])))
+            members.append(
+                (
+                    "status",
+                    .object([
+                        ("status", .string("Failure")), ("reason", .string("Forbidden")), ("message", .string(message)), ("code", .integer(403)),
+                    ])
+                ))
         }
         let review = PatchValue.object([
             ("apiVersion", .string("admission.k8s.io/v1")), ("kind", .string("AdmissionReview")), ("response", .object(members)),
@@ -78,7 +86,8 @@ public struct AdmissionReviewExchange: Sendable {
         case .keyNotFound(let key, let context)?: "'\(path(context.codingPath + [key]))' is missing"
         case .typeMismatch(let type, let context)?: "'\(path(context.codingPath))' is not \(type)"
         case .valueNotFound(let type, let context)?: "'\(path(context.codingPath))' is null, not \(type)"
-        case .dataCorrupted(let context)?: context.codingPath.isEmpty ? "not JSON: \(context.debugDescription)" : "'\(path(context.codingPath))': \(context.debugDescription)"
+        case .dataCorrupted(let context)?:
+            context.codingPath.isEmpty ? "not JSON: \(context.debugDescription)" : "'\(path(context.codingPath))': \(context.debugDescription)"
         default: "\(error)"
         }
     }

@@ -74,12 +74,15 @@ public struct MarbleInjector: Sendable {
         let injectResources = simulationMachinePath == nil && labels[Self.resourceInjectionLabel] != "disabled"
         var patch: [JSONPatchOperation] = []
         let uuidDirectory = "/\(marbleType)-uid"
-        let environment: [(String, String)] = [
-            ("EDG_MARBLE_COORDINATOR_ADDR", coordinatorAddress),
-            ("EDG_MARBLE_TYPE", marbleType),
-            ("EDG_MARBLE_DNS_NAMES", "\(marbleType),\(marbleType).\(namespace),\(marbleType).\(namespace).svc.\(clusterDomain)".lowercased()),
-            ("EDG_MARBLE_UUID_FILE", "\(uuidDirectory)/uuid-file"),
-        ] + (simulationMachinePath == nil ? [] : [("CLOISTER_PLATFORM", "simulation"), ("CLOISTER_SIMULATION_STATE_DIR", Self.simulatedMachineMountPath)])
+        let environment: [(String, String)] =
+            [
+                ("EDG_MARBLE_COORDINATOR_ADDR", coordinatorAddress),
+                ("EDG_MARBLE_TYPE", marbleType),
+                ("EDG_MARBLE_DNS_NAMES", "\(marbleType),\(marbleType).\(namespace),\(marbleType).\(namespace).svc.\(clusterDomain)".lowercased()),
+                ("EDG_MARBLE_UUID_FILE", "\(uuidDirectory)/uuid-file"),
+            ]
+            + (simulationMachinePath == nil
+                ? [] : [("CLOISTER_PLATFORM", "simulation"), ("CLOISTER_SIMULATION_STATE_DIR", Self.simulatedMachineMountPath)])
             + (coordinatorRootPEM.map { [("CLOISTER_COORDINATOR_ROOT_CA", $0)] } ?? [])
         var mounts = [(Self.uuidVolumeName, uuidDirectory)]
         if simulationMachinePath != nil { mounts.append((Self.simulatedMachineVolumeName, Self.simulatedMachineMountPath)) }
@@ -108,7 +111,15 @@ public struct MarbleInjector: Sendable {
             volumes.append(
                 .object([
                     ("name", .string(Self.uuidVolumeName)),
-                    ("downwardAPI", .object([("items", .array([.object([("path", .string("uuid-file")), ("fieldRef", .object([("fieldPath", .string("metadata.uid"))]))])]))])),
+                    (
+                        "downwardAPI",
+                        .object([
+                            (
+                                "items",
+                                .array([.object([("path", .string("uuid-file")), ("fieldRef", .object([("fieldPath", .string("metadata.uid"))]))])])
+                            )
+                        ])
+                    ),
                 ]))
         }
         if let machine = simulationMachinePath, !volumeNames.contains(Self.simulatedMachineVolumeName) {

@@ -38,7 +38,9 @@ public struct InjectorServer: Service {
                 body = try await request.body.collect(upTo: AdmissionReviewExchange.maximumRequestBytes)
             } catch {
                 return Self.plainText(
-                    .contentTooLarge, "the admission review is larger than \(AdmissionReviewExchange.maximumRequestBytes) bytes; the API server never sends one this large\n")
+                    .contentTooLarge,
+                    "the admission review is larger than \(AdmissionReviewExchange.maximumRequestBytes) bytes; the API server never sends one this large\n"
+                )
             }
             var current = injector
             if let coordinatorRoot { current.coordinatorRootPEM = coordinatorRoot.pem() }

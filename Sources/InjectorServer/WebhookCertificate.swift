@@ -80,16 +80,22 @@ public final class WebhookCertificate: Sendable {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
         } catch {
-            throw WebhookCertificateError(file: certificatePath, found: "no PEM certificate (\(error))", expected: "a PEM certificate chain", hint: "tls.crt of a kubernetes.io/tls Secret has this form")
+            throw WebhookCertificateError(
+                file: certificatePath, found: "no PEM certificate (\(error))", expected: "a PEM certificate chain",
+                hint: "tls.crt of a kubernetes.io/tls Secret has this form")
         }
         guard !chain.isEmpty else {
-            throw WebhookCertificateError(file: certificatePath, found: "no certificate", expected: "a PEM certificate chain", hint: "tls.crt of a kubernetes.io/tls Secret has this form")
+            throw WebhookCertificateError(
+                file: certificatePath, found: "no certificate", expected: "a PEM certificate chain",
+                hint: "tls.crt of a kubernetes.io/tls Secret has this form")
         }
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         } catch {
-            throw WebhookCertificateError(file: keyPath, found: "no PEM private key (\(error))", expected: "the PEM private key of the certificate", hint: "tls.key of a kubernetes.io/tls Secret has this form")
+            throw WebhookCertificateError(
+                file: keyPath, found: "no PEM private key (\(error))", expected: "the PEM private key of the certificate",
+                hint: "tls.key of a kubernetes.io/tls Secret has this form")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12

@@ -50,7 +50,8 @@ public struct ActivationClient: Sendable {
         if let checkingPlan {
             let planBody = try Self.encode(ActivationPlanRequest(marbleType: request.marbleType))
             let (status, answer) = try await roundTrip(connection, path: ActivationPlanRequest.path, body: planBody, keepAlive: true)
-            try checkingPlan(try Self.decode(ActivationPlan.self, status: status, body: answer, path: ActivationPlanRequest.path, coordinator: coordinator))
+            try checkingPlan(
+                try Self.decode(ActivationPlan.self, status: status, body: answer, path: ActivationPlanRequest.path, coordinator: coordinator))
         }
         let (status, answer) = try await roundTrip(connection, path: ActivationRequest.path, body: body, keepAlive: false)
         return try Self.decode(status: status, body: answer, coordinator: coordinator)
@@ -65,7 +66,9 @@ public struct ActivationClient: Sendable {
         }
     }
 
-    static func decode(status: HTTPResponseStatus, body: [UInt8], coordinator: CoordinatorAddress) throws(LauncherError)
+    static func decode(
+        status: HTTPResponseStatus, body: [UInt8], coordinator: CoordinatorAddress
+    ) throws(LauncherError)
         -> ActivationResponse
     {
         try decode(ActivationResponse.self, status: status, body: body, path: ActivationRequest.path, coordinator: coordinator)

@@ -15,8 +15,11 @@ public struct EnclaveMeasurementReport: Codable, Sendable, Hashable {
     public var debug: Bool
 
     enum CodingKeys: String, CodingKey {
-        case uniqueID = "UniqueID", signerID = "SignerID", productID = "ProductID"
-        case securityVersion = "SecurityVersion", debug = "Debug"
+        case uniqueID = "UniqueID"
+        case signerID = "SignerID"
+        case productID = "ProductID"
+        case securityVersion = "SecurityVersion"
+        case debug = "Debug"
     }
 
     public init(_ measurement: EnclaveMeasurement) {
@@ -29,7 +32,9 @@ public struct EnclaveMeasurementReport: Codable, Sendable, Hashable {
 
     /// Reads the description and signer named in `environment` and computes their measurement. The trusted files are
     /// checked too, so that what is printed is what the launcher will start with.
-    public static func simulated(environment: [String: String], workingDirectory: String) throws(LauncherError)
+    public static func simulated(
+        environment: [String: String], workingDirectory: String
+    ) throws(LauncherError)
         -> EnclaveMeasurementReport
     {
         let reader = EnvironmentReader(environment: environment, workingDirectory: workingDirectory)

@@ -78,7 +78,9 @@ public struct LauncherSettings: Sendable, Hashable {
 
     /// Reads the settings from `environment`; relative paths are taken from `workingDirectory`. The Coordinator
     /// root is read here (from its file, when it is a path), so that a bad root fails before anything else happens.
-    public static func parse(environment: [String: String], workingDirectory: String) throws(LauncherError)
+    public static func parse(
+        environment: [String: String], workingDirectory: String
+    ) throws(LauncherError)
         -> LauncherSettings
     {
         let reader = EnvironmentReader(environment: environment, workingDirectory: workingDirectory)

@@ -82,7 +82,9 @@ public struct ParameterApplication {
     }
 
     /// The program's environment: the launcher's own, with the activation's entries added or replacing.
-    public static func environment(inherited: [String: String], activation: [String: Data]) throws(LauncherError)
+    public static func environment(
+        inherited: [String: String], activation: [String: Data]
+    ) throws(LauncherError)
         -> [String: [UInt8]]
     {
         var environment = inherited.mapValues { Array($0.utf8) }

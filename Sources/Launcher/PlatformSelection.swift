@@ -15,7 +15,8 @@ public enum PlatformSelection: Sendable, Hashable {
         case "gramine":
             self = .gramine(attestationDirectory: attestation ?? GraminePlatform.defaultDirectory.path)
         case "simulation":
-            let hint = "in simulation, set \(LauncherSettings.Variable.simulationDirectory) and either "
+            let hint =
+                "in simulation, set \(LauncherSettings.Variable.simulationDirectory) and either "
                 + "\(LauncherSettings.Variable.gramineApplication) (a converted image's signed Gramine application) or "
                 + "\(LauncherSettings.Variable.enclaveDescription) with \(LauncherSettings.Variable.enclaveSigner)"
             let state = try reader.required(

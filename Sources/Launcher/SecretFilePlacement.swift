@@ -52,7 +52,8 @@ public struct SecretFilePlacement: Sendable, Hashable {
     func review(_ paths: [String], announce: (String) -> Void) throws(LauncherError) {
         let exposed = unprotected(paths)
         guard !exposed.isEmpty else { return }
-        let advice = "keep secrets in /dev/attestation/keys/NAME, a tmpfs mount or an encrypted mount (list them in "
+        let advice =
+            "keep secrets in /dev/attestation/keys/NAME, a tmpfs mount or an encrypted mount (list them in "
             + "\(LauncherSettings.Variable.protectedPaths))"
         switch policy {
         case .warn:
@@ -62,7 +63,8 @@ public struct SecretFilePlacement: Sendable, Hashable {
         case .refuse:
             throw LauncherError(
                 .parameters, exposed.joined(separator: ", "), found: "Files targets on host-backed paths",
-                expected: "targets under /dev/attestation/keys or \(protectedPaths.isEmpty ? "a protected mount" : protectedPaths.joined(separator: ", "))",
+                expected:
+                    "targets under /dev/attestation/keys or \(protectedPaths.isEmpty ? "a protected mount" : protectedPaths.joined(separator: ", "))",
                 hint: advice + ", or unset \(LauncherSettings.Variable.unprotectedFiles)")
         }
     }

@@ -42,4 +42,3 @@ public struct ValidationReport: Sendable, Hashable, Codable {
         warnings = ordered.filter { $0.severity == .warning }
     }
 }
-

@@ -63,9 +63,12 @@ public enum ManifestDocument {
         } catch {
             jsonError = error
         }
-        let looksLikeJSON = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }.map { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? false
+        let looksLikeJSON =
+            bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }.map { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "[") } ?? false
         guard case .jsonOrYAML = formats else {
-            throw ManifestReadError(message: "the manifest is not valid JSON (\(jsonError))", hint: "upload JSON; convert YAML with `cloister manifest hash` or the MarbleRun CLI first")
+            throw ManifestReadError(
+                message: "the manifest is not valid JSON (\(jsonError))",
+                hint: "upload JSON; convert YAML with `cloister manifest hash` or the MarbleRun CLI first")
         }
         let json: JSONValue
         do {
@@ -78,7 +81,10 @@ public enum ManifestDocument {
         }
         var notes: [Finding] = []
         if looksLikeJSON {
-            notes.append(Finding(.warning, .root, "the file is not valid JSON (\(jsonError)) and was read as YAML, as the MarbleRun CLI does", hint: "fix the JSON; the Coordinator API accepts only JSON"))
+            notes.append(
+                Finding(
+                    .warning, .root, "the file is not valid JSON (\(jsonError)) and was read as YAML, as the MarbleRun CLI does",
+                    hint: "fix the JSON; the Coordinator API accepts only JSON"))
         }
         return Manifest(bytes: GoJSONEncoding.encode(json), sourceFormat: .yaml, json: json, readingFindings: notes)
     }

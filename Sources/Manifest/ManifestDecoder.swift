@@ -77,7 +77,9 @@ struct ManifestDecoder {
         let fields = structFields(value, at: path, typeName: "infrastructure", fields: ["CPUSVN", "QESVN", "PCESVN", "RootCA"])
         if let (field, fieldPath) = fields["CPUSVN"] { result.cpuSVN = bytes(field, at: fieldPath) }
         if let (field, fieldPath) = fields["QESVN"] { result.qeSVN = unsigned(field, at: fieldPath, maximum: UInt64(UInt16.max)).map { UInt16($0) } }
-        if let (field, fieldPath) = fields["PCESVN"] { result.pceSVN = unsigned(field, at: fieldPath, maximum: UInt64(UInt16.max)).map { UInt16($0) } }
+        if let (field, fieldPath) = fields["PCESVN"] {
+            result.pceSVN = unsigned(field, at: fieldPath, maximum: UInt64(UInt16.max)).map { UInt16($0) }
+        }
         if let (field, fieldPath) = fields["RootCA"] { result.rootCA = bytes(field, at: fieldPath) }
         return result
     }
@@ -127,20 +129,25 @@ struct ManifestDecoder {
                 return FileValue(data: Array(data.utf8), encoding: encoding, noTemplates: noTemplates)
             case .base64:
                 guard let decoded = Base64.decodeStandard(data) else {
-                    fail(path / "Data", "Data is not valid standard base64 (Encoding is base64)", hint: "encode with padding, e.g. `base64 -w0 FILE`, or set Encoding to \"string\"")
+                    fail(
+                        path / "Data", "Data is not valid standard base64 (Encoding is base64)",
+                        hint: "encode with padding, e.g. `base64 -w0 FILE`, or set Encoding to \"string\"")
                     return nil
                 }
                 return FileValue(data: decoded, encoding: encoding, noTemplates: noTemplates)
             case .hex:
                 guard let decoded = [UInt8](hexadecimal: data) else {
-                    fail(path / "Data", "Data is not valid hex (Encoding is hex)", hint: "write an even number of hex digits, or set Encoding to \"string\"")
+                    fail(
+                        path / "Data", "Data is not valid hex (Encoding is hex)",
+                        hint: "write an even number of hex digits, or set Encoding to \"string\"")
                     return nil
                 }
                 return FileValue(data: decoded, encoding: encoding, noTemplates: noTemplates)
             }
         default:
-            fail(path, "expected a string or an object {Data, Encoding, NoTemplates}, found \(value.kindDescription)",
-                 hint: "write the content as a JSON string")
+            fail(
+                path, "expected a string or an object {Data, Encoding, NoTemplates}, found \(value.kindDescription)",
+                hint: "write the content as a JSON string")
             return nil
         }
     }
@@ -159,7 +166,9 @@ struct ManifestDecoder {
         for name in ["Private", "Public"] {
             if let (field, fieldPath) = fields[name], field != .null {
                 _ = bytes(field, at: fieldPath)
-                warn(fieldPath, "\(name) is ignored in a manifest", hint: "remove it; the Coordinator generates the value, or users upload it with `secret set`")
+                warn(
+                    fieldPath, "\(name) is ignored in a manifest",
+                    hint: "remove it; the Coordinator generates the value, or users upload it with `secret set`")
             }
         }
         return result
@@ -170,14 +179,20 @@ struct ManifestDecoder {
         if case .string(let text) = value {
             // MarbleRun's Certificate.UnmarshalJSON reads a string as base64 DER and ignores it if it is not base64.
             guard let der = Base64.decodeStandard(text) else {
-                warn(path, "a string that is not base64 is ignored as certificate template", hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
+                warn(
+                    path, "a string that is not base64 is ignored as certificate template",
+                    hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
                 return result
             }
             do {
                 _ = try Certificate(derEncoded: der)
-                warn(path, "a DER certificate as template is accepted but Cloister does not copy its fields", hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
+                warn(
+                    path, "a DER certificate as template is accepted but Cloister does not copy its fields",
+                    hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
             } catch {
-                fail(path, "the base64 text is not a DER certificate (\(error))", hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
+                fail(
+                    path, "the base64 text is not a DER certificate (\(error))",
+                    hint: "write Cert as an object such as {\"Subject\": {\"CommonName\": \"name\"}}")
             }
             return result
         }
@@ -198,7 +213,9 @@ struct ManifestDecoder {
             warn(path / name, "\(name) is replaced when the certificate is generated", hint: "remove it from the template")
         }
         for name in unapplied where fields[name].map({ !Self.isGoZeroValue($0.0) }) ?? false {
-            warn(path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it to generated certificates", hint: "remove it, or check that the generated certificate does not need it")
+            warn(
+                path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it to generated certificates",
+                hint: "remove it, or check that the generated certificate does not need it")
         }
         if let (field, fieldPath) = fields["Subject"] { result.subject = subjectTemplate(field, at: fieldPath) }
         if let (field, fieldPath) = fields["DNSNames"], field != .null { result.dnsNames = strings(field, at: fieldPath) }
@@ -207,7 +224,9 @@ struct ManifestDecoder {
             var addresses: [String] = []
             for (position, address) in strings(field, at: fieldPath).enumerated() where !address.isEmpty {
                 if IPAddressText.bytes(address) == nil {
-                    fail(fieldPath.appending(index: position), "\"\(address)\" is not an IP address", hint: "write an IPv4 (10.0.0.1) or IPv6 (fd00::1) address")
+                    fail(
+                        fieldPath.appending(index: position), "\"\(address)\" is not an IP address",
+                        hint: "write an IPv4 (10.0.0.1) or IPv6 (fd00::1) address")
                 } else {
                     addresses.append(address)
                 }
@@ -217,7 +236,11 @@ struct ManifestDecoder {
         if let (field, fieldPath) = fields["KeyUsage"] {
             result.keyUsage = Int(signed(field, at: fieldPath) ?? 0)
             if result.keyUsage < 0 || result.keyUsage > 511 {
-                warn(fieldPath, "KeyUsage \(result.keyUsage) has bits outside the nine X.509 key usages; they are ignored", hint: "use a sum of 1 DigitalSignature, 2 ContentCommitment, 4 KeyEncipherment, 8 DataEncipherment, 16 KeyAgreement, 32 CertSign, 64 CRLSign, 128 EncipherOnly, 256 DecipherOnly")
+                warn(
+                    fieldPath, "KeyUsage \(result.keyUsage) has bits outside the nine X.509 key usages; they are ignored",
+                    hint:
+                        "use a sum of 1 DigitalSignature, 2 ContentCommitment, 4 KeyEncipherment, 8 DataEncipherment, 16 KeyAgreement, 32 CertSign, 64 CRLSign, 128 EncipherOnly, 256 DecipherOnly"
+                )
                 result.keyUsage &= 511
             }
         }
@@ -229,7 +252,11 @@ struct ManifestDecoder {
                     if (0...13).contains(usage) {
                         usages.append(Int(usage))
                     } else {
-                        fail(fieldPath.appending(index: position), "unknown extended key usage \(usage)", hint: "use Go's x509.ExtKeyUsage numbers: 1 ServerAuth, 2 ClientAuth, 3 CodeSigning, 4 EmailProtection, 8 TimeStamping, 9 OCSPSigning (0-13)")
+                        fail(
+                            fieldPath.appending(index: position), "unknown extended key usage \(usage)",
+                            hint:
+                                "use Go's x509.ExtKeyUsage numbers: 1 ServerAuth, 2 ClientAuth, 3 CodeSigning, 4 EmailProtection, 8 TimeStamping, 9 OCSPSigning (0-13)"
+                        )
                     }
                 }
             } else {
@@ -259,7 +286,9 @@ struct ManifestDecoder {
         if let (field, fieldPath) = fields["CommonName"] { result.commonName = string(field, at: fieldPath) ?? "" }
         if let (field, fieldPath) = fields["SerialNumber"] { result.serialNumber = string(field, at: fieldPath) ?? "" }
         for name in ["Names", "ExtraNames"] where fields[name].map({ !Self.isGoZeroValue($0.0) }) ?? false {
-            warn(path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it", hint: "use the named Subject fields (CommonName, Organization, ...)")
+            warn(
+                path / name, "\(name) is accepted by MarbleRun but Cloister does not apply it",
+                hint: "use the named Subject fields (CommonName, Organization, ...)")
         }
         for name in listFields {
             guard let (field, fieldPath) = fields[name] else { continue }
@@ -304,7 +333,9 @@ struct ManifestDecoder {
 
     private mutating func tlsEntries(_ value: JSONValue, at path: JSONPath) -> [TLSEntry] {
         guard case .array(let elements) = value else {
-            if value != .null { typeMismatch(value, at: path, expected: "an array of entries", example: "[{\"Port\": \"8080\", \"Addr\": \"service\"}]") }
+            if value != .null {
+                typeMismatch(value, at: path, expected: "an array of entries", example: "[{\"Port\": \"8080\", \"Addr\": \"service\"}]")
+            }
             return []
         }
         return elements.enumerated().map { position, element in
@@ -352,7 +383,9 @@ struct ManifestDecoder {
             }
             let fieldPath = path / field
             if let earlier = spelling[field] {
-                fail(fieldPath, "\(field) is given twice (as \"\(earlier)\" and \"\(member.key)\")", hint: "keep one; MarbleRun would silently merge or overwrite them")
+                fail(
+                    fieldPath, "\(field) is given twice (as \"\(earlier)\" and \"\(member.key)\")",
+                    hint: "keep one; MarbleRun would silently merge or overwrite them")
                 continue
             }
             spelling[field] = member.key
@@ -382,12 +415,17 @@ struct ManifestDecoder {
             return
         }
         let folded = Self.fold(String(key.prefix(64)))
-        let suggestion = key.utf8.count > 64 ? nil : fields.map { ($0, EditDistance.between(Self.fold($0), folded)) }.filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
-            .min { $0.1 < $1.1 }?.0
+        let suggestion =
+            key.utf8.count > 64
+            ? nil
+            : fields.map { ($0, EditDistance.between(Self.fold($0), folded)) }.filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
+                .min { $0.1 < $1.1 }?.0
         if let suggestion {
             warn(path, "unknown field \"\(key)\" is ignored by MarbleRun", hint: "did you mean \(suggestion)?")
         } else {
-            warn(path, "unknown field \"\(key)\" is ignored by MarbleRun", hint: "remove it; a \(typeName) has \(fields.prefix(9).joined(separator: ", "))")
+            warn(
+                path, "unknown field \"\(key)\" is ignored by MarbleRun",
+                hint: "remove it; a \(typeName) has \(fields.prefix(9).joined(separator: ", "))")
         }
     }
 
@@ -402,7 +440,9 @@ struct ManifestDecoder {
         for member in members {
             let entryPath = path / member.key
             guard seen.insert(member.key).inserted else {
-                fail(entryPath, "the name \"\(member.key)\" is defined twice", hint: "rename or remove one; MarbleRun would silently keep only the last")
+                fail(
+                    entryPath, "the name \"\(member.key)\" is defined twice",
+                    hint: "rename or remove one; MarbleRun would silently keep only the last")
                 continue
             }
             result.append((member.key, member.value, entryPath))
@@ -440,7 +480,9 @@ struct ManifestDecoder {
             return nil
         case .number(let literal):
             guard let number = UInt64(literal), number <= maximum else {
-                fail(path, "\(literal) is not a whole number between 0 and \(maximum)", hint: "write a non-negative integer without fraction or exponent")
+                fail(
+                    path, "\(literal) is not a whole number between 0 and \(maximum)",
+                    hint: "write a non-negative integer without fraction or exponent")
                 return nil
             }
             return number

@@ -6,7 +6,9 @@ extension Manifest {
     public func renderParameters(forMarble marbleType: String, input: RenderingInput) throws(RenderingError) -> RenderedParameters {
         let parametersPath = JSONPath.root / "Marbles" / marbleType / "Parameters"
         guard let marble = content.marbles[marbleType] else {
-            throw RenderingError(path: (JSONPath.root / "Marbles" / marbleType).description, message: "the manifest defines no marble type \"\(marbleType)\"", hint: "use one of: \(content.marbles.keys.sorted().joined(separator: ", "))")
+            throw RenderingError(
+                path: (JSONPath.root / "Marbles" / marbleType).description, message: "the manifest defines no marble type \"\(marbleType)\"",
+                hint: "use one of: \(content.marbles.keys.sorted().joined(separator: ", "))")
         }
         var files: [String: [UInt8]] = [:]
         var env: [String: [UInt8]] = [:]
@@ -23,7 +25,9 @@ extension Manifest {
                 }
                 if context == .env {
                     guard !rendered.contains(0) else {
-                        throw RenderingError(path: path.description, message: "the value contains NUL bytes, which an environment variable cannot hold", hint: "encode the secret with base64 or hex")
+                        throw RenderingError(
+                            path: path.description, message: "the value contains NUL bytes, which an environment variable cannot hold",
+                            hint: "encode the secret with base64 or hex")
                     }
                     env[name] = rendered
                 } else {

@@ -58,12 +58,16 @@ public struct RenderingInput: Sendable {
         switch operand {
         case .secret(let name, _):
             guard let value = secrets[name] else {
-                throw TemplateError(message: "\(operand) refers to a secret that is not defined", hint: "define \"\(name)\" in Secrets or fix the name (names are case-sensitive)")
+                throw TemplateError(
+                    message: "\(operand) refers to a secret that is not defined",
+                    hint: "define \"\(name)\" in Secrets or fix the name (names are case-sensitive)")
             }
             return value
         case .previousSecret(let name, _):
             guard let value = previousSecrets[name] else {
-                throw TemplateError(message: "\(operand) refers to a secret that is not defined", hint: "define \"\(name)\" in Secrets or fix the name (names are case-sensitive)")
+                throw TemplateError(
+                    message: "\(operand) refers to a secret that is not defined",
+                    hint: "define \"\(name)\" in Secrets or fix the name (names are case-sensitive)")
             }
             return value
         case .reserved(let reserved, _):
@@ -115,28 +119,36 @@ extension Template {
         switch function {
         case .string:
             guard part == nil else {
-                throw TemplateError(message: "string takes a plain secret itself, not \(operand)", hint: "write {{ string .Secrets.NAME }} for a secret of Type plain")
+                throw TemplateError(
+                    message: "string takes a plain secret itself, not \(operand)", hint: "write {{ string .Secrets.NAME }} for a secret of Type plain"
+                )
             }
             guard value.type == .plain else {
-                throw TemplateError(message: "string only encodes secrets of Type plain, and \(operand) is \(value.type?.rawValue ?? "not a manifest secret")", hint: "use base64 or hex for keys and certificates")
+                throw TemplateError(
+                    message: "string only encodes secrets of Type plain, and \(operand) is \(value.type?.rawValue ?? "not a manifest secret")",
+                    hint: "use base64 or hex for keys and certificates")
             }
             let bytes = value.publicKey
             guard !bytes.isEmpty else { throw emptyValue(operand) }
             guard !bytes.contains(0) else {
-                throw TemplateError(message: "\(operand) contains NUL bytes, which an environment variable cannot hold", hint: "use base64 or hex to encode it")
+                throw TemplateError(
+                    message: "\(operand) contains NUL bytes, which an environment variable cannot hold", hint: "use base64 or hex to encode it")
             }
             return bytes
         case .pem:
             guard let part else {
-                throw TemplateError(message: "pem needs .Cert, .Public or .Private, not the bare secret \(operand)", hint: "write {{ pem \(operand).Cert }} (or .Public / .Private)")
+                throw TemplateError(
+                    message: "pem needs .Cert, .Public or .Private, not the bare secret \(operand)",
+                    hint: "write {{ pem \(operand).Cert }} (or .Public / .Private)")
             }
             let bytes = value.bytes(of: part)
             guard !bytes.isEmpty else { throw emptyValue(operand) }
-            let label = switch part {
-            case .certificate: "CERTIFICATE"
-            case .publicKey: "PUBLIC KEY"
-            case .privateKey: "PRIVATE KEY"
-            }
+            let label =
+                switch part {
+                case .certificate: "CERTIFICATE"
+                case .publicKey: "PUBLIC KEY"
+                case .privateKey: "PRIVATE KEY"
+                }
             return PEM.encode(bytes, label: label)
         case .raw, .hex, .base64:
             let bytes = value.bytes(of: part)
@@ -152,9 +164,13 @@ extension Template {
     private static func emptyValue(_ operand: TemplateOperand) -> TemplateError {
         switch operand {
         case .reserved(let reserved, let part) where reserved != .marbleCertificate:
-            return TemplateError(message: "\(operand) is empty: .MarbleRun.\(reserved.rawValue) only has a certificate", hint: part == .certificate ? "check that the Coordinator provides it" : "write .MarbleRun.\(reserved.rawValue).Cert")
+            return TemplateError(
+                message: "\(operand) is empty: .MarbleRun.\(reserved.rawValue) only has a certificate",
+                hint: part == .certificate ? "check that the Coordinator provides it" : "write .MarbleRun.\(reserved.rawValue).Cert")
         case .secret(_, .certificate), .previousSecret(_, .certificate):
-            return TemplateError(message: "\(operand) is empty: only cert-* secrets have a certificate", hint: "use the secret itself or .Private for symmetric keys and plain secrets")
+            return TemplateError(
+                message: "\(operand) is empty: only cert-* secrets have a certificate",
+                hint: "use the secret itself or .Private for symmetric keys and plain secrets")
         default:
             return TemplateError(message: "\(operand) has no value", hint: "make sure the secret is generated or uploaded before the marble starts")
         }

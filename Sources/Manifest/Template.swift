@@ -149,7 +149,10 @@ private struct TemplateParser {
                 throw TemplateError(message: "unclosed comment", hint: "end the comment with */}}")
             }
             index = end + 2
-            if startsWith(" -}}") { index += 4; return ([], true) }
+            if startsWith(" -}}") {
+                index += 4
+                return ([], true)
+            }
             guard startsWith("}}") else {
                 throw TemplateError(message: "a comment must end with */}}", hint: "write {{/* comment */}}")
             }
@@ -194,7 +197,8 @@ private struct TemplateParser {
                     index += 1
                     let name = identifier()
                     guard !name.isEmpty else {
-                        throw TemplateError(message: "a field name must follow \".\"", hint: "write e.g. .Secrets.name.Cert; name secrets with letters, digits and _")
+                        throw TemplateError(
+                            message: "a field name must follow \".\"", hint: "write e.g. .Secrets.name.Cert; name secrets with letters, digits and _")
                     }
                     names.append(name)
                 }
@@ -217,7 +221,9 @@ private struct TemplateParser {
         let start = index
         while index < bytes.count {
             let byte = bytes[index]
-            let isLetter = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "_")
+            let isLetter =
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || byte == UInt8(ascii: "_")
             let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
             guard isLetter || (isDigit && index > start) else { break }
             index += 1
@@ -249,7 +255,9 @@ private struct TemplateParser {
             case UInt8(ascii: "r"): result.append(0x0D)
             case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "'"): result.append(escape)
             default:
-                throw TemplateError(message: "unsupported escape \\\(Character(Unicode.Scalar(escape))) in a string literal", hint: "use \\n, \\t, \\r, \\\\ or \\\", or a `raw string`")
+                throw TemplateError(
+                    message: "unsupported escape \\\(Character(Unicode.Scalar(escape))) in a string literal",
+                    hint: "use \\n, \\t, \\r, \\\\ or \\\", or a `raw string`")
             }
         }
         throw TemplateError(message: "unterminated quoted string in an action", hint: "close the string with \"")
@@ -280,7 +288,9 @@ private struct TemplateParser {
             case .stringLiteral(let literal):
                 return .text(literal)
             case .field(let names):
-                throw TemplateError(message: "{{ .\(names.joined(separator: ".")) }} has no encoding function", hint: "choose one: \(functionList()), e.g. {{ pem .\(names.joined(separator: ".")) }}")
+                throw TemplateError(
+                    message: "{{ .\(names.joined(separator: ".")) }} has no encoding function",
+                    hint: "choose one: \(functionList()), e.g. {{ pem .\(names.joined(separator: ".")) }}")
             case .identifier(let name):
                 if TemplateFunction(rawValue: name) != nil {
                     throw TemplateError(message: "the \(name) function needs a secret to encode", hint: "write {{ \(name) .Secrets.NAME }}")
@@ -331,7 +341,9 @@ private struct TemplateParser {
         func part(_ rest: ArraySlice<String>) throws(TemplateError) -> SecretPart? {
             guard let first = rest.first else { return nil }
             guard rest.count == 1, let part = SecretPart(rawValue: first) else {
-                throw TemplateError(message: "\(written): \"\(rest.joined(separator: "."))\" is not a part of a secret", hint: "end the reference with .Cert, .Public or .Private, or with the secret name")
+                throw TemplateError(
+                    message: "\(written): \"\(rest.joined(separator: "."))\" is not a part of a secret",
+                    hint: "end the reference with .Cert, .Public or .Private, or with the secret name")
             }
             return part
         }
@@ -350,7 +362,8 @@ private struct TemplateParser {
             guard names.count >= 2, let reserved = ReservedSecret(rawValue: names[1]) else {
                 let given = names.count >= 2 ? names[1] : ""
                 let known = ReservedSecret.allCases.map(\.rawValue).joined(separator: ", ")
-                let hint = given == "SealKey"
+                let hint =
+                    given == "SealKey"
                     ? "MarbleRun removed SealKey; define a symmetric-key secret and write it with raw in Files"
                     : "use one of \(known)"
                 throw TemplateError(message: "\(written): .MarbleRun has no \"\(given)\"", hint: hint)

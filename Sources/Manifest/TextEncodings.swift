@@ -139,7 +139,8 @@ enum IPAddressText {
 /// Levenshtein distance, for "did you mean" hints.
 enum EditDistance {
     static func between(_ first: String, _ second: String) -> Int {
-        let a = Array(first), b = Array(second)
+        let a = Array(first)
+        let b = Array(second)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

@@ -81,14 +81,22 @@ extension Manifest {
         let standalone = candidate.validate()
         var findings = standalone.errors + standalone.warnings
         if manifestUpdaters.isEmpty {
-            findings.append(Finding(.error, .root, "the current manifest gives no user the UpdateManifest action, so it cannot be replaced", hint: "this deployment's manifest is immutable; deploy a new Coordinator instead"))
+            findings.append(
+                Finding(
+                    .error, .root, "the current manifest gives no user the UpdateManifest action, so it cannot be replaced",
+                    hint: "this deployment's manifest is immutable; deploy a new Coordinator instead"))
         }
         if candidate.bytes == bytes {
-            findings.append(Finding(.warning, .root, "the update is identical to the current manifest", hint: "change something, or do not submit it"))
+            findings.append(
+                Finding(.warning, .root, "the update is identical to the current manifest", hint: "change something, or do not submit it"))
         }
         for (name, package) in candidate.content.packages {
             if let old = content.packages[name]?.securityVersion, let new = package.securityVersion, new < old {
-                findings.append(Finding(.warning, .root / "Packages" / name / "SecurityVersion", "SecurityVersion goes down from \(old) to \(new), accepting older enclave versions again", hint: "keep it at \(old) or higher unless the downgrade is intended"))
+                findings.append(
+                    Finding(
+                        .warning, .root / "Packages" / name / "SecurityVersion",
+                        "SecurityVersion goes down from \(old) to \(new), accepting older enclave versions again",
+                        hint: "keep it at \(old) or higher unless the downgrade is intended"))
             }
         }
         return UpdateValidation(kind: .fullManifest, report: ValidationReport(findings: findings), changes: changes(to: candidate))
@@ -99,7 +107,10 @@ extension Manifest {
         var versions: [String: UInt64] = [:]
         let packagesPath = JSONPath.root / "Packages"
         if candidate.content.packages.isEmpty {
-            findings.append(Finding(.error, packagesPath, "the update names no packages", hint: "write {\"Packages\": {\"NAME\": {\"SecurityVersion\": N}}}, or upload a full manifest"))
+            findings.append(
+                Finding(
+                    .error, packagesPath, "the update names no packages",
+                    hint: "write {\"Packages\": {\"NAME\": {\"SecurityVersion\": N}}}, or upload a full manifest"))
         }
         if case .object(let members) = candidate.json, members.contains(where: { ManifestDecoder.fold($0.key) == "config" }) {
             findings.append(Finding(.warning, .root / "Config", "a package update ignores Config", hint: "change Config with a full manifest update"))
@@ -108,11 +119,19 @@ extension Manifest {
             let update = candidate.content.packages[name]!
             let path = packagesPath / name
             guard let current = content.packages[name] else {
-                findings.append(Finding(.error, path, "the current manifest has no package \"\(name)\"", hint: "update one of: \(content.packages.keys.sorted().joined(separator: ", "))"))
+                findings.append(
+                    Finding(
+                        .error, path, "the current manifest has no package \"\(name)\"",
+                        hint: "update one of: \(content.packages.keys.sorted().joined(separator: ", "))"))
                 continue
             }
             if packageUpdaters(of: name).isEmpty {
-                findings.append(Finding(.error, path, "no user of the current manifest may update package \"\(name)\"", hint: "a role with ResourceType Packages, ResourceNames [\"\(name)\"] and action UpdateSecurityVersion is needed; change it with a full update"))
+                findings.append(
+                    Finding(
+                        .error, path, "no user of the current manifest may update package \"\(name)\"",
+                        hint:
+                            "a role with ResourceType Packages, ResourceNames [\"\(name)\"] and action UpdateSecurityVersion is needed; change it with a full update"
+                    ))
             }
             let forbidden: [(String, Bool)] = [
                 ("Debug", update.debug), ("UniqueID", !update.uniqueID.isEmpty), ("SignerID", !update.signerID.isEmpty),
@@ -122,22 +141,39 @@ extension Manifest {
             for (field, present) in forbidden where present {
                 let severity: Finding.Severity = field.hasPrefix("Accepted") ? .warning : .error
                 let message = severity == .error ? "\(field) cannot be changed by a package update" : "\(field) is ignored by a package update"
-                findings.append(Finding(severity, path / field, message, hint: "a package update contains only SecurityVersion; change \(field) with a full manifest update"))
+                findings.append(
+                    Finding(
+                        severity, path / field, message,
+                        hint: "a package update contains only SecurityVersion; change \(field) with a full manifest update"))
             }
             guard let version = update.securityVersion else {
-                findings.append(Finding(.error, path / "SecurityVersion", "the package update sets no SecurityVersion", hint: "write {\"SecurityVersion\": N} with N at least \(current.securityVersion ?? 0)"))
+                findings.append(
+                    Finding(
+                        .error, path / "SecurityVersion", "the package update sets no SecurityVersion",
+                        hint: "write {\"SecurityVersion\": N} with N at least \(current.securityVersion ?? 0)"))
                 continue
             }
             if let old = current.securityVersion {
                 if version < old {
-                    findings.append(Finding(.error, path / "SecurityVersion", "SecurityVersion \(version) is lower than the current \(old); a package update may only raise it", hint: "use \(old) or higher, or downgrade with a full manifest update"))
+                    findings.append(
+                        Finding(
+                            .error, path / "SecurityVersion",
+                            "SecurityVersion \(version) is lower than the current \(old); a package update may only raise it",
+                            hint: "use \(old) or higher, or downgrade with a full manifest update"))
                     continue
                 }
                 if version == old {
-                    findings.append(Finding(.warning, path / "SecurityVersion", "SecurityVersion \(version) equals the current value, so nothing changes except new certificates", hint: "raise it to require newer enclaves"))
+                    findings.append(
+                        Finding(
+                            .warning, path / "SecurityVersion",
+                            "SecurityVersion \(version) equals the current value, so nothing changes except new certificates",
+                            hint: "raise it to require newer enclaves"))
                 }
             } else if !current.uniqueID.isEmpty {
-                findings.append(Finding(.warning, path / "SecurityVersion", "package \"\(name)\" is pinned by UniqueID; a SecurityVersion adds a second condition", hint: "update UniqueID-pinned packages with a full manifest update"))
+                findings.append(
+                    Finding(
+                        .warning, path / "SecurityVersion", "package \"\(name)\" is pinned by UniqueID; a SecurityVersion adds a second condition",
+                        hint: "update UniqueID-pinned packages with a full manifest update"))
             }
             versions[name] = version
         }
@@ -152,7 +188,8 @@ extension Manifest {
             result.changed = new.keys.filter { old[$0] != nil && old[$0] != new[$0] }.sorted()
             return result
         }
-        let old = content, new = candidate.content
+        let old = content
+        let new = candidate.content
         var changes = ManifestChanges()
         changes.packages = compare(old.packages, new.packages)
         changes.marbles = compare(old.marbles, new.marbles)
@@ -164,10 +201,11 @@ extension Manifest {
         for name in new.secrets.keys.sorted() {
             let definition = new.secrets[name]!
             let previous = old.secrets[name]
-            let sameDefinition = previous.map {
-                $0.typeName == definition.typeName && $0.size == definition.size && $0.shared == definition.shared
-                    && $0.userDefined == definition.userDefined && $0.validFor == definition.validFor
-            } ?? false
+            let sameDefinition =
+                previous.map {
+                    $0.typeName == definition.typeName && $0.size == definition.size && $0.shared == definition.shared
+                        && $0.userDefined == definition.userDefined && $0.validFor == definition.validFor
+                } ?? false
             if definition.userDefined {
                 if sameDefinition { changes.keptSecrets.append(name) } else { changes.secretsToUpload.append(name) }
             } else if sameDefinition && definition.type == .symmetricKey && !new.config.rotateRootSecret {

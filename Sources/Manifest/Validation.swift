@@ -74,13 +74,17 @@ struct ManifestValidator {
 
     private mutating func checkTopLevel() {
         if content.packages.isEmpty {
-            error(.root / "Packages", "no packages are defined", hint: "add the enclave packages your marbles run, e.g. {\"backend\": {\"UniqueID\": \"<MRENCLAVE hex>\"}}")
+            error(
+                .root / "Packages", "no packages are defined",
+                hint: "add the enclave packages your marbles run, e.g. {\"backend\": {\"UniqueID\": \"<MRENCLAVE hex>\"}}")
         }
         if content.marbles.isEmpty {
             error(.root / "Marbles", "no marbles are defined", hint: "add at least one marble type, e.g. {\"backend\": {\"Package\": \"backend\"}}")
         }
         if !content.infrastructures.isEmpty {
-            warning(.root / "Infrastructures", "Infrastructures are stored but not enforced (MarbleRun's validator ignores them too)", hint: "rely on Packages and AcceptedTCBStatuses to constrain platforms")
+            warning(
+                .root / "Infrastructures", "Infrastructures are stored but not enforced (MarbleRun's validator ignores them too)",
+                hint: "rely on Packages and AcceptedTCBStatuses to constrain platforms")
         }
     }
 
@@ -100,36 +104,52 @@ struct ManifestValidator {
                 }
             }
             if package.debug {
-                warning(path / "Debug", "Debug is true: debug enclaves can be inspected by the host, so nothing in them is confidential", hint: "set Debug to false for production")
+                warning(
+                    path / "Debug", "Debug is true: debug enclaves can be inspected by the host, so nothing in them is confidential",
+                    hint: "set Debug to false for production")
             }
             if !isUsed {
                 warning(path, "no marble uses this package", hint: "remove it, or reference it from Marbles.<name>.Package")
             }
             let hasSignerFields = !package.signerID.isEmpty || package.productID != nil || package.securityVersion != nil
             if !package.uniqueID.isEmpty && hasSignerFields {
-                report(path / "UniqueID", "both UniqueID and SignerID/ProductID/SecurityVersion are set", hint: "identify the package either by UniqueID alone or by SignerID, ProductID and SecurityVersion")
+                report(
+                    path / "UniqueID", "both UniqueID and SignerID/ProductID/SecurityVersion are set",
+                    hint: "identify the package either by UniqueID alone or by SignerID, ProductID and SecurityVersion")
             } else if package.uniqueID.isEmpty {
                 if package.signerID.isEmpty {
-                    report(path / "SignerID", "SignerID is missing (and there is no UniqueID)", hint: "set UniqueID (MRENCLAVE), or SignerID (MRSIGNER) with ProductID and SecurityVersion")
+                    report(
+                        path / "SignerID", "SignerID is missing (and there is no UniqueID)",
+                        hint: "set UniqueID (MRENCLAVE), or SignerID (MRSIGNER) with ProductID and SecurityVersion")
                 }
                 if package.productID == nil {
                     report(path / "ProductID", "ProductID is missing (and there is no UniqueID)", hint: "set ProductID (ISVPRODID) next to SignerID")
                 }
                 if package.securityVersion == nil {
-                    report(path / "SecurityVersion", "SecurityVersion is missing (and there is no UniqueID)", hint: "set SecurityVersion (the minimum ISVSVN) next to SignerID")
+                    report(
+                        path / "SecurityVersion", "SecurityVersion is missing (and there is no UniqueID)",
+                        hint: "set SecurityVersion (the minimum ISVSVN) next to SignerID")
                 }
             }
             for (field, value) in [("UniqueID", package.uniqueID), ("SignerID", package.signerID)] where !value.isEmpty {
                 if value.utf8.count != 64 || [UInt8](hexadecimal: value) == nil {
-                    warning(path / field, "\(field) \"\(value.prefix(80))\" is not 64 hex digits, so no enclave can match it", hint: "paste the 32-byte measurement as hex (e.g. from `ego uniqueid` or `gramine-sgx-sigstruct-view`)")
+                    warning(
+                        path / field, "\(field) \"\(value.prefix(80))\" is not 64 hex digits, so no enclave can match it",
+                        hint: "paste the 32-byte measurement as hex (e.g. from `ego uniqueid` or `gramine-sgx-sigstruct-view`)")
                 }
             }
             for (position, status) in package.acceptedTCBStatuses.enumerated() where !Self.tcbStatuses.contains(status) {
                 let match = Self.tcbStatuses.first { $0.caseInsensitiveCompare(status) == .orderedSame }
-                warning((path / "AcceptedTCBStatuses").appending(index: position), "\"\(status)\" is not a TCB status, so it never matches (statuses are case-sensitive)", hint: match.map { "write \"\($0)\"" } ?? "use one of \(Self.tcbStatuses.joined(separator: ", "))")
+                warning(
+                    (path / "AcceptedTCBStatuses").appending(index: position),
+                    "\"\(status)\" is not a TCB status, so it never matches (statuses are case-sensitive)",
+                    hint: match.map { "write \"\($0)\"" } ?? "use one of \(Self.tcbStatuses.joined(separator: ", "))")
             }
-            for (position, advisory) in package.acceptedAdvisories.enumerated() where advisory.range(of: #"^INTEL-SA-\d{5}$"#, options: [.regularExpression, .caseInsensitive]) == nil {
-                warning((path / "AcceptedAdvisories").appending(index: position), "\"\(advisory)\" does not look like an Intel advisory ID", hint: "write IDs such as \"INTEL-SA-00334\"")
+            for (position, advisory) in package.acceptedAdvisories.enumerated()
+            where advisory.range(of: #"^INTEL-SA-\d{5}$"#, options: [.regularExpression, .caseInsensitive]) == nil {
+                warning(
+                    (path / "AcceptedAdvisories").appending(index: position), "\"\(advisory)\" does not look like an Intel advisory ID",
+                    hint: "write IDs such as \"INTEL-SA-00334\"")
             }
         }
     }
@@ -140,10 +160,14 @@ struct ManifestValidator {
             if marble.package.isEmpty {
                 error(path / "Package", "the marble names no package", hint: "set Package to one of: \(Self.names(content.packages.keys))")
             } else if content.packages[marble.package] == nil {
-                error(path / "Package", "the package \"\(marble.package)\" is not defined in Packages", hint: "define it, or use one of: \(Self.names(content.packages.keys))")
+                error(
+                    path / "Package", "the package \"\(marble.package)\" is not defined in Packages",
+                    hint: "define it, or use one of: \(Self.names(content.packages.keys))")
             }
             for (position, tag) in marble.tlsTags.enumerated() where content.tls[tag] == nil {
-                error((path / "TLS").appending(index: position), "the TLS tag \"\(tag)\" is not defined in TLS", hint: "define TLS.\(tag), or use one of: \(Self.names(content.tls.keys))")
+                error(
+                    (path / "TLS").appending(index: position), "the TLS tag \"\(tag)\" is not defined in TLS",
+                    hint: "define TLS.\(tag), or use one of: \(Self.names(content.tls.keys))")
             }
             for (position, argument) in marble.parameters.argv.enumerated() {
                 let argumentPath = (path / "Parameters" / "Argv").appending(index: position)
@@ -151,16 +175,22 @@ struct ManifestValidator {
                     error(argumentPath, "the argument contains a NUL byte, which no program argument can hold", hint: "remove the \\u0000")
                 }
                 if argument.contains("{{") {
-                    warning(argumentPath, "Argv is not a template, so the program receives \"{{\" literally", hint: "pass secrets through Env or Files, and let the program read them there")
+                    warning(
+                        argumentPath, "Argv is not a template, so the program receives \"{{\" literally",
+                        hint: "pass secrets through Env or Files, and let the program read them there")
                 }
             }
             for (variable, value) in marble.parameters.env {
                 let variablePath = path / "Parameters" / "Env" / variable
                 if value.data.contains(0) {
-                    error(variablePath, "the value contains NUL bytes, which an environment variable cannot hold", hint: "remove them, or deliver binary data as a file")
+                    error(
+                        variablePath, "the value contains NUL bytes, which an environment variable cannot hold",
+                        hint: "remove them, or deliver binary data as a file")
                 }
                 if variable.isEmpty || variable.contains("=") || variable.utf8.contains(0) {
-                    warning(variablePath, "\"\(variable)\" cannot be an environment variable name", hint: "use a name without '=' or NUL, such as API_KEY")
+                    warning(
+                        variablePath, "\"\(variable)\" cannot be an environment variable name", hint: "use a name without '=' or NUL, such as API_KEY"
+                    )
                 }
             }
         }
@@ -179,22 +209,33 @@ struct ManifestValidator {
                 if !entry.certificate.isEmpty {
                     if let secret = content.secrets[entry.certificate] {
                         if let type = secret.type, !type.isCertificate {
-                            warning(entryPath / "Cert", "the secret \"\(entry.certificate)\" is \(type.rawValue), not a certificate, so TLS cannot use it", hint: "use a cert-ecdsa, cert-rsa or cert-ed25519 secret")
+                            warning(
+                                entryPath / "Cert",
+                                "the secret \"\(entry.certificate)\" is \(type.rawValue), not a certificate, so TLS cannot use it",
+                                hint: "use a cert-ecdsa, cert-rsa or cert-ed25519 secret")
                         }
                     } else {
-                        error(entryPath / "Cert", "the secret \"\(entry.certificate)\" is not defined in Secrets", hint: "define it as a cert-* secret, or use one of: \(Self.names(content.secrets.keys))")
+                        error(
+                            entryPath / "Cert", "the secret \"\(entry.certificate)\" is not defined in Secrets",
+                            hint: "define it as a cert-* secret, or use one of: \(Self.names(content.secrets.keys))")
                     }
                     if !entry.disableClientAuthentication {
-                        error(entryPath / "DisableClientAuth", "Cert is set, which requires DisableClientAuth: true", hint: "set DisableClientAuth to true, or remove Cert to use the marble certificate with client authentication")
+                        error(
+                            entryPath / "DisableClientAuth", "Cert is set, which requires DisableClientAuth: true",
+                            hint: "set DisableClientAuth to true, or remove Cert to use the marble certificate with client authentication")
                     }
                 } else if entry.disableClientAuthentication {
-                    error(entryPath / "DisableClientAuth", "DisableClientAuth: true needs a Cert", hint: "set Cert to a cert-* secret that clients trust, or remove DisableClientAuth")
+                    error(
+                        entryPath / "DisableClientAuth", "DisableClientAuth: true needs a Cert",
+                        hint: "set Cert to a cert-* secret that clients trust, or remove DisableClientAuth")
                 }
             }
             for (position, entry) in tag.outgoing.enumerated() {
                 let entryPath = (path / "Outgoing").appending(index: position)
                 if entry.address.isEmpty {
-                    error(entryPath / "Addr", "an Outgoing entry needs an Addr", hint: "set Addr to the host name or IP address, e.g. \"service.namespace\"")
+                    error(
+                        entryPath / "Addr", "an Outgoing entry needs an Addr",
+                        hint: "set Addr to the host name or IP address, e.g. \"service.namespace\"")
                 }
                 if entry.port.isEmpty {
                     error(entryPath / "Port", "an Outgoing entry needs a Port", hint: "set Port to the port as a string, e.g. \"443\"")
@@ -207,7 +248,9 @@ struct ManifestValidator {
 
     private mutating func checkPortNumber(_ port: String, at path: JSONPath) {
         guard let number = UInt16(port), number > 0 else {
-            warning(path, "\"\(port)\" is not a port number between 1 and 65535, so no connection matches it", hint: "write the port as a decimal string, e.g. \"8443\"")
+            warning(
+                path, "\"\(port)\" is not a port number between 1 and 65535, so no connection matches it",
+                hint: "write the port as a decimal string, e.g. \"8443\"")
             return
         }
     }
@@ -219,7 +262,9 @@ struct ManifestValidator {
                 let known = SecretType.allCases.map(\.rawValue)
                 let match = known.first { $0.caseInsensitiveCompare(secret.typeName) == .orderedSame }
                 let message = secret.typeName.isEmpty ? "the secret has no Type" : "\"\(secret.typeName)\" is not a secret type"
-                error(path / "Type", message, hint: match.map { "write \"\($0)\" (types are case-sensitive)" } ?? "use one of \(known.joined(separator: ", "))")
+                error(
+                    path / "Type", message,
+                    hint: match.map { "write \"\($0)\" (types are case-sensitive)" } ?? "use one of \(known.joined(separator: ", "))")
                 continue
             }
             if type.isCertificate {
@@ -231,21 +276,29 @@ struct ManifestValidator {
                     warning(path / "ValidFor", "ValidFor only applies to certificates and is ignored for \(type.rawValue)", hint: "remove it")
                 }
                 if secret.certificate != CertificateTemplate() {
-                    warning(path / "Cert", "a certificate template only applies to cert-* secrets and is ignored for \(type.rawValue)", hint: "remove it, or change the Type")
+                    warning(
+                        path / "Cert", "a certificate template only applies to cert-* secrets and is ignored for \(type.rawValue)",
+                        hint: "remove it, or change the Type")
                 }
             }
             let sizePath = path / "Size"
             switch type {
             case .plain:
                 if !secret.userDefined {
-                    error(path / "UserDefined", "plain secrets are never generated, so they must be UserDefined", hint: "set UserDefined to true and upload the value with `secret set`")
+                    error(
+                        path / "UserDefined", "plain secrets are never generated, so they must be UserDefined",
+                        hint: "set UserDefined to true and upload the value with `secret set`")
                 }
             case .symmetricKey:
                 if secret.size > Self.maximumSymmetricKeyBits {
-                    error(sizePath, "a symmetric-key Size of \(secret.size) bits is larger than Cloister supports (\(Self.maximumSymmetricKeyBits))", hint: "use e.g. 128 or 256; store large data as a plain secret")
+                    error(
+                        sizePath, "a symmetric-key Size of \(secret.size) bits is larger than Cloister supports (\(Self.maximumSymmetricKeyBits))",
+                        hint: "use e.g. 128 or 256; store large data as a plain secret")
                 } else if secret.size == 0 || secret.size % 8 != 0 {
                     let consequence = secret.userDefined ? "no upload can match it" : "the key cannot be generated"
-                    error(sizePath, "a symmetric-key Size must be a positive multiple of 8 bits, but it is \(secret.size); \(consequence)", hint: "use e.g. 128 or 256")
+                    error(
+                        sizePath, "a symmetric-key Size must be a positive multiple of 8 bits, but it is \(secret.size); \(consequence)",
+                        hint: "use e.g. 128 or 256")
                 }
             case .certECDSA where !secret.userDefined:
                 if secret.size == 224 {
@@ -278,11 +331,15 @@ struct ManifestValidator {
             let user = content.users[name]!
             let path = JSONPath.root / "Users" / name
             for (position, role) in user.roles.enumerated() where content.roles[role] == nil {
-                error((path / "Roles").appending(index: position), "the role \"\(role)\" is not defined in Roles", hint: "define it, or use one of: \(Self.names(content.roles.keys))")
+                error(
+                    (path / "Roles").appending(index: position), "the role \"\(role)\" is not defined in Roles",
+                    hint: "define it, or use one of: \(Self.names(content.roles.keys))")
             }
             let certificatePath = path / "Certificate"
             guard !user.certificate.isEmpty else {
-                error(certificatePath, "the user has no certificate", hint: "paste the user's PEM certificate (-----BEGIN CERTIFICATE----- ...), with newlines written as \\n")
+                error(
+                    certificatePath, "the user has no certificate",
+                    hint: "paste the user's PEM certificate (-----BEGIN CERTIFICATE----- ...), with newlines written as \\n")
                 continue
             }
             if let other = ownerOfText[user.certificate] {
@@ -293,7 +350,9 @@ struct ManifestValidator {
             switch UserCertificate.parse(user.certificate) {
             case .success(let der):
                 if let other = ownerOfDER[der] {
-                    error(certificatePath, "this certificate is the same as user \"\(other)\"'s (written differently)", hint: "give every user their own certificate")
+                    error(
+                        certificatePath, "this certificate is the same as user \"\(other)\"'s (written differently)",
+                        hint: "give every user their own certificate")
                 }
                 ownerOfDER[der] = name
             case .failure(let problem):
@@ -311,7 +370,9 @@ struct ManifestValidator {
             }
             func checkActions(_ allowed: [String]) {
                 for (position, action) in role.actions.enumerated() where !allowed.contains(where: { $0.lowercased() == action.lowercased() }) {
-                    error(actionsPath.appending(index: position), "\"\(action)\" is not an action for ResourceType \(role.resourceType)", hint: "use \(allowed.joined(separator: " or "))")
+                    error(
+                        actionsPath.appending(index: position), "\"\(action)\" is not an action for ResourceType \(role.resourceType)",
+                        hint: "use \(allowed.joined(separator: " or "))")
                 }
             }
             let grants = Set(role.actions.map { $0.lowercased() })
@@ -319,21 +380,29 @@ struct ManifestValidator {
             case "Packages":
                 checkActions(["UpdateSecurityVersion"])
                 for (position, package) in role.resourceNames.enumerated() where content.packages[package] == nil {
-                    error((path / "ResourceNames").appending(index: position), "the package \"\(package)\" is not defined in Packages", hint: "use one of: \(Self.names(content.packages.keys))")
+                    error(
+                        (path / "ResourceNames").appending(index: position), "the package \"\(package)\" is not defined in Packages",
+                        hint: "use one of: \(Self.names(content.packages.keys))")
                 }
             case "Secrets":
                 checkActions(["ReadSecret", "WriteSecret"])
                 for (position, secretName) in role.resourceNames.enumerated() {
                     let namePath = (path / "ResourceNames").appending(index: position)
                     guard let secret = content.secrets[secretName] else {
-                        error(namePath, "the secret \"\(secretName)\" is not defined in Secrets", hint: "use one of: \(Self.names(content.secrets.keys))")
+                        error(
+                            namePath, "the secret \"\(secretName)\" is not defined in Secrets",
+                            hint: "use one of: \(Self.names(content.secrets.keys))")
                         continue
                     }
                     if grants.contains("writesecret") && !secret.userDefined {
-                        error(namePath, "WriteSecret is granted on \"\(secretName)\", which is generated by the Coordinator, not user-defined", hint: "grant only ReadSecret on it, or set UserDefined: true on the secret")
+                        error(
+                            namePath, "WriteSecret is granted on \"\(secretName)\", which is generated by the Coordinator, not user-defined",
+                            hint: "grant only ReadSecret on it, or set UserDefined: true on the secret")
                     }
                     if grants.contains("readsecret") && secret.isPerMarble {
-                        error(namePath, "ReadSecret is granted on \"\(secretName)\", which is unique per marble and cannot be read", hint: "set Shared: true on the secret, or remove it from the role")
+                        error(
+                            namePath, "ReadSecret is granted on \"\(secretName)\", which is unique per marble and cannot be read",
+                            hint: "set Shared: true on the secret, or remove it from the role")
                     }
                 }
             case "Manifest":
@@ -369,26 +438,37 @@ struct ManifestValidator {
         let path = JSONPath.root / "Config"
         if !Self.sealModes.contains(config.sealMode) {
             let match = Self.sealModes.first { !$0.isEmpty && $0.caseInsensitiveCompare(config.sealMode) == .orderedSame }
-            error(path / "SealMode", "\"\(config.sealMode)\" is not a seal mode", hint: match.map { "write \"\($0)\" (case-sensitive)" } ?? "use ProductKey (the default), UniqueKey or Disabled")
+            error(
+                path / "SealMode", "\"\(config.sealMode)\" is not a seal mode",
+                hint: match.map { "write \"\($0)\" (case-sensitive)" } ?? "use ProductKey (the default), UniqueKey or Disabled")
         }
         for (position, gate) in config.featureGates.enumerated() {
             guard let known = Self.featureGates.first(where: { $0.lowercased() == gate.lowercased() }) else {
-                error((path / "FeatureGates").appending(index: position), "\"\(gate)\" is not a feature gate", hint: "use SignQuoteEndpoint, MonotonicCounter or AzureHSMSealing")
+                error(
+                    (path / "FeatureGates").appending(index: position), "\"\(gate)\" is not a feature gate",
+                    hint: "use SignQuoteEndpoint, MonotonicCounter or AzureHSMSealing")
                 continue
             }
             if known == "AzureHSMSealing" {
-                warning((path / "FeatureGates").appending(index: position), "AzureHSMSealing needs the Coordinator to run with EDG_MAA_URL, EDG_AZURE_HSM_VAULT_URL, EDG_AZURE_HSM_KEY_NAME, EDG_AZURE_CLIENT_ID, EDG_AZURE_TENANT_ID and credentials", hint: "set them before uploading; the Coordinator rejects the manifest otherwise")
+                warning(
+                    (path / "FeatureGates").appending(index: position),
+                    "AzureHSMSealing needs the Coordinator to run with EDG_MAA_URL, EDG_AZURE_HSM_VAULT_URL, EDG_AZURE_HSM_KEY_NAME, EDG_AZURE_CLIENT_ID, EDG_AZURE_TENANT_ID and credentials",
+                    hint: "set them before uploading; the Coordinator rejects the manifest otherwise")
             }
         }
         let updaters = content.users.values.filter { user in
             user.roles.contains { content.roles[$0].map { $0.resourceType == "Manifest" && !$0.actions.isEmpty } ?? false }
         }.count
         if config.updateThreshold > UInt64(updaters) {
-            error(path / "UpdateThreshold", "UpdateThreshold is \(config.updateThreshold) but only \(updaters) user(s) may update the manifest", hint: "lower it, or give more users a role with ResourceType Manifest and action UpdateManifest")
+            error(
+                path / "UpdateThreshold", "UpdateThreshold is \(config.updateThreshold) but only \(updaters) user(s) may update the manifest",
+                hint: "lower it, or give more users a role with ResourceType Manifest and action UpdateManifest")
         }
         let keyCount = UInt64(content.recoveryKeys.count)
         if config.recoveryThreshold > keyCount {
-            error(path / "RecoveryThreshold", "RecoveryThreshold is \(config.recoveryThreshold) but only \(keyCount) recovery key(s) are defined", hint: "lower it, or add RecoveryKeys")
+            error(
+                path / "RecoveryThreshold", "RecoveryThreshold is \(config.recoveryThreshold) but only \(keyCount) recovery key(s) are defined",
+                hint: "lower it, or add RecoveryKeys")
         }
         if config.recoveryThreshold == 1 {
             error(path / "RecoveryThreshold", "RecoveryThreshold 1 is not allowed", hint: "use 0 (all keys are needed) or at least 2")
@@ -426,7 +506,9 @@ enum DryRun {
     static func placeholder(for definition: SecretDefinition) -> SecretValue {
         switch definition.type {
         case .symmetricKey:
-            let length = definition.size > 0 && definition.size % 8 == 0 && definition.size <= ManifestValidator.maximumSymmetricKeyBits ? Int(definition.size / 8) : 1
+            let length =
+                definition.size > 0 && definition.size % 8 == 0 && definition.size <= ManifestValidator.maximumSymmetricKeyBits
+                ? Int(definition.size / 8) : 1
             return .key(Array(repeating: filler, count: length), type: .symmetricKey)
         case .plain:
             return .key([filler], type: .plain)

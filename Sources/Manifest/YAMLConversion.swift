@@ -134,13 +134,17 @@ enum YAMLConversion {
         var radix = 10
         let lower = body.lowercased()
         if lower.hasPrefix("0x") {
-            radix = 16; body = body.dropFirst(2)
+            radix = 16
+            body = body.dropFirst(2)
         } else if lower.hasPrefix("0o") {
-            radix = 8; body = body.dropFirst(2)
+            radix = 8
+            body = body.dropFirst(2)
         } else if lower.hasPrefix("0b") {
-            radix = 2; body = body.dropFirst(2)
+            radix = 2
+            body = body.dropFirst(2)
         } else if body.count > 1 && body.hasPrefix("0") {
-            radix = 8; body = body.dropFirst()
+            radix = 8
+            body = body.dropFirst()
         }
         guard !body.isEmpty, let magnitude = UInt64(body, radix: radix) else { return nil }
         if negative {

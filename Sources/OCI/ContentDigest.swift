@@ -20,11 +20,13 @@ public struct ContentDigest: Sendable, Hashable, Comparable, CustomStringConvert
         let encoded = text[text.index(after: colon)...]
         guard algorithm == "sha256" else {
             let knownAlgorithms: Set = ["sha384", "sha512", "blake3", "sha512_256"]
-            let isAlgorithmName = !algorithm.isEmpty && algorithm.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
-                    || byte == UInt8(ascii: "-")
-            }
+            let isAlgorithmName =
+                !algorithm.isEmpty
+                && algorithm.utf8.allSatisfy { byte in
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                        || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
+                        || byte == UInt8(ascii: "-")
+                }
             if knownAlgorithms.contains(algorithm) || isAlgorithmName {
                 throw .unsupportedDigestAlgorithm(algorithm, digest: text)
             }
@@ -33,7 +35,8 @@ public struct ContentDigest: Sendable, Hashable, Comparable, CustomStringConvert
         guard encoded.utf8.count == 64 else {
             throw .malformedDigest(text, reason: "the sha256 hash has \(encoded.utf8.count) characters, expected 64")
         }
-        guard encoded.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+        guard
+            encoded.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
         else {
             throw .malformedDigest(text, reason: "the sha256 hash must be lower-case hexadecimal (0-9, a-f)")
         }

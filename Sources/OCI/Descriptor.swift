@@ -87,10 +87,12 @@ public struct ImagePlatform: Sendable, Hashable, CustomStringConvertible {
             throw .malformedPlatform(text, reason: "it has \(parts.count) part\(parts.count == 1 ? "" : "s") separated by '/'")
         }
         for part in parts {
-            guard !part.isEmpty, part.utf8.allSatisfy({ byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-            }) else {
+            guard !part.isEmpty,
+                part.utf8.allSatisfy({ byte in
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                        || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+                })
+            else {
                 throw .malformedPlatform(text, reason: "'\(part)' is not a lower-case name (a-z, 0-9, '_', '.', '-')")
             }
         }

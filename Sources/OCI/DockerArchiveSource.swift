@@ -94,7 +94,8 @@ struct ArchiveScan {
         func handle(_ event: TarEvent) throws(TarError) {
             switch event {
             case .entry(let entry, _):
-                current = entry.kind == .regularFile
+                current =
+                    entry.kind == .regularFile
                     ? (Self.memberName(entry.path), SHA256(), 0, [], entry.path.hasSuffix(".json") && entry.size <= UInt64(smallLimit)) : nil
             case .content(let bytes):
                 guard current != nil else { return }
@@ -166,7 +167,11 @@ struct ArchiveMemberChunks: AsyncSequence, Sendable {
                     switch event {
                     case .entry(let entry, _): inMember = entry.kind == .regularFile && ArchiveScan.memberName(entry.path) == member
                     case .content(let bytes): if inMember { output.writeBytes(bytes) }
-                    case .entryEnd: if inMember { done = true; inMember = false }
+                    case .entryEnd:
+                        if inMember {
+                            done = true
+                            inMember = false
+                        }
                     case .archiveEnd: break
                     }
                 }

@@ -16,7 +16,9 @@ public struct ImageCopier: Sendable {
         case skippedNondistributable
     }
 
-    public func copyBlob(_ descriptor: Descriptor, from source: any ImageSource, to destination: any ImageDestination) async throws(ImageTransferError) -> BlobOutcome {
+    public func copyBlob(
+        _ descriptor: Descriptor, from source: any ImageSource, to destination: any ImageDestination
+    ) async throws(ImageTransferError) -> BlobOutcome {
         let digest = descriptor.digest
         progress?(.started(digest, size: descriptor.size))
         if descriptor.mediaType.isNondistributable, !(descriptor.urls ?? []).isEmpty {
@@ -53,7 +55,9 @@ public struct ImageCopier: Sendable {
 
     /// Stores a manifest whose blobs are already at the destination: by digest first, then under `tag`.
     @discardableResult
-    public func putImage(manifestBytes: [UInt8], mediaType: MediaType, to destination: any ImageDestination, tag: String?) async throws(ImageTransferError) -> Descriptor {
+    public func putImage(
+        manifestBytes: [UInt8], mediaType: MediaType, to destination: any ImageDestination, tag: String?
+    ) async throws(ImageTransferError) -> Descriptor {
         let stored = try await destination.putManifest(manifestBytes, mediaType: mediaType)
         try await destination.putTag(tag, manifest: stored, bytes: manifestBytes)
         return stored

@@ -50,7 +50,8 @@ public struct ImageManifest: Sendable, Hashable {
         }
         // A document with both shapes is what CVE-2021-41190 warned of: tools would disagree on what it is.
         if try fields.value("manifests") != nil {
-            throw .documentKindMismatch(document: document, expected: "an image manifest", found: "a document with 'manifests', as an image index has")
+            throw .documentKindMismatch(
+                document: document, expected: "an image manifest", found: "a document with 'manifests', as an image index has")
         }
         guard let configFields = try fields.object("config") else { throw .missingField(document: document, field: "config") }
         config = try Descriptor(configFields)
@@ -142,7 +143,8 @@ public struct ImageIndex: Sendable, Hashable {
             mediaType = .ociIndex
         }
         for manifestOnly in ["config", "layers"] where try fields.value(manifestOnly) != nil {
-            throw .documentKindMismatch(document: document, expected: "an image index", found: "a document with '\(manifestOnly)', as an image manifest has")
+            throw .documentKindMismatch(
+                document: document, expected: "an image index", found: "a document with '\(manifestOnly)', as an image manifest has")
         }
         guard let entries = try fields.objectArray("manifests") else { throw .missingField(document: document, field: "manifests") }
         var manifests: [Descriptor] = []

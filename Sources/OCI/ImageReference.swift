@@ -213,9 +213,14 @@ public struct LayoutReference: Sendable, Hashable, CustomStringConvertible {
         if parts.count == 2 {
             let candidate = String(parts[1])
             // The OCI layout's ref.name grammar: components of [A-Za-z0-9._-] separated by '/'.
-            let valid = !candidate.isEmpty && candidate.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
-                !component.isEmpty && component.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
-            }
+            let valid =
+                !candidate.isEmpty
+                && candidate.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { component in
+                    !component.isEmpty
+                        && component.unicodeScalars.allSatisfy {
+                            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                        }
+                }
             guard valid else { throw .malformedTag(reference: reference, tag: candidate) }
             tag = candidate
         }

@@ -58,8 +58,10 @@ public enum ImageTransferError: Error, Sendable, Equatable, CustomStringConverti
                 + Self.statusHint(status)
         case .unauthorized(let operation, let status, let credentials, let errors):
             let hint =
-                credentials.map { "The credentials of \($0) were refused: check the user name and password, and that the "
-                    + "account may \(operation.access) this repository." }
+                credentials.map {
+                    "The credentials of \($0) were refused: check the user name and password, and that the "
+                        + "account may \(operation.access) this repository."
+                }
                 ?? "No credentials were found for \(operation.host): log in (`skopeo login` or `podman login` writes "
                 + "$XDG_RUNTIME_DIR/containers/auth.json), or point REGISTRY_AUTH_FILE at an auth.json that has them."
             return "\(operation) was refused with HTTP \(status)\(RegistryErrorDetail.describe(errors)). \(hint)"

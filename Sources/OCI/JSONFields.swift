@@ -103,7 +103,8 @@ struct JSONFields {
         var map: [String: String] = [:]
         for entry in entries {
             guard case .string(let text) = entry.value else {
-                throw .wrongType(document: document, field: "\(fieldPath(key)).\(entry.key)", expected: "a string", found: entry.value.kindDescription)
+                throw .wrongType(
+                    document: document, field: "\(fieldPath(key)).\(entry.key)", expected: "a string", found: entry.value.kindDescription)
             }
             guard map.updateValue(text, forKey: entry.key) == nil else {
                 throw .duplicateField(document: document, field: "\(fieldPath(key)).\(entry.key)")
@@ -119,7 +120,8 @@ struct JSONFields {
         var keys: Set<String> = []
         for entry in entries {
             guard case .object = entry.value else {
-                throw .wrongType(document: document, field: "\(fieldPath(key)).\(entry.key)", expected: "an object ({})", found: entry.value.kindDescription)
+                throw .wrongType(
+                    document: document, field: "\(fieldPath(key)).\(entry.key)", expected: "an object ({})", found: entry.value.kindDescription)
             }
             guard keys.insert(entry.key).inserted else { throw .duplicateField(document: document, field: "\(fieldPath(key)).\(entry.key)") }
         }

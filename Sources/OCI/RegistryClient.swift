@@ -70,7 +70,9 @@ public final class RegistryClient: Sendable {
 
     // MARK: Distribution API operations
 
-    func manifest(_ repository: RegistryRepository, reference: String) async throws(ImageTransferError) -> (bytes: [UInt8], mediaType: MediaType?, digestHeader: String?, url: String) {
+    func manifest(
+        _ repository: RegistryRepository, reference: String
+    ) async throws(ImageTransferError) -> (bytes: [UInt8], mediaType: MediaType?, digestHeader: String?, url: String) {
         let url = try baseURL(repository) + "/v2/\(repository.repository)/manifests/\(reference)"
         var request = RegistryRequest(
             method: .GET, url: url, scopes: [AccessScope(repository: repository.repository, push: false)],
@@ -156,7 +158,8 @@ public final class RegistryClient: Sendable {
         case (.automatic, nil):
             return try await uploadChunked(repository, stream: stream, expected: nil, location: &location, chunkSize: 16 << 20, progress: progress)
         case (.chunked(let chunkSize), _):
-            return try await uploadChunked(repository, stream: stream, expected: expected, location: &location, chunkSize: max(chunkSize, 1), progress: progress)
+            return try await uploadChunked(
+                repository, stream: stream, expected: expected, location: &location, chunkSize: max(chunkSize, 1), progress: progress)
         }
     }
 
@@ -169,7 +172,8 @@ public final class RegistryClient: Sendable {
         var pending = ByteBuffer()
         var offset: Int64 = 0
         func send(_ chunk: ByteBuffer) async throws(ImageTransferError) {
-            var patch = RegistryRequest(method: .PATCH, url: location, scopes: scopes, operation: operation(repository, "PATCH blob upload", location))
+            var patch = RegistryRequest(
+                method: .PATCH, url: location, scopes: scopes, operation: operation(repository, "PATCH blob upload", location))
             patch.headers.add(name: "Content-Type", value: "application/octet-stream")
             patch.headers.add(name: "Content-Range", value: "\(offset)-\(offset + Int64(chunk.readableBytes) - 1)")
             patch.body = .bytes(chunk)
@@ -367,7 +371,8 @@ public final class RegistryClient: Sendable {
             await authorizations.store(header: header, host: operation.host, scopes: scopes, lifetime: token.lifetime)
             return (header, credentials)
         default:
-            throw .protocolViolation(operation: operation, reason: "the registry asks for '\(challenge.scheme)' authentication, expected Bearer or Basic")
+            throw .protocolViolation(
+                operation: operation, reason: "the registry asks for '\(challenge.scheme)' authentication, expected Bearer or Basic")
         }
     }
 
@@ -378,7 +383,8 @@ public final class RegistryClient: Sendable {
             throw .protocolViolation(operation: operation, reason: "the Bearer challenge has no http(s) realm")
         }
         if realm.hasPrefix("http://"), credentials != nil, !Self.isLoopback(Self.origin(of: realm).dropFirst("http://".count).description) {
-            throw .tokenRequestFailed(operation: operation, realm: realm, reason: "the token service uses plain HTTP, which would expose the password")
+            throw .tokenRequestFailed(
+                operation: operation, realm: realm, reason: "the token service uses plain HTTP, which would expose the password")
         }
         var query: [String] = []
         if let service = challenge.parameters["service"] { query.append("service=" + Self.queryEscaped(service)) }
@@ -414,7 +420,9 @@ public final class RegistryClient: Sendable {
         return (value, lifetime)
     }
 
-    private func collect(_ response: RegistryResponse, limit: Int, what: String, operation: RegistryOperation) async throws(ImageTransferError) -> [UInt8] {
+    private func collect(
+        _ response: RegistryResponse, limit: Int, what: String, operation: RegistryOperation
+    ) async throws(ImageTransferError) -> [UInt8] {
         do {
             return Array(buffer: try await response.body.collect(upTo: limit))
         } catch is NIOTooManyBytesError {
@@ -430,7 +438,8 @@ public final class RegistryClient: Sendable {
         let errors = Self.registryErrors(body)
         switch response.status.code {
         case 401, 403:
-            return .unauthorized(operation: operation, status: Int(response.status.code), usedCredentials: response.credentials?.description, registryErrors: errors)
+            return .unauthorized(
+                operation: operation, status: Int(response.status.code), usedCredentials: response.credentials?.description, registryErrors: errors)
         case 404:
             return .notFound(operation: operation, registryErrors: errors)
         default:
@@ -458,7 +467,9 @@ public final class RegistryClient: Sendable {
         }
     }
 
-    private func uploadLocation(_ response: RegistryResponse, _ operation: RegistryOperation, _ repository: RegistryRepository) throws(ImageTransferError) -> String {
+    private func uploadLocation(
+        _ response: RegistryResponse, _ operation: RegistryOperation, _ repository: RegistryRepository
+    ) throws(ImageTransferError) -> String {
         guard let location = response.headers.first(name: "Location") else {
             throw .protocolViolation(operation: operation, reason: "HTTP \(response.status.code) without a Location header for the upload")
         }

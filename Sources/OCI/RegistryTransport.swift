@@ -33,7 +33,8 @@ public struct RegistrySource: ImageSource {
                     .documentKindMismatch(document: "manifest for \(platform)", expected: "an image manifest", found: "an image index"))
             }
             guard Int64(entry.bytes.count) == chosen.size else {
-                throw .sizeMismatch(location: entry.url, digest: chosen.digest, expected: chosen.size, found: Int64(entry.bytes.count), stoppedEarly: false)
+                throw .sizeMismatch(
+                    location: entry.url, digest: chosen.digest, expected: chosen.size, found: Int64(entry.bytes.count), stoppedEarly: false)
             }
             return ResolvedManifest(manifest: manifest, bytes: entry.bytes, descriptor: entry.descriptor, index: index)
         }
@@ -41,7 +42,9 @@ public struct RegistrySource: ImageSource {
 
     /// A manifest or index by tag or digest, its bytes checked against the digest asked for or, for a tag, against
     /// the digest the registry states.
-    private func fetch(_ reference: String, expected: ContentDigest?) async throws(ImageTransferError) -> (document: ManifestDocument, bytes: [UInt8], descriptor: Descriptor, url: String) {
+    private func fetch(
+        _ reference: String, expected: ContentDigest?
+    ) async throws(ImageTransferError) -> (document: ManifestDocument, bytes: [UInt8], descriptor: Descriptor, url: String) {
         let answer = try await client.manifest(repository, reference: reference)
         let found = ContentDigest.of(answer.bytes)
         if let expected, found != expected {

@@ -186,7 +186,8 @@ public struct SimulatedSGXMachine: Sendable {
                 found: "MRENCLAVE \(measurement.mrEnclave.count) bytes, MRSIGNER \(measurement.mrSigner.count) bytes",
                 expected: "32 bytes each")
         }
-        let enclaveFlags = SGXReportBody.AttributeFlag.initialized | SGXReportBody.AttributeFlag.mode64Bit
+        let enclaveFlags =
+            SGXReportBody.AttributeFlag.initialized | SGXReportBody.AttributeFlag.mode64Bit
             | (measurement.debug ? SGXReportBody.AttributeFlag.debug : 0)
         let enclaveReport = SGXReportBody(
             cpuSVN: hardware.cpuSVN, attributeFlags: enclaveFlags, xfrm: 0x03,

@@ -33,10 +33,12 @@ public struct SimulatedTCBState: Sendable, Hashable, Codable {
 
     func validate() throws(PlatformError) {
         for id in platformAdvisoryIDs + qeAdvisoryIDs {
-            let allowed = !id.isEmpty && id.utf8.allSatisfy { byte in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
-            }
+            let allowed =
+                !id.isEmpty
+                && id.utf8.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+                }
             guard allowed else {
                 throw .simulationSetting(
                     name: "advisory ID", found: "'\(id)'", expected: "letters, digits and '-', like INTEL-SA-00615")

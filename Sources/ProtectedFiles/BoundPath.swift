@@ -14,7 +14,8 @@ public struct BoundPath: Sendable, Hashable, CustomStringConvertible {
     public init(_ path: String) throws(BoundPathError) {
         let normalized = Self.normalize(path)
         guard !normalized.isEmpty else {
-            throw BoundPathError(path: path, message: "normalises to an empty path", hint: "give the file's host path, e.g. /data/secret.bin or enc_files/input.txt")
+            throw BoundPathError(
+                path: path, message: "normalises to an empty path", hint: "give the file's host path, e.g. /data/secret.bin or enc_files/input.txt")
         }
         guard !normalized.utf8.contains(0) else {
             throw BoundPathError(path: path, message: "contains a NUL byte", hint: "Gramine stores the path as a C string")

@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// AES-128-GCM as the format uses it everywhere: a 12-byte all-zero IV, no additional data, a 16-byte tag
@@ -43,7 +44,7 @@ enum NodeCipher {
         into plaintext: UnsafeMutableRawBufferPointer
     ) -> Bool {
         guard let box = try? AES.GCM.SealedBox(nonce: zeroNonce, ciphertext: ciphertext, tag: tag),
-              let opened = try? AES.GCM.open(box, using: key)
+            let opened = try? AES.GCM.open(box, using: key)
         else { return false }
         opened.withUnsafeBytes { plaintext.copyMemory(from: $0) }
         return true

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Hexadecimal
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Why a protected file was refused or could not be read or written. Every case names the node or byte that failed,
 /// and `hint` says what most likely happened.
@@ -59,9 +60,11 @@ public enum ProtectedFileError: Error, Sendable, Equatable, CustomStringConverti
             let expectation = expected.map { "\($0) bytes (\($0 / 4096) nodes)" } ?? "more than 2^64 bytes"
             return "the file is \(onDisk) bytes (\(onDisk / 4096) nodes); its authenticated plaintext size \(plainSize) needs \(expectation)"
         case .mhtNodeAuthenticationFailed(let mhtNode, let physicalNode, let tag):
-            return "MHT node \(mhtNode) (node \(physicalNode), bytes \(physicalNode * 4096)..<\((physicalNode + 1) * 4096)) failed authentication: MAC mismatch against tag \(tag.hexadecimal) from its parent"
+            return
+                "MHT node \(mhtNode) (node \(physicalNode), bytes \(physicalNode * 4096)..<\((physicalNode + 1) * 4096)) failed authentication: MAC mismatch against tag \(tag.hexadecimal) from its parent"
         case .dataNodeAuthenticationFailed(let dataNode, let physicalNode, let plainOffset, let tag):
-            return "data node \(dataNode) (node \(physicalNode), bytes \(physicalNode * 4096)..<\((physicalNode + 1) * 4096), plaintext from offset \(plainOffset)) failed authentication: MAC mismatch against tag \(tag.hexadecimal) from its MHT node"
+            return
+                "data node \(dataNode) (node \(physicalNode), bytes \(physicalNode * 4096)..<\((physicalNode + 1) * 4096), plaintext from offset \(plainOffset)) failed authentication: MAC mismatch against tag \(tag.hexadecimal) from its MHT node"
         case .rangeOutOfBounds(let offset, let count, let plainSize):
             return "cannot read \(count) bytes at offset \(offset): the plaintext is \(plainSize) bytes"
         case .io(let operation, let path, let code):
@@ -86,7 +89,8 @@ public enum ProtectedFileError: Error, Sendable, Equatable, CustomStringConverti
         case .malformedPathField:
             return "the file was written by a broken tool holding the key; re-encrypt it"
         case .pathMismatch(let bound, _):
-            return "the file was renamed or moved: it is bound to \(bound); put it back at that path (or mount it so that Gramine opens it there), or re-encrypt it for the new path"
+            return
+                "the file was renamed or moved: it is bound to \(bound); put it back at that path (or mount it so that Gramine opens it there), or re-encrypt it for the new path"
         case .mhtNodeAuthenticationFailed, .dataNodeAuthenticationFailed:
             return "the node was altered, swapped with another node, or taken from another file or an older version of this one"
         case .rangeOutOfBounds:

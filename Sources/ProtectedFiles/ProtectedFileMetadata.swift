@@ -32,7 +32,8 @@ public struct ProtectedFileHeader: Sendable, Equatable {
         }
         let fileID = Array(node[0..<8])
         guard fileID == ProtectedFileLayout.fileID else { throw .notProtectedFile(foundFileID: fileID) }
-        let major = node[ProtectedFileLayout.majorVersionOffset], minor = node[ProtectedFileLayout.minorVersionOffset]
+        let major = node[ProtectedFileLayout.majorVersionOffset]
+        let minor = node[ProtectedFileLayout.minorVersionOffset]
         let encryptedOffset: Int
         switch (major, minor) {
         case (ProtectedFileLayout.majorVersion, ProtectedFileLayout.minorVersion):
@@ -119,10 +120,12 @@ extension ProtectedFileShape {
         guard nodeCount >= 3 else { return nil }
         // nodeCount = 1 + D + ceil(D / 96); every 97 nodes past the metadata hold 96 data nodes.
         let beyondMetadata = nodeCount - 1
-        let groups = beyondMetadata / 97, remainder = beyondMetadata % 97
+        let groups = beyondMetadata / 97
+        let remainder = beyondMetadata % 97
         guard remainder != 1 else { return nil }
         let dataNodes = groups * 96 + (remainder == 0 ? 0 : remainder - 1)
-        let metadataData = UInt64(ProtectedFileLayout.metadataDataSize), nodeSize = UInt64(ProtectedFileLayout.nodeSize)
+        let metadataData = UInt64(ProtectedFileLayout.metadataDataSize)
+        let nodeSize = UInt64(ProtectedFileLayout.nodeSize)
         let (upper, overflow) = dataNodes.multipliedReportingOverflow(by: nodeSize)
         guard !overflow, upper <= UInt64.max - metadataData else { return nil }
         return (metadataData + (dataNodes - 1) * nodeSize + 1)...(metadataData + upper)

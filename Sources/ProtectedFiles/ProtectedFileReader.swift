@@ -58,7 +58,8 @@ public struct ProtectedFileReader<Storage: ProtectedFileStorage> {
         }
         var written = 0
         var position = offset
-        let metadataData = UInt64(ProtectedFileLayout.metadataDataSize), nodeSize = UInt64(ProtectedFileLayout.nodeSize)
+        let metadataData = UInt64(ProtectedFileLayout.metadataDataSize)
+        let nodeSize = UInt64(ProtectedFileLayout.nodeSize)
         if position < metadataData, written < buffer.count {
             let take = min(buffer.count, Int(metadataData - position))
             metadata.leadingData.withUnsafeBytes { source in
@@ -188,7 +189,8 @@ public struct ProtectedFileReader<Storage: ProtectedFileStorage> {
     }
 
     private static func decryptMHTNode(
-        _ number: UInt64, ciphertext: some ContiguousBytes, key: some ContiguousBytes & Collection<UInt8>, tag: some ContiguousBytes & Collection<UInt8>
+        _ number: UInt64, ciphertext: some ContiguousBytes, key: some ContiguousBytes & Collection<UInt8>,
+        tag: some ContiguousBytes & Collection<UInt8>
     ) throws(ProtectedFileError) -> [UInt8] {
         var plaintext = [UInt8](repeating: 0, count: ProtectedFileLayout.nodeSize)
         let authentic = ciphertext.withUnsafeBytes { source in

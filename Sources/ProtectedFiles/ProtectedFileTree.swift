@@ -95,7 +95,8 @@ public enum ProtectedFileTree {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw .notADirectory(directory)
         }
-        var files: [String] = [], skipped: [String] = []
+        var files: [String] = []
+        var skipped: [String] = []
         var pending = [""]
         while let relative = pending.popLast() {
             let absolute = join(directory, relative)

@@ -39,7 +39,8 @@ public struct ProtectedFileWriter<Sink: ProtectedFileSink, Randomness: Protected
 
     public mutating func write(_ bytes: UnsafeRawBufferPointer) throws(ProtectedFileError) {
         var rest = bytes[...]
-        let metadataData = ProtectedFileLayout.metadataDataSize, nodeSize = ProtectedFileLayout.nodeSize
+        let metadataData = ProtectedFileLayout.metadataDataSize
+        let nodeSize = ProtectedFileLayout.nodeSize
         if plainSize < UInt64(metadataData), !rest.isEmpty {
             let start = Int(plainSize)
             let take = min(rest.count, metadataData - start)
@@ -128,7 +129,8 @@ public struct ProtectedFileWriter<Sink: ProtectedFileSink, Randomness: Protected
                 metadataTag.withUnsafeMutableBytes { NodeCipher.seal(plaintext, key: metadataKey, into: target, tag: $0) }
             }
         }
-        let node = ProtectedFileLayout.fileID + [ProtectedFileLayout.majorVersion, ProtectedFileLayout.minorVersion] + nonce
+        let node =
+            ProtectedFileLayout.fileID + [ProtectedFileLayout.majorVersion, ProtectedFileLayout.minorVersion] + nonce
             + metadataTag + [0] + encrypted
             + [UInt8](repeating: 0, count: ProtectedFileLayout.nodeSize - ProtectedFileLayout.paddingOffset)
         try node.withBytes { (bytes) throws(ProtectedFileError) in try sink.write(bytes, at: 0) }

@@ -15,7 +15,9 @@ public struct RecoverySetup: Sendable {
     /// - one key: the secret is the data key;
     /// - several keys and `threshold` 0 or equal to the number of keys: XOR shares, all needed;
     /// - several keys and `threshold` t below the number of keys: Shamir shares, any t of them needed.
-    public static func split(dataKey: SymmetricKey, keys: RecoveryKeys, threshold: Int = 0) throws(RecoveryError)
+    public static func split(
+        dataKey: SymmetricKey, keys: RecoveryKeys, threshold: Int = 0
+    ) throws(RecoveryError)
         -> RecoverySetup
     {
         let count = keys.keys.count

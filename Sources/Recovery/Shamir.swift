@@ -51,7 +51,9 @@ enum Shamir {
     }
 
     static func multiply(_ a: UInt8, _ b: UInt8) -> UInt8 {
-        var a = a, b = b, product: UInt8 = 0
+        var a = a
+        var b = b
+        var product: UInt8 = 0
         for _ in 0..<8 {
             // Branch-free: mask is 0xff when the low bit of b is set.
             product ^= a & (0 &- (b & 1))

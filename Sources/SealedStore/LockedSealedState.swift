@@ -19,7 +19,9 @@ public struct LockedSealedState: Sendable {
 
     /// Opens the state with `dataKey` after checking that it opens the head and that every record and the recovery
     /// data match the head, then seals `dataKey` with `sealingKey` so that the next start opens normally.
-    public func unlock(dataKey: SymmetricKey, resealingWith sealingKey: SymmetricKey) throws(SealedStoreError)
+    public func unlock(
+        dataKey: SymmetricKey, resealingWith sealingKey: SymmetricKey
+    ) throws(SealedStoreError)
         -> SealedStore
     {
         let cipher = try StateCipher(dataKey: dataKey)

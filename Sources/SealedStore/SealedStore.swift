@@ -62,7 +62,9 @@ public final class SealedStore: Sendable {
     ///
     /// - Parameter sealingKey: the platform's 256-bit sealing key (for SGX, derived from the enclave's sealing
     ///   identity; in simulation, whatever the simulated platform provides).
-    public static func open(backend: any SealedStorageBackend, sealingKey: SymmetricKey) throws(SealedStoreError)
+    public static func open(
+        backend: any SealedStorageBackend, sealingKey: SymmetricKey
+    ) throws(SealedStoreError)
         -> OpenOutcome
     {
         enum Found {
@@ -237,7 +239,9 @@ public final class SealedStore: Sendable {
 
     /// Replaces the data key like ``update(rotatingDataKeySealedWith:recoveryData:_:)`` with nothing else to write.
     @discardableResult
-    public func rotateDataKey(sealingKey: SymmetricKey, recoveryData: (SymmetricKey) throws -> Data?) throws
+    public func rotateDataKey(
+        sealingKey: SymmetricKey, recoveryData: (SymmetricKey) throws -> Data?
+    ) throws
         -> SymmetricKey
     {
         try update(rotatingDataKeySealedWith: sealingKey, recoveryData: recoveryData) { _ in }

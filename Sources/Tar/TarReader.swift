@@ -291,7 +291,10 @@ public struct TarReader: Sendable {
             do {
                 records = try PAXRecords.parse(metadataBuffer)
             } catch {
-                let reason = switch error { case .malformed(let reason): reason }
+                let reason =
+                    switch error {
+                    case .malformed(let reason): reason
+                    }
                 throw TarError(
                     .badPAXRecord, "a \(kind.description) is malformed", found: reason,
                     expected: "records of the form \"LENGTH KEY=VALUE\\n\"", entry: currentEntry?.path,

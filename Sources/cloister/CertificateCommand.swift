@@ -35,7 +35,9 @@ struct CertificateCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
         @OptionGroup var target: CoordinatorAddressArgument
         @Option(name: .shortAndLong, help: ArgumentHelp("Write the PEM to this file.", valueName: "file")) var output: String?
-        func run() async throws { try await CertificateCommand.print(options, address: target.address, output: output) { $0.intermediatePEM + $0.rootPEM } }
+        func run() async throws {
+            try await CertificateCommand.print(options, address: target.address, output: output) { $0.intermediatePEM + $0.rootPEM }
+        }
     }
 
     static func print(

@@ -10,18 +10,24 @@ import Platform
 /// and how output is printed. Each setting comes from its flag, else its environment variable, else the config file
 /// (JSON object keyed by flag name without dashes, default `~/.config/cloister/config.json`).
 struct ClientOptions: ParsableArguments {
-    @Option(name: .customLong("coordinator"), help: ArgumentHelp("The Coordinator's client API (env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "host:port"))
+    @Option(
+        name: .customLong("coordinator"),
+        help: ArgumentHelp("The Coordinator's client API (env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "host:port"))
     var coordinator: String?
 
     @Option(
         name: [.customLong("policy"), .customLong("era-config")],
-        help: ArgumentHelp("Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY; default ./era-config.json when it exists and no identity flag is given).", valueName: "file"))
+        help: ArgumentHelp(
+            "Coordinator policy file in MarbleRun's coordinator-era.json format (env CLOISTER_POLICY; default ./era-config.json when it exists and no identity flag is given).",
+            valueName: "file"))
     var policy: String?
 
     @Option(name: .customLong("unique-id"), help: ArgumentHelp("Accepted Coordinator MRENCLAVE (hex).", valueName: "hex"))
     var uniqueID: String?
 
-    @Option(name: .customLong("signer-id"), help: ArgumentHelp("Accepted Coordinator MRSIGNER (hex); needs --product-id and --security-version.", valueName: "hex"))
+    @Option(
+        name: .customLong("signer-id"),
+        help: ArgumentHelp("Accepted Coordinator MRSIGNER (hex); needs --product-id and --security-version.", valueName: "hex"))
     var signerID: String?
 
     @Option(name: .customLong("product-id"), help: ArgumentHelp("Required Coordinator ISVPRODID.", valueName: "n"))
@@ -30,7 +36,9 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .customLong("security-version"), help: ArgumentHelp("Minimum Coordinator ISVSVN.", valueName: "n"))
     var securityVersion: UInt16?
 
-    @Option(name: .customLong("accepted-tcb-statuses"), help: ArgumentHelp("Comma-separated accepted TCB statuses (UpToDate always; default SWHardeningNeeded).", valueName: "list"))
+    @Option(
+        name: .customLong("accepted-tcb-statuses"),
+        help: ArgumentHelp("Comma-separated accepted TCB statuses (UpToDate always; default SWHardeningNeeded).", valueName: "list"))
     var acceptedTCBStatuses: String?
 
     @Option(name: .customLong("accepted-advisories"), help: ArgumentHelp("Comma-separated accepted advisory IDs (default: all).", valueName: "list"))
@@ -45,10 +53,17 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("PCCS base URL for collateral (env CLOISTER_PCCS_URL).", valueName: "url"))
     var pccs: String?
 
-    @Flag(name: .customLong("accept-simulation"), help: "Accept a SIMULATED Coordinator (no SGX; proves nothing) verified against the simulated machine's root (env CLOISTER_ACCEPT_SIMULATION=1).")
+    @Flag(
+        name: .customLong("accept-simulation"),
+        help:
+            "Accept a SIMULATED Coordinator (no SGX; proves nothing) verified against the simulated machine's root (env CLOISTER_ACCEPT_SIMULATION=1)."
+    )
     var acceptSimulation = false
 
-    @Option(name: .customLong("simulation-state-directory"), help: ArgumentHelp("The simulated SGX machine's state directory, for --accept-simulation (env CLOISTER_SIMULATION_STATE_DIR).", valueName: "directory"))
+    @Option(
+        name: .customLong("simulation-state-directory"),
+        help: ArgumentHelp(
+            "The simulated SGX machine's state directory, for --accept-simulation (env CLOISTER_SIMULATION_STATE_DIR).", valueName: "directory"))
     var simulationStateDirectory: String?
 
     @Flag(name: [.customShort("i"), .customLong("insecure")], help: "Skip verifying the Coordinator. UNSAFE: anyone can impersonate it.")
@@ -60,13 +75,21 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("User private key (PEM) for --cert (env CLOISTER_KEY).", valueName: "file"))
     var key: String?
 
-    @Option(name: .customLong("config"), help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
     var configFile: String?
 
-    @Option(name: [.customLong("root-cache"), .customLong("coordinator-cert")], help: ArgumentHelp("Where the attested root certificate is cached; a later verified Coordinator with another root is reported (default ~/.config/cloister/coordinator-cert.pem).", valueName: "file"))
+    @Option(
+        name: [.customLong("root-cache"), .customLong("coordinator-cert")],
+        help: ArgumentHelp(
+            "Where the attested root certificate is cached; a later verified Coordinator with another root is reported (default ~/.config/cloister/coordinator-cert.pem).",
+            valueName: "file"))
     var rootCache: String?
 
-    @Option(name: .customLong("save-sgx-quote"), help: ArgumentHelp("Save the Coordinator's quote (raw bytes, bound to a fresh nonce) to this file, for audit.", valueName: "file"))
+    @Option(
+        name: .customLong("save-sgx-quote"),
+        help: ArgumentHelp("Save the Coordinator's quote (raw bytes, bound to a fresh nonce) to this file, for audit.", valueName: "file"))
     var saveQuote: String?
 
     @Flag(help: "Print one JSON object.")
@@ -131,7 +154,10 @@ struct ClientOptions: ParsableArguments {
 /// The Coordinator's address as MarbleRun's CLI takes it: a positional argument after the command's own
 /// (`cloister status HOST:PORT`, `cloister manifest set FILE HOST:PORT`); `https://HOST:PORT` is accepted too.
 struct CoordinatorAddressArgument: ParsableArguments {
-    @Argument(help: ArgumentHelp("The Coordinator's client API, as host:port or https://host:port (or --coordinator, env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "address"))
+    @Argument(
+        help: ArgumentHelp(
+            "The Coordinator's client API, as host:port or https://host:port (or --coordinator, env CLOISTER_COORDINATOR; default localhost:4433).",
+            valueName: "address"))
     var address: String?
 }
 
@@ -179,14 +205,15 @@ enum ClientOutput {
 
     /// The JSON form of root cache notices: `warnings` in every JSON answer made after verification.
     static func warnings(_ notices: [CoordinatorRootCache.Notice]) -> ClientJSON {
-        .array(notices.map { notice in
-            var object: [String: ClientJSON] = [
-                "kind": .string(notice.kind.rawValue), "message": .string(notice.message),
-                "currentRootSHA256": .string(notice.currentRootSHA256),
-            ]
-            if let previous = notice.previousRootSHA256 { object["previousRootSHA256"] = .string(previous) }
-            return .object(object)
-        })
+        .array(
+            notices.map { notice in
+                var object: [String: ClientJSON] = [
+                    "kind": .string(notice.kind.rawValue), "message": .string(notice.message),
+                    "currentRootSHA256": .string(notice.currentRootSHA256),
+                ]
+                if let previous = notice.previousRootSHA256 { object["previousRootSHA256"] = .string(previous) }
+                return .object(object)
+            })
     }
 
     static func emit(_ result: ClientResult, json: Bool, coordinator client: CoordinatorClient?, notices: [CoordinatorRootCache.Notice] = []) throws {
@@ -215,7 +242,8 @@ enum ClientOutput {
     static func fail(
         _ error: any Error, json: Bool, notices: [CoordinatorRootCache.Notice] = [], extra: [String: ClientJSON] = [:]
     ) throws -> Never {
-        let failure = error as? CoordinatorClientError
+        let failure =
+            error as? CoordinatorClientError
             ?? CoordinatorClientError(.invalidInput, String(describing: error), hint: "See --help.")
         if json {
             var object: [String: ClientJSON] = [
@@ -312,13 +340,15 @@ struct ClientSettings {
         let list: (String?) -> [String]? = { text in
             text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         }
-        policy = policy.overridden(by: CoordinatorPolicy(
-            uniqueID: uniqueID,
-            signerID: signerID,
-            productID: try number(value(options.productID.map(String.init), "CLOISTER_PRODUCT_ID", "product-id"), "product-id"),
-            securityVersion: try number(value(options.securityVersion.map(String.init), "CLOISTER_SECURITY_VERSION", "security-version"), "security-version"),
-            acceptedTCBStatuses: list(value(options.acceptedTCBStatuses, "CLOISTER_ACCEPTED_TCB_STATUSES", "accepted-tcb-statuses")),
-            acceptedAdvisories: list(value(options.acceptedAdvisories, "CLOISTER_ACCEPTED_ADVISORIES", "accepted-advisories"))))
+        policy = policy.overridden(
+            by: CoordinatorPolicy(
+                uniqueID: uniqueID,
+                signerID: signerID,
+                productID: try number(value(options.productID.map(String.init), "CLOISTER_PRODUCT_ID", "product-id"), "product-id"),
+                securityVersion: try number(
+                    value(options.securityVersion.map(String.init), "CLOISTER_SECURITY_VERSION", "security-version"), "security-version"),
+                acceptedTCBStatuses: list(value(options.acceptedTCBStatuses, "CLOISTER_ACCEPTED_TCB_STATUSES", "accepted-tcb-statuses")),
+                acceptedAdvisories: list(value(options.acceptedAdvisories, "CLOISTER_ACCEPTED_ADVISORIES", "accepted-advisories"))))
         let trust: CoordinatorTrust
         if truthy(options.acceptSimulation, "CLOISTER_ACCEPT_SIMULATION", "accept-simulation") {
             guard let directory = value(options.simulationStateDirectory, "CLOISTER_SIMULATION_STATE_DIR", "simulation-state-directory") else {
@@ -360,7 +390,8 @@ struct ClientSettings {
             if let pccs = value(options.pccs, "CLOISTER_PCCS_URL", "pccs") { return try PCCS(baseURL: pccs) }
             return try IntelPCS(baseURL: value(options.pcs, "CLOISTER_PCS_URL", "pcs") ?? IntelPCS.defaultBaseURL)
         } catch {
-            throw CoordinatorClientError(.invalidInput, "the collateral source is unusable", found: "\(error)", hint: "Fix --pcs, --pccs or --collateral.")
+            throw CoordinatorClientError(
+                .invalidInput, "the collateral source is unusable", found: "\(error)", hint: "Fix --pcs, --pccs or --collateral.")
         }
     }
 
@@ -381,7 +412,8 @@ struct ClientSettings {
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw CoordinatorClientError(
-                .invalidInput, "the configuration file \(path) is not a JSON object", expected: #"{"coordinator": "host:port", "policy": "file", ...}"#,
+                .invalidInput, "the configuration file \(path) is not a JSON object",
+                expected: #"{"coordinator": "host:port", "policy": "file", ...}"#,
                 hint: "Fix the file; keys are the flag names without dashes.")
         }
         return object.compactMapValues { value in

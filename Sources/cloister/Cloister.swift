@@ -12,7 +12,11 @@ struct Cloister: AsyncParsableCommand {
             2 unusable input, usage error, or the Coordinator is unreachable.
             """,
         version: CloisterVersion.current,
-        subcommands: [ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self, PackageInfoCommand.self, GramineCommand.self, ConvertCommand.self, ImageCommand.self, InjectorCommand.self, FileSystemCommand.self, RecoverCommand.self, RecoverWithSignatureCommand.self, VersionCommand.self]
+        subcommands: [
+            ManifestCommand.self, QuoteCommand.self, CoordinatorCommand.self, StatusCommand.self, CertificateCommand.self, SecretCommand.self,
+            PackageInfoCommand.self, GramineCommand.self, ConvertCommand.self, ImageCommand.self, InjectorCommand.self, FileSystemCommand.self,
+            RecoverCommand.self, RecoverWithSignatureCommand.self, VersionCommand.self,
+        ]
     )
 
     /// Runs the command, reporting usage errors with exit code 2 as documented (the parser's own default is 64).

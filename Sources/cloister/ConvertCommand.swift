@@ -29,7 +29,10 @@ struct ConvertCommand: AsyncParsableCommand {
     @Argument(help: "Where to write the converted image (docker://... or oci:DIR[:TAG]).")
     var destination: String?
 
-    @Option(help: ArgumentHelp("The Gramine runtime: an installation prefix directory (lib/x86_64-linux-gnu/gramine/sgx/libpal.so below it), or an image that holds one (docker://..., oci:..., docker-archive:...).", valueName: "directory|image"))
+    @Option(
+        help: ArgumentHelp(
+            "The Gramine runtime: an installation prefix directory (lib/x86_64-linux-gnu/gramine/sgx/libpal.so below it), or an image that holds one (docker://..., oci:..., docker-archive:...).",
+            valueName: "directory|image"))
     var gramine: String?
 
     @Option(help: ArgumentHelp("The enclave signing key: PEM, RSA-3072 with public exponent 3 (cloister gramine keygen).", valueName: "file"))
@@ -81,7 +84,8 @@ struct ConvertCommand: AsyncParsableCommand {
         emit(
             image: result.image, digest: "\(result.manifestDigest)", mrEnclave: result.mrEnclave.hexadecimal,
             mrSigner: result.mrSigner.hexadecimal, productID: Int(result.productID), securityVersion: Int(result.securityVersion),
-            debug: result.debug, extra: [
+            debug: result.debug,
+            extra: [
                 "source": .string(source), "sourceDigest": .string("\(result.sourceDigest)"),
                 "argv": .array(result.argv.map(ClientJSON.string)), "trustedFiles": .int(result.trustedFileCount),
             ])
@@ -90,17 +94,21 @@ struct ConvertCommand: AsyncParsableCommand {
     /// The conversion the flags describe, and the directory a Gramine image was extracted to, to remove afterwards.
     private func makeRequest() async throws -> (ConversionRequest, String?) {
         guard let destination else {
-            try ClientOutput.fail(ClientInputError(message: "no destination image", hint: "Give SOURCE DESTINATION, or --info IMAGE."), json: json, exitCode: 2)
+            try ClientOutput.fail(
+                ClientInputError(message: "no destination image", hint: "Give SOURCE DESTINATION, or --info IMAGE."), json: json, exitCode: 2)
         }
         guard let gramine, let key else {
             try ClientOutput.fail(
-                ClientInputError(message: "--gramine and --key are required to convert", hint: "Give the Gramine installation prefix and the signing key (cloister gramine keygen)."),
+                ClientInputError(
+                    message: "--gramine and --key are required to convert",
+                    hint: "Give the Gramine installation prefix and the signing key (cloister gramine keygen)."),
                 json: json, exitCode: 2)
         }
         do {
             let signingKey = try SGXSigningKey(pemRepresentation: try String(contentsOfFile: key, encoding: .utf8))
             let imagePlatform = try ImagePlatform(parsing: platform)
-            let registry = RegistryClient.Options(plainHTTP: plainHTTP, credentials: CredentialStore(environment: ProcessInfo.processInfo.environment))
+            let registry = RegistryClient.Options(
+                plainHTTP: plainHTTP, credentials: CredentialStore(environment: ProcessInfo.processInfo.environment))
             var extracted: String?
             let installation: GramineInstallation
             if ["docker://", "oci:", "docker-archive:"].contains(where: { gramine.hasPrefix($0) }) {
@@ -130,7 +138,8 @@ struct ConvertCommand: AsyncParsableCommand {
         } catch let error as ConversionError {
             try ClientOutput.fail(ClientInputError(message: error.description, hint: error.hint), json: json, exitCode: error.exitCode)
         } catch {
-            try ClientOutput.fail(ClientInputError(message: "\(error)", hint: "Check the references, --platform, --date and the key file."), json: json, exitCode: 2)
+            try ClientOutput.fail(
+                ClientInputError(message: "\(error)", hint: "Check the references, --platform, --date and the key file."), json: json, exitCode: 2)
         }
     }
 
@@ -159,14 +168,19 @@ struct ConvertCommand: AsyncParsableCommand {
             let labels = configuration.config.labels ?? [:]
             guard let mrEnclave = labels[ConvertedImageLayout.Label.mrEnclave], let mrSigner = labels[ConvertedImageLayout.Label.mrSigner] else {
                 try ClientOutput.fail(
-                    ClientInputError(message: "\(source) was not made by cloister convert (it has no \(ConvertedImageLayout.Label.mrEnclave) label)", hint: "Convert it first."),
+                    ClientInputError(
+                        message: "\(source) was not made by cloister convert (it has no \(ConvertedImageLayout.Label.mrEnclave) label)",
+                        hint: "Convert it first."),
                     json: json, exitCode: 1)
             }
             emit(
                 image: source, digest: "\(digest)", mrEnclave: mrEnclave, mrSigner: mrSigner,
                 productID: Int(labels[ConvertedImageLayout.Label.productID] ?? "") ?? 0,
                 securityVersion: Int(labels[ConvertedImageLayout.Label.securityVersion] ?? "") ?? 0, debug: false,
-                extra: ["source": .string(labels[ConvertedImageLayout.Label.source] ?? ""), "sourceDigest": .string(labels[ConvertedImageLayout.Label.sourceDigest] ?? "")])
+                extra: [
+                    "source": .string(labels[ConvertedImageLayout.Label.source] ?? ""),
+                    "sourceDigest": .string(labels[ConvertedImageLayout.Label.sourceDigest] ?? ""),
+                ])
         } catch let error as ExitCode {
             throw error
         } catch {
@@ -194,7 +208,8 @@ struct ConvertCommand: AsyncParsableCommand {
             object["signerPackage"] = .object(signer)
             print(ClientOutput.encode(object))
         } else {
-            print("""
+            print(
+                """
                 image:           \(image)@\(digest)
                 MRENCLAVE:       \(mrEnclave)
                 MRSIGNER:        \(mrSigner)

@@ -48,7 +48,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var marbleAddress: String?
     @Option(help: ArgumentHelp("Plain-HTTP listener for /metrics, /healthz and /readyz.", valueName: "host:port"))
     var metricsAddress: String?
-    @Option(help: ArgumentHelp("Seconds a marble API connection may send nothing while no answer is pending before it is closed.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp("Seconds a marble API connection may send nothing while no answer is pending before it is closed.", valueName: "seconds"))
     var marbleIdleTimeout: String?
     @Option(help: ArgumentHelp("Comma-separated DNS names and IP addresses of the Coordinator's certificates.", valueName: "names"))
     var dnsNames: String?
@@ -70,7 +71,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var collateral: String?
     @Option(help: ArgumentHelp("A manifest (JSON) to set at startup when none is set.", valueName: "file"))
     var manifest: String?
-    @Option(help: ArgumentHelp("Curve of a newly created PKI: p256 (default) or p384 (as MarbleRun). An existing state keeps its keys.", valueName: "curve"))
+    @Option(
+        help: ArgumentHelp(
+            "Curve of a newly created PKI: p256 (default) or p384 (as MarbleRun). An existing state keeps its keys.", valueName: "curve"))
     var pkiCurve: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?

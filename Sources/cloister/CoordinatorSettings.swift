@@ -196,7 +196,9 @@ struct CoordinatorSettingsInput {
         return parsed
     }
 
-    private static func address(_ setting: (value: String, source: String)?, default fallback: String) throws(CoordinatorSettingsError)
+    private static func address(
+        _ setting: (value: String, source: String)?, default fallback: String
+    ) throws(CoordinatorSettingsError)
         -> ListenAddress
     {
         let (text, source) = setting ?? (fallback, "default")

@@ -51,32 +51,42 @@ struct FileSystemKeyOptions: ParsableArguments {
 
 /// Where the files are (to be) bound: --path for one file, --mount-uri for a directory.
 struct FileSystemBindingOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        """
-        The path a single file is bound to: the host path Gramine opens it under (e.g. /data/secret.bin, or \
-        enc_files/input.txt for a mount with uri="file:enc_files/"). It is normalised as Gramine does.
-        """,
-        valueName: "BOUND_PATH"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            """
+            The path a single file is bound to: the host path Gramine opens it under (e.g. /data/secret.bin, or \
+            enc_files/input.txt for a mount with uri="file:enc_files/"). It is normalised as Gramine does.
+            """,
+            valueName: "BOUND_PATH"))
     var path: String?
 
-    @Option(name: .customLong("mount-uri"), help: ArgumentHelp(
-        """
-        For a directory: the uri of the encrypted mount that will serve it, as written in the manifest (e.g. \
-        file:/data/enc, or file:enc_files/). The file DIR/sub/f is bound to URI_PATH/sub/f. The mount's enclave \
-        path plays no part in the binding.
-        """,
-        valueName: "URI"))
+    @Option(
+        name: .customLong("mount-uri"),
+        help: ArgumentHelp(
+            """
+            For a directory: the uri of the encrypted mount that will serve it, as written in the manifest (e.g. \
+            file:/data/enc, or file:enc_files/). The file DIR/sub/f is bound to URI_PATH/sub/f. The mount's enclave \
+            path plays no part in the binding.
+            """,
+            valueName: "URI"))
     var mountURI: String?
 
     /// The binding for `input`, or nil when neither option was given.
     func binding(for input: FileSystemInput) throws(FileSystemCommandFailure) -> FileSystemBinding? {
         switch (input, path, mountURI) {
         case (_, .some, .some):
-            throw FileSystemCommandFailure(subject: input.path, message: "--path and --mount-uri both given", hint: "use --path for a file, --mount-uri for a directory", exitCode: 2)
+            throw FileSystemCommandFailure(
+                subject: input.path, message: "--path and --mount-uri both given", hint: "use --path for a file, --mount-uri for a directory",
+                exitCode: 2)
         case (.directory, .some, nil):
-            throw FileSystemCommandFailure(subject: input.path, message: "is a directory, and --path binds a single file", hint: "give --mount-uri with the uri of the mount that serves the directory", exitCode: 2)
+            throw FileSystemCommandFailure(
+                subject: input.path, message: "is a directory, and --path binds a single file",
+                hint: "give --mount-uri with the uri of the mount that serves the directory", exitCode: 2)
         case (.file, nil, .some):
-            throw FileSystemCommandFailure(subject: input.path, message: "is a file, and --mount-uri is for directories", hint: "give --path with the host path Gramine opens the file under", exitCode: 2)
+            throw FileSystemCommandFailure(
+                subject: input.path, message: "is a file, and --mount-uri is for directories",
+                hint: "give --path with the host path Gramine opens the file under", exitCode: 2)
         case (.file, .some(let path), nil):
             do {
                 return .file(try BoundPath(path))
@@ -149,7 +159,10 @@ struct FileSystemCommandFailure: Error {
 enum FileSystemOutput {
     static func fail(_ failure: FileSystemCommandFailure, json: Bool = false) throws -> Never {
         if json {
-            print(FileSystemOutput.encode(["ok": .bool(false), "file": .string(failure.subject), "error": .string(failure.message), "hint": .string(failure.hint)]))
+            print(
+                FileSystemOutput.encode([
+                    "ok": .bool(false), "file": .string(failure.subject), "error": .string(failure.message), "hint": .string(failure.hint),
+                ]))
         } else {
             report(failure)
         }
@@ -168,24 +181,27 @@ enum FileSystemOutput {
             switch entry.outcome {
             case .success(let shape):
                 if !json { print("\(verb): \(entry.relativePath) (\(shape.plainSize) B, bound to \(entry.boundPath ?? "?"))") }
-                files.append(.object([
-                    "file": .string(entry.relativePath), "ok": .bool(true), "boundPath": .string(entry.boundPath ?? ""),
-                    "plainSize": .int(Int(clamping: shape.plainSize)),
-                ]))
+                files.append(
+                    .object([
+                        "file": .string(entry.relativePath), "ok": .bool(true), "boundPath": .string(entry.boundPath ?? ""),
+                        "plainSize": .int(Int(clamping: shape.plainSize)),
+                    ]))
             case .failure(let error):
                 let failure = FileSystemCommandFailure(subject: root + "/" + entry.relativePath, error)
                 worst = max(worst, failure.exitCode)
                 if !json { Self.report(failure) }
-                files.append(.object([
-                    "file": .string(entry.relativePath), "ok": .bool(false), "error": .string(failure.message), "hint": .string(failure.hint),
-                ]))
+                files.append(
+                    .object([
+                        "file": .string(entry.relativePath), "ok": .bool(false), "error": .string(failure.message), "hint": .string(failure.hint),
+                    ]))
             }
         }
         if json {
-            print(FileSystemOutput.encode([
-                "ok": .bool(worst == 0), "directory": .string(root), "files": .array(files),
-                "skipped": .array(report.skipped.map(ClientJSON.string)),
-            ]))
+            print(
+                FileSystemOutput.encode([
+                    "ok": .bool(worst == 0), "directory": .string(root), "files": .array(files),
+                    "skipped": .array(report.skipped.map(ClientJSON.string)),
+                ]))
         } else {
             for skipped in report.skipped { print("skipped (not a regular file): \(skipped)") }
             print("\(report.entries.count - report.failures.count) of \(report.entries.count) file(s) \(verb)")
@@ -226,7 +242,8 @@ struct FileSystemEncryptCommand: ParsableCommand {
                 } catch {
                     throw FileSystemCommandFailure(subject: path, error)
                 }
-                print("encrypted: \(path) -> \(output) (\(summary.shape.plainSize) B, \(summary.shape.nodeCount) nodes, bound to \(summary.boundPath))")
+                print(
+                    "encrypted: \(path) -> \(output) (\(summary.shape.plainSize) B, \(summary.shape.nodeCount) nodes, bound to \(summary.boundPath))")
             case (.directory(let path), .mount(let mount)?):
                 let report: ProtectedFileTree.Report
                 do {
@@ -326,10 +343,11 @@ struct FileSystemVerifyCommand: ParsableCommand {
                     throw FileSystemCommandFailure(subject: path, error)
                 }
                 if json {
-                    print(FileSystemOutput.encode([
-                        "ok": .bool(true), "file": .string(path), "boundPath": .string(metadata.boundPath),
-                        "pathChecked": .bool(binding != nil), "plainSize": .int(Int(clamping: metadata.plainSize)),
-                    ]))
+                    print(
+                        FileSystemOutput.encode([
+                            "ok": .bool(true), "file": .string(path), "boundPath": .string(metadata.boundPath),
+                            "pathChecked": .bool(binding != nil), "plainSize": .int(Int(clamping: metadata.plainSize)),
+                        ]))
                 } else {
                     let check = binding == nil ? "not checked" : "checked"
                     print("verified: \(path) (\(metadata.plainSize) B, \(metadata.shape.nodeCount) nodes, bound to \(metadata.boundPath), \(check))")

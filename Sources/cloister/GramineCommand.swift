@@ -46,7 +46,9 @@ struct GramineSignCommand: ParsableCommand {
     func run() throws {
         let manifestBytes = try GramineCLI.read(manifest, what: "manifest", hint: "Check the path to the manifest.", json: json)
         let libpalFile = try GramineCLI.libpal(libpal, json: json)
-        let keyText = String(decoding: try GramineCLI.read(key, what: "signing key", hint: "Check the path, or make a key with 'cloister gramine keygen'.", json: json), as: UTF8.self)
+        let keyText = String(
+            decoding: try GramineCLI.read(
+                key, what: "signing key", hint: "Check the path, or make a key with 'cloister gramine keygen'.", json: json), as: UTF8.self)
         let signingKey: SGXSigningKey
         let signingDate: SigStructDate
         do {
@@ -62,7 +64,8 @@ struct GramineSignCommand: ParsableCommand {
         if let chroot {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: chroot, isDirectory: &isDirectory), isDirectory.boolValue else {
-                try GramineCLI.fail("--chroot \(chroot) is not a directory", hint: "Give the extracted root file system of the image.", exitCode: 2, json: json)
+                try GramineCLI.fail(
+                    "--chroot \(chroot) is not a directory", hint: "Give the extracted root file system of the image.", exitCode: 2, json: json)
             }
         }
         let trustedFiles = chroot.map(TrustedFileSystem.chroot) ?? .host
@@ -84,7 +87,8 @@ struct GramineSignCommand: ParsableCommand {
                     ok: true, manifestSGX: output, sig: sigPath, mrenclave: sigStruct.mrEnclave.hexadecimal, mrsigner: sigStruct.mrSigner.hexadecimal,
                     date: sigStruct.date, isvprodid: sigStruct.productID, isvsvn: sigStruct.securityVersion, debug: sigStruct.isDebug))
         } else {
-            print("""
+            print(
+                """
                 wrote:     \(output)
                 wrote:     \(sigPath)
                 MRENCLAVE: \(sigStruct.mrEnclave.hexadecimal)
@@ -158,7 +162,9 @@ struct GramineKeygenCommand: ParsableCommand {
 
     func run() throws {
         if let output, FileManager.default.fileExists(atPath: output) {
-            try GramineCLI.fail("\(output) already exists", hint: "Choose another --output, or remove the old key if it is no longer needed.", exitCode: 1, json: false)
+            try GramineCLI.fail(
+                "\(output) already exists", hint: "Choose another --output, or remove the old key if it is no longer needed.", exitCode: 1,
+                json: false)
         }
         let key: SGXSigningKey
         do {
@@ -170,7 +176,10 @@ struct GramineKeygenCommand: ParsableCommand {
             print(key.pemRepresentation)
             return
         }
-        guard FileManager.default.createFile(atPath: output, contents: Data((key.pemRepresentation + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: output, contents: Data((key.pemRepresentation + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        else {
             try GramineCLI.fail("cannot write \(output)", hint: "Check that the directory exists and is writable.", exitCode: 2, json: false)
         }
         print("wrote \(output) (MRSIGNER \(key.mrSigner.hexadecimal))")
@@ -189,7 +198,9 @@ private struct GramineSignAnswer: Encodable {
     let debug: Bool
 
     enum CodingKeys: String, CodingKey {
-        case ok, manifestSGX = "manifest_sgx", sig, mrenclave, mrsigner, date, isvprodid, isvsvn, debug
+        case ok
+        case manifestSGX = "manifest_sgx"
+        case sig, mrenclave, mrsigner, date, isvprodid, isvsvn, debug
     }
 }
 
@@ -207,9 +218,16 @@ private struct GramineMeasureAnswer: Encodable {
     let heapMax: String
 
     enum CodingKeys: String, CodingKey {
-        case ok, mrenclave, enclaveSize = "enclave_size", maxThreads = "max_threads", edmmEnable = "edmm_enable"
-        case manifestSHA256 = "manifest_sgx_sha256", libpalSHA256 = "libpal_sha256", eaddRecords = "eadd_records"
-        case eextendRecords = "eextend_records", heapMin = "heap_min", heapMax = "heap_max"
+        case ok, mrenclave
+        case enclaveSize = "enclave_size"
+        case maxThreads = "max_threads"
+        case edmmEnable = "edmm_enable"
+        case manifestSHA256 = "manifest_sgx_sha256"
+        case libpalSHA256 = "libpal_sha256"
+        case eaddRecords = "eadd_records"
+        case eextendRecords = "eextend_records"
+        case heapMin = "heap_min"
+        case heapMax = "heap_max"
     }
 }
 
@@ -246,7 +264,9 @@ private enum GramineCLI {
         do {
             try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            try fail("cannot write \(path): \(error.localizedDescription)", hint: "Check that the directory exists and is writable.", exitCode: 2, json: json)
+            try fail(
+                "cannot write \(path): \(error.localizedDescription)", hint: "Check that the directory exists and is writable.", exitCode: 2,
+                json: json)
         }
     }
 

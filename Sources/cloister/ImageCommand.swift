@@ -64,12 +64,14 @@ struct ImageBuildCommand: AsyncParsableCommand {
             try ClientOutput.fail(ClientInputError(message: error.description, hint: error.hint), json: json, exitCode: error.exitCode)
         }
         if json {
-            print(ClientOutput.encode([
-                "image": .string(result.image), "digest": .string("\(result.manifestDigest)"), "layerSize": .int(Int(result.layerSize)),
-                "files": ClientJSON.strings(result.files), "labels": .object(image.labels.mapValues { .string($0) }),
-            ]))
+            print(
+                ClientOutput.encode([
+                    "image": .string(result.image), "digest": .string("\(result.manifestDigest)"), "layerSize": .int(Int(result.layerSize)),
+                    "files": ClientJSON.strings(result.files), "labels": .object(image.labels.mapValues { .string($0) }),
+                ]))
         } else {
-            print("""
+            print(
+                """
                 image:    \(result.image)@\(result.manifestDigest)
                 files:    \(result.files.count) (\(result.layerSize) bytes compressed)
                 revision: \(image.labels[ProgramImage.Label.revision] ?? "")
@@ -129,7 +131,9 @@ struct ImageBuildCommand: AsyncParsableCommand {
         let formatter = ISO8601DateFormatter()
         if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
             guard let seconds = TimeInterval(epoch) else {
-                throw ClientInputError(message: "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds", hint: "Set it to a Unix time, e.g. $(git log -1 --format=%ct).")
+                throw ClientInputError(
+                    message: "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds",
+                    hint: "Set it to a Unix time, e.g. $(git log -1 --format=%ct).")
             }
             return formatter.string(from: Date(timeIntervalSince1970: seconds))
         }

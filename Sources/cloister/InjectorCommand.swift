@@ -47,7 +47,8 @@ struct InjectorCommand: AsyncParsableCommand {
             "The Coordinator's root certificate as verified with cloister certificate root (PEM; read again when it changes). Marbles get it as CLOISTER_COORDINATOR_ROOT_CA; without it they refuse to start.",
             valueName: "file"))
     var coordinatorRootCa: String?
-    @Option(help: ArgumentHelp("Simulation only (INSECURE): the node directory of the simulated SGX machine to mount into marbles.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Simulation only (INSECURE): the node directory of the simulated SGX machine to mount into marbles.", valueName: "path"))
     var simulationMachinePath: String?
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
@@ -67,7 +68,9 @@ struct InjectorCommand: AsyncParsableCommand {
                 throw ValidationError("--log-format '\(logFormat)' is not a format; use text or json")
             }
             guard coordinatorAddress.contains(":"), !coordinatorAddress.hasPrefix("https://") else {
-                throw ValidationError("--coordinator-address '\(coordinatorAddress)' is not HOST:PORT; give the marble API as marbles reach it, e.g. coordinator-mesh-api.cloister:2001")
+                throw ValidationError(
+                    "--coordinator-address '\(coordinatorAddress)' is not HOST:PORT; give the marble API as marbles reach it, e.g. coordinator-mesh-api.cloister:2001"
+                )
             }
             level = parsedLevel
             format = parsedFormat
@@ -94,7 +97,8 @@ struct InjectorCommand: AsyncParsableCommand {
             injector: injector, coordinatorRoot: coordinatorRootCa.map { CoordinatorRootFile(path: $0, logger: logger) },
             certificate: certificate, host: listen.host, port: listen.port, logger: logger)
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -6,7 +6,10 @@ struct ManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "manifest",
         abstract: "Check and fingerprint MarbleRun-compatible deployment manifests.",
-        subcommands: [ManifestCheckCommand.self, ManifestHashCommand.self, ManifestSetCommand.self, ManifestGetCommand.self, ManifestVerifyCommand.self, ManifestLogCommand.self, ManifestSignatureCommand.self, ManifestUpdateCommand.self]
+        subcommands: [
+            ManifestCheckCommand.self, ManifestHashCommand.self, ManifestSetCommand.self, ManifestGetCommand.self, ManifestVerifyCommand.self,
+            ManifestLogCommand.self, ManifestSignatureCommand.self, ManifestUpdateCommand.self,
+        ]
     )
 }
 
@@ -47,8 +50,12 @@ struct ManifestCheckCommand: ParsableCommand {
             } else {
                 print("SHA-256: \(manifest.fingerprint)")
             }
-            for finding in report.errors { print("error: \(finding.path.isEmpty ? "(manifest)" : finding.path): \(finding.message)\n  hint: \(finding.hint)") }
-            for finding in report.warnings { print("warning: \(finding.path.isEmpty ? "(manifest)" : finding.path): \(finding.message)\n  hint: \(finding.hint)") }
+            for finding in report.errors {
+                print("error: \(finding.path.isEmpty ? "(manifest)" : finding.path): \(finding.message)\n  hint: \(finding.hint)")
+            }
+            for finding in report.warnings {
+                print("warning: \(finding.path.isEmpty ? "(manifest)" : finding.path): \(finding.message)\n  hint: \(finding.hint)")
+            }
         }
         if !report.isValid { throw ExitCode(1) }
     }
@@ -102,7 +109,8 @@ struct ManifestHashCommand: ParsableCommand {
             let manifest = try ManifestDocument.parse(try ManifestFile.read(file))
             print(manifest.fingerprint)
             if manifest.sourceFormat == .yaml {
-                FileHandle.standardError.write(Data("note: \(file) is YAML; hashed the \(manifest.bytes.count)-byte JSON that the MarbleRun CLI would upload\n".utf8))
+                FileHandle.standardError.write(
+                    Data("note: \(file) is YAML; hashed the \(manifest.bytes.count)-byte JSON that the MarbleRun CLI would upload\n".utf8))
             }
         } catch {
             FileHandle.standardError.write(Data("error: \(file): \(error.message)\n  hint: \(error.hint)\n".utf8))

@@ -3,8 +3,8 @@ import CoordinatorAPI
 import CoordinatorClient
 import Crypto
 import Foundation
-import Manifest
 import Hexadecimal
+import Manifest
 
 /// The manifest file to upload: a full manifest (JSON, or YAML converted as the MarbleRun CLI does) or a package
 /// update (a JSON object with only `Packages`), as the exact bytes the Coordinator stores and hashes.
@@ -116,8 +116,9 @@ struct ManifestGetCommand: AsyncParsableCommand {
                 .untrusted, "the Coordinator's manifest does not match the fingerprint it reports", found: computed,
                 expected: answer.manifestFingerprint, hint: "Do not trust this Coordinator; report it.")
         }
-        guard ManifestSignature.isValid(
-            signature: Array(answer.manifestSignatureRootECDSA), manifest: Array(answer.manifest), rootDER: client.identity.rootDER)
+        guard
+            ManifestSignature.isValid(
+                signature: Array(answer.manifestSignatureRootECDSA), manifest: Array(answer.manifest), rootDER: client.identity.rootDER)
         else {
             throw CoordinatorClientError(
                 .untrusted, "the manifest signature is not the attested root key's signature over the manifest",
@@ -149,7 +150,8 @@ struct ManifestVerifyCommand: AsyncParsableCommand {
         try await options.run(address: target.address) { client throws(CoordinatorClientError) in
             let answer = try await ManifestGetCommand.fetchSigned(client)
             let matches = answer.manifestFingerprint.lowercased() == local
-            let text = matches
+            let text =
+                matches
                 ? "OK: the Coordinator enforces \(file) (SHA-256 \(local))"
                 : "MISMATCH: \(file) has SHA-256 \(local), the Coordinator enforces \(answer.manifestFingerprint)\n  hint: fetch the enforced manifest with `cloister manifest get` and compare."
             return ClientResult(
@@ -228,7 +230,8 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
                 var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
                 json["missingAcknowledgments"] = .int(answer.missingAcknowledgments)
                 json["missingUsers"] = .strings(answer.missingUsers)
-                let text = answer.missingAcknowledgments == 0
+                let text =
+                    answer.missingAcknowledgments == 0
                     ? "update applied"
                     : "update pending: \(answer.missingAcknowledgments) acknowledgement(s) missing from \(answer.missingUsers.joined(separator: ", "))"
                 return ClientResult(text: text + recovery, json: json)

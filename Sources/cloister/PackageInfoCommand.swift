@@ -30,20 +30,23 @@ struct PackageInfoCommand: ParsableCommand {
         } catch {
             try ClientOutput.fail(ClientInputError(message: "\(file): \(error.description)", hint: error.hint), json: json, exitCode: 1)
         }
-        let mrEnclave = sigstruct.mrEnclave.hexadecimal, mrSigner = sigstruct.mrSigner.hexadecimal
+        let mrEnclave = sigstruct.mrEnclave.hexadecimal
+        let mrSigner = sigstruct.mrSigner.hexadecimal
         let package: [String: ClientJSON] = [
             "SignerID": .string(mrSigner), "ProductID": .int(Int(sigstruct.productID)),
             "SecurityVersion": .int(Int(sigstruct.securityVersion)), "Debug": .bool(sigstruct.isDebug),
         ]
         if json {
-            print(ClientOutput.encode([
-                "file": .string(file), "mrenclave": .string(mrEnclave), "mrsigner": .string(mrSigner),
-                "isvprodid": .int(Int(sigstruct.productID)), "isvsvn": .int(Int(sigstruct.securityVersion)),
-                "debug": .bool(sigstruct.isDebug), "date": .string(sigstruct.date), "package": .object(package),
-                "ok": ClientJSON.bool(true),
-            ]))
+            print(
+                ClientOutput.encode([
+                    "file": .string(file), "mrenclave": .string(mrEnclave), "mrsigner": .string(mrSigner),
+                    "isvprodid": .int(Int(sigstruct.productID)), "isvsvn": .int(Int(sigstruct.securityVersion)),
+                    "debug": .bool(sigstruct.isDebug), "date": .string(sigstruct.date), "package": .object(package),
+                    "ok": ClientJSON.bool(true),
+                ]))
         } else {
-            print("""
+            print(
+                """
                 MRENCLAVE: \(mrEnclave)
                 MRSIGNER:  \(mrSigner)
                 ISVPRODID: \(sigstruct.productID)

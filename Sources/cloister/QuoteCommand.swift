@@ -151,7 +151,8 @@ struct QuoteVerifyCommand: AsyncParsableCommand {
         } catch let error as AttestationError {
             throw UnusableInput(message: "policy file \(policy): \(error.found)", hint: hint)
         } catch let DecodingError.typeMismatch(_, context) {
-            throw UnusableInput(message: "policy file \(policy): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type", hint: hint)
+            throw UnusableInput(
+                message: "policy file \(policy): '\(context.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type", hint: hint)
         } catch {
             throw UnusableInput(message: "policy file \(policy) is not a JSON policy object", hint: hint)
         }
@@ -165,7 +166,8 @@ struct QuoteVerifyCommand: AsyncParsableCommand {
                 hint: "Give exactly one of --collateral FILE, --pcs URL, --pccs URL or --thim [URL].")
         }
         if thimURL != nil, !thim {
-            throw UnusableInput(message: "unexpected argument '\(thimURL!)'", hint: "Only --thim takes a URL without an option name; give one quote file.")
+            throw UnusableInput(
+                message: "unexpected argument '\(thimURL!)'", hint: "Only --thim takes a URL without an option name; give one quote file.")
         }
         if let collateral {
             do {
@@ -191,7 +193,8 @@ struct QuoteVerifyCommand: AsyncParsableCommand {
                 source = try PCCS(baseURL: pccs, http: settings)
             } else {
                 let base = thimURL ?? AzureTHIM.globalBaseURL
-                source = base.contains("169.254.169.254") || base.contains("/metadata/THIM")
+                source =
+                    base.contains("169.254.169.254") || base.contains("/metadata/THIM")
                     ? try AzureTHIM.local(baseURL: base, http: settings) : try AzureTHIM(baseURL: base, http: settings)
             }
             return (try await source.collateral(for: request), "\(source.identity) (\(request))")

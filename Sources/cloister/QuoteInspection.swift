@@ -67,12 +67,15 @@ enum QuoteInspection {
             ("mrSignerSeam", .bytes(report.mrSignerSeam)),
             ("seamAttributes", .bytes(report.seamAttributes)),
             ("tdAttributes", .string(String(format: "0x%016llx", attributes))),
-            ("tdAttributeFlags", .object([
-                ("debug", .bool(attributes & TDReport.AttributeBit.debug != 0)),
-                ("septVEDisable", .bool(attributes & TDReport.AttributeBit.septVEDisable != 0)),
-                ("serviceTDExtension", .bool(attributes & TDReport.AttributeBit.serviceTDExtension != 0)),
-                ("migratable", .bool(attributes & TDReport.AttributeBit.migratable != 0)),
-            ])),
+            (
+                "tdAttributeFlags",
+                .object([
+                    ("debug", .bool(attributes & TDReport.AttributeBit.debug != 0)),
+                    ("septVEDisable", .bool(attributes & TDReport.AttributeBit.septVEDisable != 0)),
+                    ("serviceTDExtension", .bool(attributes & TDReport.AttributeBit.serviceTDExtension != 0)),
+                    ("migratable", .bool(attributes & TDReport.AttributeBit.migratable != 0)),
+                ])
+            ),
             ("xfam", .string(String(format: "0x%016llx", report.xfam))),
             ("mrTD", .bytes(report.mrTD)),
             ("mrConfigID", .bytes(report.mrConfigID)),

@@ -58,15 +58,20 @@ struct QuoteVerificationReport {
             members.append(("error", .object(failure)))
         }
         if includeSteps {
-            members.append(("explanation", .array(explanation.steps.map { step in
-                .object([
-                    ("check", .string(step.check.rawValue)),
-                    ("title", .string(step.check.title)),
-                    ("outcome", .string(step.outcome.rawValue)),
-                    ("detail", .string(step.detail)),
-                    ("cached", .bool(step.cached)),
-                ])
-            })))
+            members.append(
+                (
+                    "explanation",
+                    .array(
+                        explanation.steps.map { step in
+                            .object([
+                                ("check", .string(step.check.rawValue)),
+                                ("title", .string(step.check.title)),
+                                ("outcome", .string(step.outcome.rawValue)),
+                                ("detail", .string(step.detail)),
+                                ("cached", .bool(step.cached)),
+                            ])
+                        })
+                ))
         }
         return .object(members)
     }

@@ -40,7 +40,8 @@ enum RecoverySubmission {
         try await options.run(address: address) { client throws(CoordinatorClientError) in
             let answer = try await client.recover(share)
             return ClientResult(
-                text: answer.remaining == 0 ? "recovered: \(answer.message)" : "accepted; \(answer.remaining) more share(s) needed: \(answer.message)",
+                text: answer.remaining == 0
+                    ? "recovered: \(answer.message)" : "accepted; \(answer.remaining) more share(s) needed: \(answer.message)",
                 json: ["remaining": .int(answer.remaining), "message": .string(answer.message)])
         }
     }

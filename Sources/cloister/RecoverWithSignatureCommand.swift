@@ -35,7 +35,8 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
                 """
         )
         @Argument(help: "The decrypted recovery secret, or the output of encrypt-secret.") var file: String
-        @Option(name: [.customShort("s"), .customLong("signature")], help: ArgumentHelp("The signature file (sign-secret's output).", valueName: "file"))
+        @Option(
+            name: [.customShort("s"), .customLong("signature")], help: ArgumentHelp("The signature file (sign-secret's output).", valueName: "file"))
         var signature: String
         @OptionGroup var options: ClientOptions
         @OptionGroup var target: CoordinatorAddressArgument
@@ -44,7 +45,8 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
             let share: RecoveryShare
             do {
                 share = RecoveryShare(
-                    secret: try RecoverySecretFile.bytes(file, what: "recovery secret", hint: "Give the decrypted secret or encrypt-secret's output."),
+                    secret: try RecoverySecretFile.bytes(
+                        file, what: "recovery secret", hint: "Give the decrypted secret or encrypt-secret's output."),
                     signature: try RecoverySecretFile.bytes(signature, what: "signature", hint: "Give sign-secret's output with --signature."))
             } catch {
                 try ClientOutput.fail(error, json: options.json)
@@ -72,7 +74,8 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
                 let pem = key.pemRepresentation + "\n"
                 if let output { try ManifestUpload.write(Data(pem.utf8), to: output) }
                 return ClientResult(
-                    text: output.map { "wrote the Coordinator's RSA-\(key.keySizeInBits) recovery public key to \($0)" } ?? pem.trimmingCharacters(in: .newlines),
+                    text: output.map { "wrote the Coordinator's RSA-\(key.keySizeInBits) recovery public key to \($0)" }
+                        ?? pem.trimmingCharacters(in: .newlines),
                     json: ["algorithm": .string("RSA"), "keySize": .int(key.keySizeInBits), "pem": .string(pem)])
             }
         }
@@ -90,14 +93,16 @@ struct RecoverWithSignatureCommand: AsyncParsableCommand {
                 """
         )
         @Argument(help: "The recovery secret (recovery data JSON, encrypted or decrypted bytes).") var file: String
-        @Option(name: .customLong("coordinator-pub-key"), help: ArgumentHelp("The Coordinator's ephemeral key (public-key's output).", valueName: "file"))
+        @Option(
+            name: .customLong("coordinator-pub-key"), help: ArgumentHelp("The Coordinator's ephemeral key (public-key's output).", valueName: "file"))
         var coordinatorPublicKey: String
         @Option(
             name: [.customShort("k"), .customLong("recovery-key"), .customLong("key")],
             help: ArgumentHelp("The recovery private key (RSA PEM), to decrypt an encrypted secret first.", valueName: "file"))
         var recoveryKey: String?
         @Option(help: ArgumentHelp("The recovery key name, when FILE holds several.", valueName: "name")) var name: String?
-        @Option(name: .shortAndLong, help: ArgumentHelp("Write the encrypted secret (raw bytes) to this file.", valueName: "file")) var output: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the encrypted secret (raw bytes) to this file.", valueName: "file")) var output:
+            String?
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {

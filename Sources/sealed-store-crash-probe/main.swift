@@ -20,10 +20,13 @@ guard arguments.count == 3 || arguments.count == 4 else {
     fail("usage: sealed-store-crash-probe <data-directory> <sealing-key-hex> [transaction-count]")
 }
 let keyHex = arguments[2]
-guard keyHex.count == 64, let keyBytes = Optional(stride(from: 0, to: 64, by: 2).compactMap({ offset -> UInt8? in
-    let start = keyHex.index(keyHex.startIndex, offsetBy: offset)
-    return UInt8(keyHex[start..<keyHex.index(start, offsetBy: 2)], radix: 16)
-})), keyBytes.count == 32 else {
+guard keyHex.count == 64,
+    let keyBytes = Optional(
+        stride(from: 0, to: 64, by: 2).compactMap({ offset -> UInt8? in
+            let start = keyHex.index(keyHex.startIndex, offsetBy: offset)
+            return UInt8(keyHex[start..<keyHex.index(start, offsetBy: 2)], radix: 16)
+        })), keyBytes.count == 32
+else {
     fail("sealing key must be 64 hex digits (256 bits), got '\(keyHex)'")
 }
 let limit = arguments.count == 4 ? Int(arguments[3]) : nil

@@ -55,7 +55,8 @@ enum Verdict: Equatable, CustomStringConvertible {
         switch self {
         case .accepted(let status, let advisories): "accepted \(status.rawValue) \(advisories)"
         case .rejectedByVerification(let check): "rejected by verification (\(check.rawValue))"
-        case .rejectedByPolicy(let check, let status, let advisories): "rejected by policy (\(check.rawValue)) with TCB \(status.rawValue) \(advisories)"
+        case .rejectedByPolicy(let check, let status, let advisories):
+            "rejected by policy (\(check.rawValue)) with TCB \(status.rawValue) \(advisories)"
         }
     }
 }
@@ -93,7 +94,8 @@ struct CorpusTests {
                 return
             }
             let allowed = checksByReasonCategory[item.expected.reasonCategory ?? ""] ?? []
-            #expect(allowed.contains(check), "\(context): expected a check among \(allowed.map(\.rawValue)) for \(item.expected.reasonCategory ?? "?")")
+            #expect(
+                allowed.contains(check), "\(context): expected a check among \(allowed.map(\.rawValue)) for \(item.expected.reasonCategory ?? "?")")
         case "policy_reject":
             let underlying = item.underlying!
             guard case .rejectedByPolicy(let check, let status, let advisories) = verdict else {
@@ -101,7 +103,9 @@ struct CorpusTests {
                 return
             }
             #expect(checksByReasonCategory[item.expected.reasonCategory ?? ""]?.contains(check) == true, context)
-            #expect(status == underlying.status && advisories == underlying.advisoryIDs, "\(context): expected TCB \(underlying.status.rawValue) \(underlying.advisoryIDs)")
+            #expect(
+                status == underlying.status && advisories == underlying.advisoryIDs,
+                "\(context): expected TCB \(underlying.status.rawValue) \(underlying.advisoryIDs)")
         case "implementation_defined":
             let documented = implementationDefinedVerdicts[item.id]
             #expect(documented != nil, "\(context): no documented verdict")
@@ -173,7 +177,8 @@ struct CorpusTests {
             guard let error = explanation.error else { continue }
             checks.insert(error.check)
             #expect(!error.found.isEmpty && !error.expected.isEmpty && error.hint.count > 20, "\(item.id): \(error)")
-            #expect(error.description.contains(error.check.title) && error.description.contains(error.found) && error.description.contains(error.hint))
+            #expect(
+                error.description.contains(error.check.title) && error.description.contains(error.found) && error.description.contains(error.hint))
             if error.check == .quoteStructure {
                 #expect(error.structure != nil && error.offset != nil, "\(item.id): a parse error without its location")
             }

@@ -16,8 +16,11 @@ import X509
     @Test func errorTextNamesCheckFoundExpectedAndHint() {
         let error = AttestationError(check: .tcbInfoValidity, found: "TCB Info expired", expected: "a current one", hint: "Fetch it again.")
         #expect(error.description == "TCB Info validity period check failed: found TCB Info expired; expected a current one. Fetch it again.")
-        let located = AttestationError(check: .quoteStructure, found: "3 byte(s) left", expected: "4 byte(s)", hint: "Obtain it again.", structure: "Body.size", offset: 50)
-        #expect(located.description == "quote structure check failed in Body.size at byte offset 50: found 3 byte(s) left; expected 4 byte(s). Obtain it again.")
+        let located = AttestationError(
+            check: .quoteStructure, found: "3 byte(s) left", expected: "4 byte(s)", hint: "Obtain it again.", structure: "Body.size", offset: 50)
+        #expect(
+            located.description
+                == "quote structure check failed in Body.size at byte offset 50: found 3 byte(s) left; expected 4 byte(s). Obtain it again.")
         #expect(located.localizedDescription == located.description)
     }
 
@@ -88,9 +91,13 @@ struct TrustAnchorTests {
     @Test func explanationListsEveryCheckAndEncodes() throws {
         let corpus = try #require(Corpus.shared)
         let item = try #require(corpus.cases.first { $0.id == "sgx-v3-dcaprs-quote-b69ac41b" })
-        let explanation = QuoteVerifier().explain(quoteBytes: item.quote, collateral: item.collateral, at: item.instant, policy: try decodePolicy(#"{"acceptedTCBStatuses": []}"#))
+        let explanation = QuoteVerifier().explain(
+            quoteBytes: item.quote, collateral: item.collateral, at: item.instant, policy: try decodePolicy(#"{"acceptedTCBStatuses": []}"#))
         let checks = Set(explanation.steps.map(\.check))
-        for check in [Check.quoteStructure, .rootCRL, .pckCRL, .tcbInfoSignature, .qeIdentitySignature, .pckChain, .qeReportSignature, .qeReportData, .qeTCBLevel, .isvSignature, .tcbLevel, .tcbStatus, .policyTCBStatus] {
+        for check in [
+            Check.quoteStructure, .rootCRL, .pckCRL, .tcbInfoSignature, .qeIdentitySignature, .pckChain, .qeReportSignature, .qeReportData,
+            .qeTCBLevel, .isvSignature, .tcbLevel, .tcbStatus, .policyTCBStatus,
+        ] {
             #expect(checks.contains(check), "\(check) missing")
         }
         #expect(explanation.error?.check == .policyTCBStatus)
@@ -111,6 +118,8 @@ struct TrustAnchorTests {
         #expect(second.steps.filter(\.cached).count > first.steps.filter(\.cached).count)
         #expect(second.rendered().contains("(cached)"))
         warm.removeAll()
-        #expect(warm.explain(quoteBytes: item.quote, collateral: item.collateral, at: item.instant).steps.filter(\.cached).count == first.steps.filter(\.cached).count)
+        #expect(
+            warm.explain(quoteBytes: item.quote, collateral: item.collateral, at: item.instant).steps.filter(\.cached).count
+                == first.steps.filter(\.cached).count)
     }
 }

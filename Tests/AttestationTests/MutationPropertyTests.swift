@@ -73,7 +73,8 @@ struct MutationPropertyTests {
         let protected = protectedRanges(quote)
         let signatureDataEnd = quote.layout.signedLength + 4 + quote.layout.signatureDataLength
         var generator = SeededGenerator(seed: 0x5EED_0000 + UInt64(index))
-        var accepted = 0, rejected = 0
+        var accepted = 0
+        var rejected = 0
 
         func accepts(_ bytes: [UInt8], _ collateral: Collateral) -> Bool {
             do {

@@ -12,7 +12,8 @@ func decodePolicy(_ json: String) throws -> AttestationPolicy {
     }
 
     @Test func roundTripsThroughJSON() throws {
-        let policy = try decodePolicy("""
+        let policy = try decodePolicy(
+            """
             {"mrSigner": "\(String(repeating: "ab", count: 32))", "isvProdID": 3, "minimumISVSVN": 2, "allowDebug": true,
              "acceptedTCBStatuses": ["OutOfDate"], "acceptedAdvisories": ["INTEL-SA-00615"], "requireSEPTVEDisable": false,
              "allowServiceTD": true, "reportData": {"prefix": "00112233"}}
@@ -33,7 +34,10 @@ func decodePolicy(_ json: String) throws -> AttestationPolicy {
         (#"{"acceptedTCBStatuses": ["Fine"]}"#, "unknown TCB status(es) Fine"),
         (#"{"mrEnclaves": ["abcd"]}"#, "is not 32 bytes of hexadecimal"),
         (#"{"reportData": {"exact": "00", "prefix": "00"}}"#, "needs exactly one of"),
-        (#"{"mrEnclaves": ["\#(String(repeating: "00", count: 32))"], "mrSigner": "\#(String(repeating: "00", count: 32))", "isvProdID": 1, "minimumISVSVN": 1}"#, "not both"),
+        (
+            #"{"mrEnclaves": ["\#(String(repeating: "00", count: 32))"], "mrSigner": "\#(String(repeating: "00", count: 32))", "isvProdID": 1, "minimumISVSVN": 1}"#,
+            "not both"
+        ),
     ])
     func invalidPoliciesNameTheProblem(json: String, message: String) {
         do {

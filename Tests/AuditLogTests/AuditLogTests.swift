@@ -1,8 +1,8 @@
-import TestSupport
 import CoordinatorPKI
 import Crypto
 import Foundation
 import SealedStore
+import TestSupport
 import Testing
 
 @testable import AuditLog
@@ -18,9 +18,11 @@ final class LogFixture {
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("auditlog-\(UUID().uuidString)")
-        guard case .created(let store) = try SealedStore.open(
-            backend: SQLiteStorage(directory: directory), sealingKey: SymmetricKey(size: .bits256)
-        ) else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
+        guard
+            case .created(let store) = try SealedStore.open(
+                backend: SQLiteStorage(directory: directory), sealingKey: SymmetricKey(size: .bits256)
+            )
+        else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
         self.store = store
     }
 
@@ -102,9 +104,10 @@ struct AuditLogTests {
         let fixture = try LogFixture()
         var lines = try fixture.appendAll()
         lines[2] = lines[2].replacingOccurrences(of: "\"user\":\"alice\"", with: "\"user\":\"mallory\"")
-        let found = try #require(breakOf { () throws(AuditLogBreak) in
-            try AuditLogVerifier.verify(lines: lines, rootKey: fixture.signer.publicKey)
-        })
+        let found = try #require(
+            breakOf { () throws(AuditLogBreak) in
+                try AuditLogVerifier.verify(lines: lines, rootKey: fixture.signer.publicKey)
+            })
         #expect(found.index == 2 && found.problem == .signature)
         #expect("\(found)".hasPrefix("audit log entry 2 is broken: signature: expected an ECDSA signature by the Coordinator root key"))
     }
@@ -168,9 +171,11 @@ struct AuditLogTests {
         )
 
         let head = AuditLogHead(count: 6, lastHash: AuditLogLine.hash(lines[5]))
-        #expect(firstBreak(Array(lines.prefix(4)), head: head) == AuditLogBreak(
-            index: 4, problem: .missingEntries, expected: "6 entries", found: "4 entries"
-        ))
+        #expect(
+            firstBreak(Array(lines.prefix(4)), head: head)
+                == AuditLogBreak(
+                    index: 4, problem: .missingEntries, expected: "6 entries", found: "4 entries"
+                ))
         #expect(firstBreak(lines, head: head) == nil)
         #expect(try AuditLogVerifier.verify(text: lines.joined(separator: "\n") + "\n", rootKey: key) == head)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The client commands, driven as a user would: the built `cloister` binary against a real simulated Coordinator.
 @Suite(.serialized) struct ClientCommandTests {
@@ -48,7 +48,8 @@ import TestSupport
     func deploymentLifecycleWithTwoUsersAndJSONEverywhere() async throws {
         let coordinator = try await ClientTestCoordinator()
         let files = coordinator.directory
-        let alice = try ClientTestUser(name: "alice", in: files), bob = try ClientTestUser(name: "bob", in: files)
+        let alice = try ClientTestUser(name: "alice", in: files)
+        let bob = try ClientTestUser(name: "bob", in: files)
         let verify = coordinator.verificationArguments
         let first = try write(Self.manifest(users: [alice, bob]), "manifest.json", in: files)
         let second = try write(Self.manifest(users: [alice, bob], marbleEnv: "2"), "manifest-2.json", in: files)
@@ -142,7 +143,8 @@ import TestSupport
         #expect((try Self.json(set)["recoverySecrets"] as? [String: String])?.keys.sorted() == ["admin"])
 
         // The share decrypts and is signed; the Coordinator is not in recovery mode, so it refuses it and says why.
-        let recover = try coordinator.cli(["recover", recoveryData, "--recovery-key", recoveryKey.privateKey.path, "--json"] + coordinator.verificationArguments)
+        let recover = try coordinator.cli(
+            ["recover", recoveryData, "--recovery-key", recoveryKey.privateKey.path, "--json"] + coordinator.verificationArguments)
         #expect(recover.exitCode == 1)
         let error = try #require(try Self.json(recover)["error"] as? [String: Any])
         #expect(error["kind"] as? String == "refused")

@@ -68,7 +68,8 @@ final class ClientTestCoordinator: Sendable {
     /// Runs the CLI with the same clean environment in `workingDirectory` (BuiltProgram always runs in the test's own).
     /// Output goes through files, so no pipe can fill up.
     func cli(_ arguments: [String], workingDirectory: URL) throws -> (exitCode: Int32, standardOutput: String, standardError: String) {
-        let output = directory.appendingPathComponent("cli-\(UUID().uuidString).out"), errors = output.appendingPathExtension("err")
+        let output = directory.appendingPathComponent("cli-\(UUID().uuidString).out")
+        let errors = output.appendingPathExtension("err")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The Coordinator's address as MarbleRun's CLI takes it (a positional argument, also as https://host:port), the
 /// simulated Coordinator verified without reading its MRENCLAVE anywhere, and the root cache kept per address.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister coordinator --marble-idle-timeout`: how long a marble API connection may stay silent while no answer is
 /// pending.

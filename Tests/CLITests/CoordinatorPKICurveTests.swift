@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister coordinator --pki-curve`: the curve of a new PKI, read back from the root certificate the quote endpoint
 /// serves, as a client sees it.
@@ -84,7 +84,9 @@ private final class CurveTestCoordinator: Sendable {
             let chain = (answer["data"] as? [String: Any])?["cert"] as? String,
             let rootStart = chain.range(of: "-----BEGIN CERTIFICATE-----", options: .backwards)
         else {
-            throw Failure(description: "GET /api/v2/quote answered \(String(decoding: body.prefix(300), as: UTF8.self)); expected JSend data with a PEM cert chain")
+            throw Failure(
+                description:
+                    "GET /api/v2/quote answered \(String(decoding: body.prefix(300), as: UTF8.self)); expected JSend data with a PEM cert chain")
         }
         return String(chain[rootStart.lowerBound...])
     }

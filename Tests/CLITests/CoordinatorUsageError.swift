@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Starts `cloister coordinator --simulation` with an unusable setting, given as `arguments` or `environment`, and
 /// expects the usage error: exit code 2 and a message that names `setting` (with its value) and `expected`.

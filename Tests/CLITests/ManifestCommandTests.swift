@@ -1,12 +1,14 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister manifest check|hash`, run as the built binary.
 @Suite struct ManifestCommandTests {
     let cloister = BuiltProgram(named: "cloister")
-    static let validJSON = #"{"Packages":{"p":{"UniqueID":"abababababababababababababababababababababababababababababababab"}},"Marbles":{"m":{"Package":"p"}}}"#
-    static let invalidJSON = #"{"Packages":{"p":{"UniqueID":"abababababababababababababababababababababababababababababababab"}},"Marbles":{"m":{"Package":"q","Parameters":{"Env":{"KEY":"{{ raw .Secrets.k }}"}}}},"Secrets":{"k":{"Type":"symmetric-key","Size":128}}}"#
+    static let validJSON =
+        #"{"Packages":{"p":{"UniqueID":"abababababababababababababababababababababababababababababababab"}},"Marbles":{"m":{"Package":"p"}}}"#
+    static let invalidJSON =
+        #"{"Packages":{"p":{"UniqueID":"abababababababababababababababababababababababababababababababab"}},"Marbles":{"m":{"Package":"q","Parameters":{"Env":{"KEY":"{{ raw .Secrets.k }}"}}}},"Secrets":{"k":{"Type":"symmetric-key","Size":128}}}"#
 
     func temporaryFile(_ contents: String, name: String = "manifest.json") throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-manifest-\(UUID().uuidString)")
@@ -29,8 +31,12 @@ import TestSupport
         let outcome = try cloister.run(["manifest", "check", file.path])
         #expect(outcome.exitCode == 1)
         #expect(outcome.standardOutput.contains("invalid (2 errors, 1 warning)"))
-        #expect(outcome.standardOutput.contains("error: Marbles.m.Package: the package \"q\" is not defined in Packages\n  hint: define it, or use one of: \"p\""))
-        #expect(outcome.standardOutput.contains("error: Marbles.m.Parameters.Env.KEY: the raw function may only be used in Files\n  hint: use base64 or hex in Env"))
+        #expect(
+            outcome.standardOutput.contains(
+                "error: Marbles.m.Package: the package \"q\" is not defined in Packages\n  hint: define it, or use one of: \"p\""))
+        #expect(
+            outcome.standardOutput.contains(
+                "error: Marbles.m.Parameters.Env.KEY: the raw function may only be used in Files\n  hint: use base64 or hex in Env"))
     }
 
     @Test func jsonOutputCarriesPathsMessagesAndHints() throws {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 private let corpus = SharedData.directory("corpus/dcap")
 private let cloister = BuiltProgram(named: "cloister")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister recover` against a Coordinator that really is in recovery mode: its state was sealed on one simulated
 /// machine and it restarts on another, whose sealing key cannot open it.
@@ -53,14 +53,17 @@ import TestSupport
     }
 
     /// The state the deployment had before the sealing key was lost: same root, manifest and user secret.
-    static func expectOriginalState(_ coordinator: ClientTestCoordinator, _ lost: LostSealingKey, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectOriginalState(
+        _ coordinator: ClientTestCoordinator, _ lost: LostSealingKey, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let verify = coordinator.verificationArguments
         let status = try Commands.json(coordinator.cli(["status", "--json"] + verify))
         #expect(status["code"] as? Int == 3, "\(status)", sourceLocation: sourceLocation)
         let manifest = try Commands.json(coordinator.cli(["manifest", "get", "--json"] + verify))
         #expect(manifest["fingerprint"] as? String == lost.fingerprint, sourceLocation: sourceLocation)
         let secrets = try Commands.json(coordinator.cli(["secret", "get", "token", "--json"] + verify + lost.alice.arguments))
-        #expect((secrets["secrets"] as? [String: [String: Any]])?["token"]?["private"] as? String == "a2VwdC10b2tlbg==", sourceLocation: sourceLocation)
+        #expect(
+            (secrets["secrets"] as? [String: [String: Any]])?["token"]?["private"] as? String == "a2VwdC10b2tlbg==", sourceLocation: sourceLocation)
         #expect(try coordinator.cli(["certificate", "root"] + verify).standardOutput == lost.rootPEM, sourceLocation: sourceLocation)
     }
 
@@ -142,7 +145,8 @@ import TestSupport
         let files = recovering.directory
         let key = lost.keys[0].privateKey.path
         let publicKey = files.appendingPathComponent("coordinator-key.pem").path
-        let encrypted = files.appendingPathComponent("secret.enc").path, signature = files.appendingPathComponent("secret.sig").path
+        let encrypted = files.appendingPathComponent("secret.enc").path
+        let signature = files.appendingPathComponent("secret.sig").path
 
         let fetched = try recovering.cli(["recover-with-signature", "public-key", "-o", publicKey, "--json"] + verify)
         #expect(fetched.exitCode == 0, "\(fetched.standardOutput) \(fetched.standardError)")

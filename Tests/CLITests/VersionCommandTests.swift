@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister version`: the CLI's version always; the verified Coordinator's when an address is configured.
 @Suite(.serialized) struct VersionCommandTests {
@@ -23,7 +23,9 @@ import TestSupport
 
         let text = try coordinator.cli(["version"] + verify)
         #expect(text.exitCode == 0)
-        #expect(text.standardOutput == "cloister \(version) (MarbleRun client API v2)\nCoordinator at https://\(coordinator.address): \(version) (SIMULATION)\n")
+        #expect(
+            text.standardOutput
+                == "cloister \(version) (MarbleRun client API v2)\nCoordinator at https://\(coordinator.address): \(version) (SIMULATION)\n")
 
         // The address may come from the environment or the config file too; the policy still applies.
         var policy = verify
@@ -72,7 +74,8 @@ import TestSupport
         let files = coordinator.directory
         let era = files.appendingPathComponent("era-config.json")
         try #"{"UniqueID": "\#(ClientTestCoordinator.uniqueID)"}"#.write(to: era, atomically: true, encoding: .utf8)
-        let cache = files.appendingPathComponent("coordinator-cert.pem"), quote = files.appendingPathComponent("quote.bin")
+        let cache = files.appendingPathComponent("coordinator-cert.pem")
+        let quote = files.appendingPathComponent("quote.bin")
         let status = try coordinator.cli([
             "status", "--json", "--coordinator", coordinator.address, "--accept-simulation", "--simulation-state-directory",
             coordinator.machineDirectory.path, "--era-config", era.path, "--coordinator-cert", cache.path, "--save-sgx-quote", quote.path,
@@ -92,7 +95,8 @@ import TestSupport
         let elsewhere = try coordinator.cli(["status", "--json"] + simulation, workingDirectory: coordinator.machineDirectory)
         #expect(elsewhere.exitCode == 0, "no policy anywhere: the simulated Coordinator's fixed identity: \(elsewhere.standardOutput)")
         #expect(elsewhere.standardError.contains("verifying the simulated Coordinator's fixed identity"))
-        let flagWins = try coordinator.cli(["status", "--json", "--unique-id", String(repeating: "11", count: 32)] + simulation, workingDirectory: files)
+        let flagWins = try coordinator.cli(
+            ["status", "--json", "--unique-id", String(repeating: "11", count: 32)] + simulation, workingDirectory: files)
         #expect(flagWins.exitCode == 1 && !flagWins.standardError.contains("era-config.json"))
 
         let insecure = try coordinator.cli(["status", "-i", "--coordinator", coordinator.address])

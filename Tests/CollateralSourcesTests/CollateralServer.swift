@@ -2,8 +2,8 @@ import Attestation
 import Foundation
 import Hummingbird
 import HummingbirdTLS
-import NIOSSL
 import Logging
+import NIOSSL
 import TestSupport
 
 /// One case of the shared corpus: the request a verifier would make and the collateral recorded for it.
@@ -184,7 +184,8 @@ actor CollateralServer {
                     .notFound, headers: ["Error-Code": "NotFound", "Error-Message": "No TCB Info for FMSPC \(fmspc)"],
                     body: [])
             }
-            let body = Array(#"{"tcbInfo":"#.utf8) + entry.collateral.tcbInfo
+            let body =
+                Array(#"{"tcbInfo":"#.utf8) + entry.collateral.tcbInfo
                 + Array(#","signature":"\#(entry.collateral.tcbInfoSignature.hexadecimal)"}"#.utf8)
             // Azure's SGX answers use the v3 header name; the client must accept both.
             let header = isTHIM && tee == "SGX" ? "SGX-TCB-Info-Issuer-Chain" : "TCB-Info-Issuer-Chain"
@@ -192,7 +193,8 @@ actor CollateralServer {
         case "qe/identity":
             guard let entry = served.first(where: { $0.tee == tee }) else { return Reply(.notFound, body: []) }
             // Pretty-printed around the signed object, as some caches do: only the inner bytes are signed.
-            let body = Array("{\n  \"enclaveIdentity\" : ".utf8) + entry.collateral.qeIdentity
+            let body =
+                Array("{\n  \"enclaveIdentity\" : ".utf8) + entry.collateral.qeIdentity
                 + Array(",\n  \"signature\" : \"\(entry.collateral.qeIdentitySignature.hexadecimal)\"\n}\n".utf8)
             return Reply(
                 .ok, headers: chainHeader("SGX-Enclave-Identity-Issuer-Chain", entry.collateral.qeIdentityIssuerChain),
@@ -200,7 +202,8 @@ actor CollateralServer {
         case "pckcrl":
             guard let entry = pckCRLEntry(query: query) else { return Reply(.notFound, body: []) }
             if query.get("uri")?.lowercased().contains("intelsgxrootca") == true {
-                return Reply(.ok, headers: chainHeader("SGX-PCK-CRL-Issuer-Chain", entry.collateral.pckCRLIssuerChain),
+                return Reply(
+                    .ok, headers: chainHeader("SGX-PCK-CRL-Issuer-Chain", entry.collateral.pckCRLIssuerChain),
                     body: Self.pem(entry.collateral.rootCACRL))
             }
             let body = query.get("encoding") == "der" ? entry.collateral.pckCRL : Self.pem(entry.collateral.pckCRL)

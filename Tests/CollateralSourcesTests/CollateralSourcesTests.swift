@@ -1,8 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
 @testable import Attestation
 @testable import CollateralSources
-import Foundation
-import Testing
-import TestSupport
 
 private let corpusAvailable = SharedData.directory("corpus/dcap") != nil
 private let sgxCase = "sgx-v3-dcapqvl-sgx_quote-f8b81014"
@@ -53,12 +54,13 @@ struct HTTPCollateralSourceTests {
             #expect(fetched == withoutPCKChain(entry.collateral))
             let tee = entry.tee.lowercased()
             let log = await server.requests
-            #expect(log == [
-                "/sgx/certification/v4/pckcrl?ca=\(entry.certificateAuthority)&encoding=der",
-                "/IntelSGXRootCA.der",
-                "/\(tee)/certification/v4/tcb?fmspc=\(entry.fmspc)&update=standard",
-                "/\(tee)/certification/v4/qe/identity?update=standard",
-            ])
+            #expect(
+                log == [
+                    "/sgx/certification/v4/pckcrl?ca=\(entry.certificateAuthority)&encoding=der",
+                    "/IntelSGXRootCA.der",
+                    "/\(tee)/certification/v4/tcb?fmspc=\(entry.fmspc)&update=standard",
+                    "/\(tee)/certification/v4/qe/identity?update=standard",
+                ])
         }
     }
 
@@ -73,8 +75,9 @@ struct HTTPCollateralSourceTests {
             let log = await server.requests
             #expect(log.count == 4)
             #expect(log.allSatisfy { $0.contains("clientid=production_client") })
-            #expect(log.filter { $0.contains("/tcb?") || $0.contains("/qe/identity?") }
-                .allSatisfy { $0.contains("api-version=2018-10-01-preview") })
+            #expect(
+                log.filter { $0.contains("/tcb?") || $0.contains("/qe/identity?") }
+                    .allSatisfy { $0.contains("api-version=2018-10-01-preview") })
             if entry.tee == "SGX" {
                 #expect(log[0].contains("pckcrl?uri=https%253a%252f%252f"))
                 #expect(log[1].contains("intelsgxrootca.crl"))
@@ -118,8 +121,12 @@ struct HTTPCollateralSourceTests {
             #expect(await cache.statistics == .init(hits: 2, fetches: 2))
         }
         // The PCK CRL of this case expires first; the cache must honour the earliest of the four.
-        #expect(expiry == [validity.tcbInfoNextUpdate, validity.qeIdentityNextUpdate, validity.pckCRLNextUpdate,
-            validity.rootCACRLNextUpdate].min())
+        #expect(
+            expiry
+                == [
+                    validity.tcbInfoNextUpdate, validity.qeIdentityNextUpdate, validity.pckCRLNextUpdate,
+                    validity.rootCACRLNextUpdate,
+                ].min())
     }
 
     @Test("concurrent misses for one key share a single fetch")
@@ -347,8 +354,9 @@ struct BundleFileTests {
     @Test("FMSPC must be six bytes of hexadecimal")
     func fmspcValidation() throws {
         #expect(try CollateralRequest(tee: .sgx, fmspc: "00a067110000", certificateAuthority: .processor).fmspc == "00A067110000")
-        #expect(try CollateralRequest(tee: .tdx, fmspc: [0x00, 0x80, 0x6f, 0x05, 0x00, 0x00], certificateAuthority: .platform)
-            .fmspc == "00806F050000")
+        #expect(
+            try CollateralRequest(tee: .tdx, fmspc: [0x00, 0x80, 0x6f, 0x05, 0x00, 0x00], certificateAuthority: .platform)
+                .fmspc == "00806F050000")
         for bad in ["", "00A0671100", "00A06711000G", "00A067110000FF"] {
             #expect(throws: CollateralSourceError.invalidFMSPC(bad)) {
                 try CollateralRequest(tee: .sgx, fmspc: bad, certificateAuthority: .processor)

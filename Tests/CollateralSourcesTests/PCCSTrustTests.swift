@@ -4,8 +4,8 @@ import Crypto
 import Foundation
 import NIOSSL
 import SwiftASN1
-import Testing
 import TestSupport
+import Testing
 import X509
 
 /// A self-signed server certificate for 127.0.0.1, as a PCCS installation generates for itself.
@@ -73,7 +73,8 @@ struct PCCSTrustTests {
 
             let stranger = try SelfSignedServer(commonName: "some other server")
             let mismatch = await #expect(throws: CollateralSourceError.self) {
-                try await PCCSTrust.pinnedCertificates(pem: stranger.pem).withFetchSettings(timeout: .seconds(10)) { settings throws(CollateralSourceError) in
+                try await PCCSTrust.pinnedCertificates(pem: stranger.pem).withFetchSettings(timeout: .seconds(10)) {
+                    settings throws(CollateralSourceError) in
                     try await PCCS(baseURL: base, http: settings).collateral(for: request)
                 }
             }

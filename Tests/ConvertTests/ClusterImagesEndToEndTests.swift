@@ -1,7 +1,7 @@
 import Foundation
 import Injector
-import Testing
 import TestSupport
+import Testing
 
 /// The Kubernetes path without a cluster: the Coordinator image that `cloister image build` writes is pushed to a
 /// registry, pulled by skopeo, unpacked by umoci and run by runc (non-root, read-only root filesystem, simulation) as
@@ -28,9 +28,11 @@ struct ClusterImagesEndToEndTests {
             #expect(labels["org.opencontainers.image.version"]?.isEmpty == false)
             #expect(labels["org.opencontainers.image.licenses"] == "Apache-2.0")
 
-            let inspect = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/cloister:t"]))
+            let inspect = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/cloister:t"]))
             #expect((inspect["Labels"] as? [String: String])?["org.opencontainers.image.revision"] == revision)
-            let config = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--config", "--tls-verify=false", "docker://\(registry.host)/cloister:t"]))
+            let config = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--config", "--tls-verify=false", "docker://\(registry.host)/cloister:t"]))
             let settings = try #require(config["config"] as? [String: Any])
             #expect(settings["User"] as? String == "65532:65532")
             #expect(settings["Entrypoint"] as? [String] == ["/usr/local/bin/cloister"])
@@ -52,7 +54,9 @@ struct ClusterImagesEndToEndTests {
             let refused = try await fixture.cloister(["image", "build", "coordinator", "--output", "registry.example/no-transport"])
             #expect(refused.exitCode == 2)
             #expect(refused.standardError.contains("--output 'registry.example/no-transport'"), "\(refused.standardError)")
-            let badTime = try await fixture.cloister(["image", "build", "premain", "--output", "oci:\(fixture.directory.path)/x:t", "--created", "yesterday"])
+            let badTime = try await fixture.cloister([
+                "image", "build", "premain", "--output", "oci:\(fixture.directory.path)/x:t", "--created", "yesterday",
+            ])
             #expect(badTime.exitCode == 2)
             #expect(badTime.standardError.contains("--created 'yesterday' is not an RFC 3339 time"), "\(badTime.standardError)")
         }
@@ -62,7 +66,9 @@ struct ClusterImagesEndToEndTests {
     func theCoordinatorImageRunsInRuncAndAConvertedMarbleWithTheInjectorsPatchActivatesAndServes() async throws {
         try await withLocalRegistry { registry in
             let fixture = try await ConvertFixture.make(registry: registry)
-            _ = try await fixture.cloisterJSON(["image", "build", "coordinator", "--output", "docker://\(registry.host)/cloister:t", "--plain-http", "--json"])
+            _ = try await fixture.cloisterJSON([
+                "image", "build", "coordinator", "--output", "docker://\(registry.host)/cloister:t", "--plain-http", "--json",
+            ])
             let converted = try await fixture.convert("redis-sgx")
             let coordinatorRoot = try await fixture.unpack("cloister")
 
@@ -100,7 +106,8 @@ struct ClusterImagesEndToEndTests {
             #expect(status.standardOutput.contains("2: Coordinator is ready to accept a manifest"), "\(status.standardOutput)")
             let redisPort = try freeLoopbackPort()
             let manifestPath = fixture.directory.path + "/manifest.json"
-            try ConvertFixture.redisManifest(uniqueID: converted.mrEnclave, port: redisPort).write(toFile: manifestPath, atomically: true, encoding: .utf8)
+            try ConvertFixture.redisManifest(uniqueID: converted.mrEnclave, port: redisPort).write(
+                toFile: manifestPath, atomically: true, encoding: .utf8)
             let set = try await fixture.cloister(["manifest", "set", manifestPath, address] + verify)
             #expect(set.exitCode == 0, "\(set.standardError)")
             let rootPath = fixture.directory.path + "/root.pem"
@@ -150,8 +157,11 @@ struct ClusterImagesEndToEndTests {
                 Issue.record("the Coordinator's log: \(coordinator.log.suffix(3000))")
                 throw error
             }
-            #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chainPath, "-p", "\(redisPort)", "set", "cluster", "yes"]).contains("OK"))
-            #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chainPath, "-p", "\(redisPort)", "get", "cluster"]).contains("yes"))
+            #expect(
+                try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chainPath, "-p", "\(redisPort)", "set", "cluster", "yes"]).contains(
+                    "OK"))
+            #expect(
+                try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chainPath, "-p", "\(redisPort)", "get", "cluster"]).contains("yes"))
             #expect(marble.log.contains("activated marble type 'redis'"), "\(marble.log)")
             #expect(coordinator.log.contains(podUID), "the marble's UUID is the pod's UID: \(coordinator.log.suffix(2000))")
         }
@@ -173,10 +183,11 @@ struct PatchedPod {
             }
             for element in elements {
                 guard case .object(let members) = element else { continue }
-                let fields = Dictionary(members.compactMap { member -> (String, String)? in
-                    guard case .string(let text) = member.1 else { return nil }
-                    return (member.0, text)
-                }, uniquingKeysWith: { a, _ in a })
+                let fields = Dictionary(
+                    members.compactMap { member -> (String, String)? in
+                        guard case .string(let text) = member.1 else { return nil }
+                        return (member.0, text)
+                    }, uniquingKeysWith: { a, _ in a })
                 if path.hasPrefix("/spec/containers/0/env"), let name = fields["name"], let value = fields["value"] {
                     environment.append("\(name)=\(value)")
                 }

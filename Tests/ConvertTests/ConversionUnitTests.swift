@@ -53,7 +53,8 @@ func pythonImage() throws -> RootFilesystem {
         configuration.workingDir = "/srv"
         configuration.user = "app:staff"
         let invocation = try ProgramInvocation(configuration: configuration, root: root)
-        #expect(invocation.arguments == ["/bin/python3", "-m", "http.server", "8080"], "CMD is kept after a multi-element ENTRYPOINT (gsc#140's bug)")
+        #expect(
+            invocation.arguments == ["/bin/python3", "-m", "http.server", "8080"], "CMD is kept after a multi-element ENTRYPOINT (gsc#140's bug)")
         #expect(invocation.environment.map(\.name) == ["PATH", "LANG"])
         #expect(invocation.workingDirectory == "/srv")
         #expect(invocation.userID == 1000 && invocation.groupID == 50)
@@ -78,7 +79,9 @@ func pythonImage() throws -> RootFilesystem {
         let user = try #require(throws: ConversionError.self) { try ProgramInvocation(configuration: configuration, root: root) }
         #expect(user.found == "no user nobody in the image's /etc/passwd" && user.kind == .refusedImage)
         configuration.user = "app:wheel"
-        #expect(try #require(throws: ConversionError.self) { try ProgramInvocation(configuration: configuration, root: root) }.found.contains("no group wheel"))
+        #expect(
+            try #require(throws: ConversionError.self) { try ProgramInvocation(configuration: configuration, root: root) }.found.contains(
+                "no group wheel"))
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister convert` against real tools: a real image built from this machine's redis-server and packed with umoci,
 /// pushed with skopeo to a local docker-registry, converted registry to registry, checked with skopeo, umoci and
@@ -15,15 +15,19 @@ struct ConvertEndToEndTests {
             #expect(converted.argv == ["/usr/bin/redis-server", "--port", "0", "--appendonly", "no"])
 
             // skopeo sees the new configuration and the input's layers unchanged, plus one.
-            let config = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(registry.host)/redis-sgx:t"]))
+            let config = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--config", "docker://\(registry.host)/redis-sgx:t"]))
             let inner = try #require(config["config"] as? [String: Any])
             #expect((inner["Entrypoint"] as? [String])?.suffix(2) == ["--converted-image", "/cloister/entrypoint"])
             let labels = try #require(inner["Labels"] as? [String: String])
             #expect(labels["org.cloister.mrenclave"] == converted.mrEnclave)
             #expect(labels["org.cloister.source"] == "docker://\(registry.host)/redis:t")
-            let source = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis:t"]))
-            let output = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis-sgx:t"]))
-            let sourceLayers = try #require(source["Layers"] as? [String]), outputLayers = try #require(output["Layers"] as? [String])
+            let source = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis:t"]))
+            let output = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/redis-sgx:t"]))
+            let sourceLayers = try #require(source["Layers"] as? [String])
+            let outputLayers = try #require(output["Layers"] as? [String])
             #expect(Array(outputLayers.dropLast()) == sourceLayers && outputLayers.count == sourceLayers.count + 1)
 
             // umoci shows the files; every trusted file's hash is sha256sum of the unpacked file.
@@ -32,7 +36,8 @@ struct ConvertEndToEndTests {
             let trusted = ConvertFixture.trustedFiles(in: manifest)
             #expect(trusted.count == converted.trustedFiles, "\(trusted.count) in the manifest, \(converted.trustedFiles) reported")
             #expect(trusted.count > 20)
-            #expect(trusted.keys.contains("/usr/bin/redis-server") && trusted.keys.contains("/lib/x86_64-linux-gnu/libc.so.6"), "merged /usr: both paths")
+            #expect(
+                trusted.keys.contains("/usr/bin/redis-server") && trusted.keys.contains("/lib/x86_64-linux-gnu/libc.so.6"), "merged /usr: both paths")
             let paths = trusted.keys.sorted()
             let sums = try await runProgramOffPool("sha256sum", paths.map { rootfs + $0 })
             for line in sums.split(separator: "\n") {
@@ -51,7 +56,8 @@ struct ConvertEndToEndTests {
 
             // Converting again finds every layer in place, and converting the converted image is refused by name.
             #expect(try await fixture.convert("redis-sgx-again").mrEnclave == converted.mrEnclave)
-            let twice = try await fixture.cloister(["convert", "docker://\(registry.host)/redis-sgx:t", "docker://\(registry.host)/twice:t"] + fixture.conversionFlags)
+            let twice = try await fixture.cloister(
+                ["convert", "docker://\(registry.host)/redis-sgx:t", "docker://\(registry.host)/twice:t"] + fixture.conversionFlags)
             #expect(twice.exitCode == 1)
             #expect(twice.standardError.contains("already made from docker://\(registry.host)/redis:t"), "\(twice.standardError)")
             #expect(try await fixture.tagExists("twice") == false)
@@ -81,7 +87,8 @@ struct ConvertEndToEndTests {
                 marbleType: "redis")
             defer { container.stop() }
             try await container.waitUntil { canConnect(port: port) }
-            #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "set", "converted", "yes"]).contains("OK"))
+            #expect(
+                try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "set", "converted", "yes"]).contains("OK"))
             #expect(try await runProgramOffPool("redis-cli", ["--tls", "--cacert", chain, "-p", "\(port)", "get", "converted"]).contains("yes"))
             #expect(container.log.contains("activated marble type 'redis'"), "\(container.log)")
             container.stop()
@@ -107,22 +114,27 @@ struct ConvertEndToEndTests {
             let fixture = try await ConvertFixture.make(registry: registry)
             let fromRegistry = try await fixture.convert("redis-sgx")
             let archive = fixture.directory.path + "/redis-archive.tar"
-            try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "oci:\(fixture.directory.path)/image:t", "docker-archive:\(archive):redis:t"])
+            try await runProgramOffPool(
+                "skopeo", ["--insecure-policy", "copy", "oci:\(fixture.directory.path)/image:t", "docker-archive:\(archive):redis:t"])
             for source in ["docker-archive:\(archive)", "oci:\(fixture.directory.path)/image:t"] {
-                let converted = try await fixture.cloisterJSON(["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
+                let converted = try await fixture.cloisterJSON(
+                    ["convert", source, "oci:\(fixture.directory.path)/out:t", "--json"] + fixture.conversionFlags)
                 #expect(converted["mrenclave"] as? String == fromRegistry.mrEnclave, "\(source) measures as the registry image does")
             }
             // On a terminal the conversion shows each layer's progress; without one (as above) it prints none.
-            let quiet = try await fixture.cloister(["convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/quiet:t"] + fixture.conversionFlags)
+            let quiet = try await fixture.cloister(
+                ["convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/quiet:t"] + fixture.conversionFlags)
             #expect(quiet.exitCode == 0 && !quiet.standardError.contains("Copying blob"), "\(quiet.standardError)")
-            let command = ([ConvertFixture.cloister.url.path, "convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/tty:t"]
+            let command =
+                ([ConvertFixture.cloister.url.path, "convert", "docker-archive:\(archive)", "oci:\(fixture.directory.path)/tty:t"]
                 + fixture.conversionFlags).map { "'\($0)'" }.joined(separator: " ")
             let onTerminal = try await runProgramOffPool("script", ["-qec", command + " 2>&1", "/dev/null"])
             #expect(onTerminal.contains("Copying blob") && onTerminal.contains("done"), "\(onTerminal.suffix(400))")
 
             let damaged = fixture.directory.path + "/damaged.tar"
             try Data("not an archive".utf8).write(to: URL(fileURLWithPath: damaged))
-            let refused = try await fixture.cloister(["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)
+            let refused = try await fixture.cloister(
+                ["convert", "docker-archive:\(damaged)", "oci:\(fixture.directory.path)/other:t"] + fixture.conversionFlags)
             #expect(refused.exitCode == 2 || refused.exitCode == 1)
             #expect(refused.standardError.contains(damaged), "\(refused.standardError)")
         }
@@ -137,7 +149,8 @@ struct ConvertEndToEndTests {
             try await runProgramOffPool("umoci", ["init", "--layout", layout])
             try await runProgramOffPool("umoci", ["new", "--image", "\(layout):t"])
             try await runProgramOffPool("umoci", ["insert", "--image", "\(layout):t", fixture.gramine + "/lib", "/usr/lib"])
-            try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):t", "docker://\(registry.host)/gramine:t"])
+            try await runProgramOffPool(
+                "skopeo", ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):t", "docker://\(registry.host)/gramine:t"])
             let converted = try await fixture.cloisterJSON([
                 "convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/from-image:t", "--gramine",
                 "docker://\(registry.host)/gramine:t", "--key", fixture.key, "--plain-http", "--json",
@@ -156,12 +169,15 @@ struct ConvertEndToEndTests {
         try await withLocalRegistry { registry in
             let fixture = try await ConvertFixture.make(registry: registry)
             let host = registry.host
-            func refusal(_ arguments: [String], exitCode: Int32, mentions text: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            func refusal(
+                _ arguments: [String], exitCode: Int32, mentions text: String, sourceLocation: SourceLocation = #_sourceLocation
+            ) async throws {
                 let outcome = try await fixture.cloister(["convert"] + arguments)
                 #expect(outcome.exitCode == exitCode, "\(outcome.standardError)", sourceLocation: sourceLocation)
                 #expect(outcome.standardError.contains(text), "\(outcome.standardError)", sourceLocation: sourceLocation)
             }
-            try await refusal(["docker://\(host)/redis:missing", "docker://\(host)/out:t"] + fixture.conversionFlags, exitCode: 2, mentions: "missing")
+            try await refusal(
+                ["docker://\(host)/redis:missing", "docker://\(host)/out:t"] + fixture.conversionFlags, exitCode: 2, mentions: "missing")
             let weakKey = fixture.directory.path + "/weak.pem"
             _ = try await runProgramOffPool("openssl", ["genrsa", "-out", weakKey, "2048"])
             try await refusal(
@@ -178,13 +194,15 @@ struct ConvertEndToEndTests {
             #expect(try await fixture.tagExists("escape") == false)
 
             // A registry blob changed after the push: its digest no longer matches.
-            let manifest = try fixture.json(try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(host)/redis:t"]))
+            let manifest = try fixture.json(
+                try await runProgramOffPool("skopeo", ["inspect", "--tls-verify=false", "--raw", "docker://\(host)/redis:t"]))
             let layer = try #require(((manifest["layers"] as? [[String: Any]])?.first?["digest"] as? String)?.dropFirst("sha256:".count))
             let blob = registry.blobDataPath(hex: String(layer))
             var bytes = try Data(contentsOf: URL(fileURLWithPath: blob))
             bytes[bytes.count / 2] ^= 0xFF
             try bytes.write(to: URL(fileURLWithPath: blob))
-            try await refusal(["docker://\(host)/redis:t", "docker://\(host)/tampered:t"] + fixture.conversionFlags, exitCode: 1, mentions: String(layer))
+            try await refusal(
+                ["docker://\(host)/redis:t", "docker://\(host)/tampered:t"] + fixture.conversionFlags, exitCode: 1, mentions: String(layer))
             #expect(try await fixture.tagExists("tampered") == false)
         }
     }

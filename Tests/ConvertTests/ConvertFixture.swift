@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What the conversion tests share: a real image of this machine's redis-server (merged /usr, a `redis` user) pushed
 /// to a local registry, a directory laid out like a Gramine installation around the test `libpal.so` of
@@ -40,7 +40,9 @@ struct ConvertFixture: Sendable {
         key = directory.path + "/enclave-key.pem"
         try Self.makeGramineInstallation(at: gramine)
         let keygen = try Self.cloister.run(["gramine", "keygen", "--output", key])
-        guard keygen.exitCode == 0 else { throw CommandFailure(command: "cloister gramine keygen", status: keygen.exitCode, output: keygen.standardError) }
+        guard keygen.exitCode == 0 else {
+            throw CommandFailure(command: "cloister gramine keygen", status: keygen.exitCode, output: keygen.standardError)
+        }
         try buildRedisImage()
     }
 
@@ -56,7 +58,8 @@ struct ConvertFixture: Sendable {
         try FileManager.default.copyItem(
             atPath: vectors.appendingPathComponent("rootfs/gramine/meson_build_output/lib/x86_64-linux-gnu/gramine/libsysdb.so").path,
             toPath: library + "/libsysdb.so")
-        try "#!/bin/sh\necho 'a stand-in for the Gramine SGX loader' >&2\nexit 1\n".write(toFile: library + "/sgx/loader", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho 'a stand-in for the Gramine SGX loader' >&2\nexit 1\n".write(
+            toFile: library + "/sgx/loader", atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: library + "/sgx/loader")
         try FileManager.default.copyItem(atPath: "/lib/x86_64-linux-gnu/libc.so.6", toPath: library + "/runtime/glibc/libc.so.6")
     }
@@ -89,12 +92,14 @@ struct ConvertFixture: Sendable {
         try runProgram("umoci", ["init", "--layout", directory.path + "/image"])
         try runProgram("umoci", ["new", "--image", image])
         try runProgram("umoci", ["insert", "--image", image, root, "/"])
-        try runProgram("umoci", [
-            "config", "--image", image, "--config.entrypoint", "redis-server", "--config.cmd", "--port", "--config.cmd", "0",
-            "--config.cmd", "--appendonly", "--config.cmd", "no",
-            "--config.workingdir", "/data", "--config.user", "redis",
-            "--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        ])
+        try runProgram(
+            "umoci",
+            [
+                "config", "--image", image, "--config.entrypoint", "redis-server", "--config.cmd", "--port", "--config.cmd", "0",
+                "--config.cmd", "--appendonly", "--config.cmd", "no",
+                "--config.workingdir", "/data", "--config.user", "redis",
+                "--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            ])
         try runProgram("skopeo", ["--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(image)", "docker://\(registry.host)/redis:t"])
     }
 
@@ -108,7 +113,9 @@ struct ConvertFixture: Sendable {
     func cloisterJSON(_ arguments: [String]) async throws -> [String: Any] {
         let outcome = try await cloister(arguments)
         guard outcome.exitCode == 0 else {
-            throw CommandFailure(command: "cloister " + arguments.joined(separator: " "), status: outcome.exitCode, output: outcome.standardOutput + outcome.standardError)
+            throw CommandFailure(
+                command: "cloister " + arguments.joined(separator: " "), status: outcome.exitCode,
+                output: outcome.standardOutput + outcome.standardError)
         }
         return try json(outcome.standardOutput)
     }
@@ -119,7 +126,8 @@ struct ConvertFixture: Sendable {
 
     /// Converts `redis:t` to `name:t` and returns what the CLI printed.
     func convert(_ name: String) async throws -> Converted {
-        let result = try await cloisterJSON(["convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/\(name):t", "--json"] + conversionFlags)
+        let result = try await cloisterJSON(
+            ["convert", "docker://\(registry.host)/redis:t", "docker://\(registry.host)/\(name):t", "--json"] + conversionFlags)
         return Converted(
             mrEnclave: try #require(result["mrenclave"] as? String), argv: try #require(result["argv"] as? [String]),
             trustedFiles: try #require(result["trustedFiles"] as? Int))
@@ -129,7 +137,8 @@ struct ConvertFixture: Sendable {
     func unpack(_ name: String) async throws -> String {
         let layout = directory.path + "/pulled-\(name)"
         let bundle = directory.path + "/bundle-\(name)"
-        try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/\(name):t", "oci:\(layout):t"])
+        try await runProgramOffPool(
+            "skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/\(name):t", "oci:\(layout):t"])
         try await runProgramOffPool("umoci", ["unpack", "--image", "\(layout):t", bundle])
         return bundle + "/rootfs"
     }
@@ -174,8 +183,13 @@ struct ConvertFixture: Sendable {
         let path = directory.path + "/manifest.json"
         try manifest.write(toFile: path, atomically: true, encoding: .utf8)
         let outcome = try await cloister(
-            ["manifest", "set", path, coordinator.clientAddress, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path])
-        guard outcome.exitCode == 0 else { throw CommandFailure(command: "cloister manifest set", status: outcome.exitCode, output: outcome.standardError) }
+            [
+                "manifest", "set", path, coordinator.clientAddress, "--accept-simulation", "--simulation-state-directory",
+                coordinator.machineDirectory.path,
+            ])
+        guard outcome.exitCode == 0 else {
+            throw CommandFailure(command: "cloister manifest set", status: outcome.exitCode, output: outcome.standardError)
+        }
     }
 
     /// The Coordinator's root certificate (PEM), verified by the CLI; its chain is written to `chainPath`.
@@ -184,7 +198,9 @@ struct ConvertFixture: Sendable {
         let rootPath = directory.path + "/root.pem"
         for (kind, output) in [("chain", chainPath), ("root", rootPath)] {
             let outcome = try await cloister(["certificate", kind, "-o", output] + verify)
-            guard outcome.exitCode == 0 else { throw CommandFailure(command: "cloister certificate \(kind)", status: outcome.exitCode, output: outcome.standardError) }
+            guard outcome.exitCode == 0 else {
+                throw CommandFailure(command: "cloister certificate \(kind)", status: outcome.exitCode, output: outcome.standardError)
+            }
         }
         return try String(contentsOfFile: rootPath, encoding: .utf8)
     }
@@ -265,8 +281,10 @@ final class RuncContainer: Sendable {
     }
 
     /// A converted image as a marble of the simulated Coordinator `coordinator`, which runs on this host.
-    static func marble(bundle: String, coordinator: SimulatedCoordinatorProcess, rootCertificate: String, marbleType: String) throws -> RuncContainer {
-        let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
+    static func marble(bundle: String, coordinator: SimulatedCoordinatorProcess, rootCertificate: String, marbleType: String) throws -> RuncContainer
+    {
+        let config = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
         // The launcher runs as the image's user and reads the simulated machine's keys, files of the Coordinator's
         // (mode 0600); on SGX hardware the quote comes from the CPU instead.
         let user = (config["process"] as? [String: Any])?["user"] as? [String: Any]

@@ -2,8 +2,8 @@ import CoordinatorAPI
 import CoordinatorClient
 import Foundation
 import Platform
-import Testing
 import TestSupport
+import Testing
 
 @Suite(.serialized) struct CoordinatorClientTests {
     static var enabled: Bool { SimulatedCoordinator.program.exists }
@@ -40,7 +40,8 @@ import TestSupport
             let error = await #expect(throws: CoordinatorClientError.self) {
                 _ = try await CoordinatorClient.connect(
                     address: coordinator.address,
-                    verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(signerID: measured, productID: product, securityVersion: version)))
+                    verification: try Self.simulation(
+                        coordinator, policy: CoordinatorPolicy(signerID: measured, productID: product, securityVersion: version)))
             }
             #expect(error?.kind == .untrusted)
             #expect(error?.explanation?.contains("[FAIL]") == true)
@@ -53,7 +54,8 @@ import TestSupport
 
     /// The simulated Coordinator's MRSIGNER, read from the explanation of a verification that pins its MRENCLAVE.
     static func quoteSigner(_ coordinator: SimulatedCoordinator) async throws -> String {
-        let wrong = try simulation(coordinator, policy: CoordinatorPolicy(signerID: String(repeating: "00", count: 32), productID: 3, securityVersion: 3))
+        let wrong = try simulation(
+            coordinator, policy: CoordinatorPolicy(signerID: String(repeating: "00", count: 32), productID: 3, securityVersion: 3))
         do {
             _ = try await CoordinatorClient.connect(address: coordinator.address, verification: wrong)
         } catch {

@@ -25,7 +25,9 @@ import _CryptoExtras
 
         let signature = try holder.sign(secret)
         let verifier = try _RSA.Signing.PublicKey(derRepresentation: recoveryKey.publicKey.derRepresentation)
-        #expect(verifier.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: secret), padding: .insecurePKCS1v1_5))
+        #expect(
+            verifier.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: SHA256.hash(data: secret), padding: .insecurePKCS1v1_5))
 
         let transport = try RecoveryTransportKey(derRepresentation: Array(transportKey.publicKey.derRepresentation))
         let reloaded = try RecoveryTransportKey(pemRepresentation: transport.pemRepresentation, source: "key.pem")

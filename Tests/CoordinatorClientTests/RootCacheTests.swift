@@ -19,7 +19,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("nested/coordinator-cert.pem").path
         let cache = CoordinatorRootCache(path: path)
-        let original: [UInt8] = Array(repeating: 0x30, count: 40), replacement: [UInt8] = Array(repeating: 0x31, count: 40)
+        let original: [UInt8] = Array(repeating: 0x30, count: 40)
+        let replacement: [UInt8] = Array(repeating: 0x31, count: 40)
 
         #expect(cache.record(verifiedRootPEM: Self.pem(original), rootDER: original).isEmpty)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.pem(original))
@@ -31,7 +32,9 @@ import Testing
         #expect(notice.kind == .rootChanged)
         #expect(notice.previousRootSHA256 == CoordinatorRootCache.fingerprint(original))
         #expect(notice.currentRootSHA256 == CoordinatorRootCache.fingerprint(replacement))
-        #expect(notice.message.contains(CoordinatorRootCache.fingerprint(original)) && notice.message.contains(CoordinatorRootCache.fingerprint(replacement)))
+        #expect(
+            notice.message.contains(CoordinatorRootCache.fingerprint(original))
+                && notice.message.contains(CoordinatorRootCache.fingerprint(replacement)))
         #expect(notice.message.contains("recovery mode") && notice.message.contains("cloister certificate root"))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == Self.pem(replacement))
         #expect(cache.record(verifiedRootPEM: Self.pem(replacement), rootDER: replacement).isEmpty)
@@ -41,7 +44,8 @@ import Testing
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("chain.pem").path
-        let intermediate: [UInt8] = Array(repeating: 0x41, count: 30), root: [UInt8] = Array(repeating: 0x42, count: 30)
+        let intermediate: [UInt8] = Array(repeating: 0x41, count: 30)
+        let root: [UInt8] = Array(repeating: 0x42, count: 30)
         try (Self.pem(intermediate) + Self.pem(root)).write(toFile: path, atomically: true, encoding: .utf8)
         #expect(CoordinatorRootCache(path: path).record(verifiedRootPEM: Self.pem(root), rootDER: root).isEmpty)
     }

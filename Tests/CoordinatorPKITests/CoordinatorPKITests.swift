@@ -1,7 +1,7 @@
-import TestSupport
 import Crypto
 import Foundation
 import SwiftASN1
+import TestSupport
 import Testing
 import X509
 import _CryptoExtras

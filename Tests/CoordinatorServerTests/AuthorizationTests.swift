@@ -8,8 +8,11 @@ import X509
 @Suite struct AuthorizationTests {
     @Test func userEndpointsRefuseEveryWrongIdentity() async throws {
         let fixture = try await ServerFixture.start()
-        let admin = try TestUser(name: "admin"), reader = try TestUser(name: "reader"), alice = try TestUser(name: "alice")
-        let expired = try TestUser(name: "expired", notValidBefore: Date().addingTimeInterval(-86_400 * 30), notValidAfter: Date().addingTimeInterval(-86_400))
+        let admin = try TestUser(name: "admin")
+        let reader = try TestUser(name: "reader")
+        let alice = try TestUser(name: "alice")
+        let expired = try TestUser(
+            name: "expired", notValidBefore: Date().addingTimeInterval(-86_400 * 30), notValidAfter: Date().addingTimeInterval(-86_400))
         let stranger = try TestUser(name: "stranger")
         let anonymous = try fixture.client()
         var clients = [anonymous]
@@ -28,8 +31,9 @@ import X509
         let marbleClient = try fixture.client(marble.identity)
         clients.append(marbleClient)
         let activation = try await marbleClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
-            .data(ActivationResponse.self)
+            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))
+        )
+        .data(ActivationResponse.self)
         let chain = String(decoding: activation.env["MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN"]!, as: UTF8.self)
         let leafDER = try PEMDocument.parseMultiple(pemString: chain)[0].derBytes
         let marbleIdentity = ClientIdentity(
@@ -61,7 +65,8 @@ import X509
         }
 
         // Known users whose roles do not allow the operation.
-        let readerClient = try fixture.client(reader.identity), aliceClient = try fixture.client(alice.identity)
+        let readerClient = try fixture.client(reader.identity)
+        let aliceClient = try fixture.client(alice.identity)
         clients += [readerClient, aliceClient]
         let wrongRole = [
             ("reader writes a secret", try await readerClient.post(fixture.clientURL + ClientAPIPath.secrets, body: secretsWrite)),
@@ -96,7 +101,8 @@ import X509
         _ = try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
         // Without a certificate the TLS handshake itself fails.
         await #expect(throws: (any Error).self) {
-            _ = try await anonymous.post(fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
+            _ = try await anonymous.post(
+                fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
         }
         let garbage = try await marbleClient.post(fixture.marbleURL + ActivationRequest.path, body: Data("{\"quote\": 12}".utf8))
         #expect(garbage.status == 400)

@@ -1,8 +1,8 @@
 import CoordinatorAPI
 import Foundation
 import Platform
-import Testing
 import TestSupport
+import Testing
 
 /// `cloister coordinator` as a process: configured through MarbleRun's and Cloister's environment variables, spoken to
 /// with curl and openssl, stopped with SIGTERM, restarted on its data directory.
@@ -11,10 +11,14 @@ import TestSupport
     func servesOverTLSWithCurlAndOpenSSLAndStopsGracefully() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coordinator-binary-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data"), machine = directory.appendingPathComponent("machine")
+        let data = directory.appendingPathComponent("data")
+        let machine = directory.appendingPathComponent("machine")
         let coordinator = try await CoordinatorProcess.launch(
             dataDirectory: data, machineDirectory: machine,
-            environment: ["EDG_COORDINATOR_CLIENT_ADDR": "127.0.0.1:0", "CLOISTER_MARBLE_ADDR": "127.0.0.1:0", "EDG_COORDINATOR_DNS_NAMES": "coordinator.test,localhost"])
+            environment: [
+                "EDG_COORDINATOR_CLIENT_ADDR": "127.0.0.1:0", "CLOISTER_MARBLE_ADDR": "127.0.0.1:0",
+                "EDG_COORDINATOR_DNS_NAMES": "coordinator.test,localhost",
+            ])
         #expect(coordinator.logText.contains("SIMULATION"))
 
         let status = try runTool("curl", ["-sk", coordinator.clientURL + ClientAPIPath.status])
@@ -36,15 +40,19 @@ import TestSupport
         #expect(set.output.contains(#""status":"success""#), "\(set.output)")
 
         // A user writes a secret with curl and its certificate and key.
-        let certificate = files.appendingPathComponent("admin.pem"), key = files.appendingPathComponent("admin-key.pem")
+        let certificate = files.appendingPathComponent("admin.pem")
+        let key = files.appendingPathComponent("admin-key.pem")
         try admin.identity.certificatePEM.write(to: certificate, atomically: true, encoding: .utf8)
         try admin.identity.privateKeyPEM.write(to: key, atomically: true, encoding: .utf8)
         let secret = files.appendingPathComponent("secret.json")
         try JSONEncoder().encode(SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("from-curl".utf8))])).write(to: secret)
         let write = try runTool(
-            "curl", ["-sk", "--cert", certificate.path, "--key", key.path, "--data-binary", "@" + secret.path, coordinator.clientURL + ClientAPIPath.secrets])
+            "curl",
+            ["-sk", "--cert", certificate.path, "--key", key.path, "--data-binary", "@" + secret.path, coordinator.clientURL + ClientAPIPath.secrets])
         #expect(write.output.contains(#""status":"success""#), "\(write.output)")
-        let anonymousWrite = try runTool("curl", ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "@" + secret.path, coordinator.clientURL + ClientAPIPath.secrets])
+        let anonymousWrite = try runTool(
+            "curl",
+            ["-sk", "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "@" + secret.path, coordinator.clientURL + ClientAPIPath.secrets])
         #expect(anonymousWrite.output == "401")
         let root = try runTool("curl", ["-sk", coordinator.clientURL + ClientAPIPath.quote]).output
 
@@ -58,7 +66,8 @@ import TestSupport
         #expect(try runTool("curl", ["-sk", restarted.clientURL + ClientAPIPath.status]).output.contains(#""code":3"#))
         let rootAgain = try runTool("curl", ["-sk", restarted.clientURL + ClientAPIPath.quote]).output
         #expect(Self.rootPEM(rootAgain) == Self.rootPEM(root))
-        let read = try runTool("curl", ["-sk", "--cert", certificate.path, "--key", key.path, restarted.clientURL + ClientAPIPath.secrets + "?s=apiToken"])
+        let read = try runTool(
+            "curl", ["-sk", "--cert", certificate.path, "--key", key.path, restarted.clientURL + ClientAPIPath.secrets + "?s=apiToken"])
         #expect(read.output.contains(Data("from-curl".utf8).base64EncodedString()), "\(read.output)")
         restarted.signal(SIGINT)
         #expect(try await restarted.waitForExit() == 0)
@@ -67,7 +76,10 @@ import TestSupport
     @Test(.enabled(if: CoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
     func unusableSettingsAreRefusedWithTheSettingNamed() throws {
         let outcome = try CoordinatorProcess.program.run(
-            ["coordinator", "--simulation", "--data-directory", FileManager.default.temporaryDirectory.appendingPathComponent("unused-\(UUID())").path],
+            [
+                "coordinator", "--simulation", "--data-directory",
+                FileManager.default.temporaryDirectory.appendingPathComponent("unused-\(UUID())").path,
+            ],
             environment: ["EDG_COORDINATOR_CLIENT_ADDR": "localhost"])
         #expect(outcome.exitCode == 2)
         #expect(outcome.standardError.contains("EDG_COORDINATOR_CLIENT_ADDR 'localhost'"), "\(outcome.standardError)")

@@ -3,8 +3,8 @@ import Crypto
 import Foundation
 import Platform
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// `kill -9` of the `cloister coordinator` process at random moments while a manifest is set, marbles activate and
 /// secrets are written; after each restart the state is the old or the new one, never partial, and the root, the
@@ -29,7 +29,8 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: directory) }
         let machineDirectory = directory.appendingPathComponent("machine")
         let machine = try SimulatedSGXMachine.openOrCreate(stateDirectory: machineDirectory)
-        let frontendPlatform = SimulatedPlatform(machine: machine, enclave: ServerFixture.frontend(), consent: .insecureSimulation(announce: { _ in }))
+        let frontendPlatform = SimulatedPlatform(
+            machine: machine, enclave: ServerFixture.frontend(), consent: .insecureSimulation(announce: { _ in }))
         let admin = try TestUser(name: "admin")
         let manifest = TestManifests.standard(users: [admin], maxFrontend: 1_000_000)
         var trials = 0
@@ -40,7 +41,9 @@ import TestSupport
             let coordinator = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
             let rootBefore = try await Self.root(of: coordinator)
             let client = try pool.make(rootPEM: rootBefore, identity: nil)
-            let post = Task { try? await client.post(coordinator.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(manifest))) }
+            let post = Task {
+                try? await client.post(coordinator.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(manifest)))
+            }
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...60)))
             coordinator.signal(SIGKILL)
             let acknowledged = await post.value?.status == 200
@@ -66,9 +69,12 @@ import TestSupport
         let anonymous = try pool.make(rootPEM: root, identity: nil)
         let adminClient = try pool.make(rootPEM: root, identity: admin.identity)
         _ = try await anonymous.post(first.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(manifest)))
-        #expect(try await adminClient.post(
-            first.clientURL + ClientAPIPath.secrets, json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("initial".utf8))])).status == 200)
-        let sharedKey = try await adminClient.get(first.clientURL + ClientAPIPath.secrets + "?s=sharedKey").data(SecretsGetResponse.self).secrets["sharedKey"]
+        #expect(
+            try await adminClient.post(
+                first.clientURL + ClientAPIPath.secrets, json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("initial".utf8))])
+            ).status == 200)
+        let sharedKey = try await adminClient.get(first.clientURL + ClientAPIPath.secrets + "?s=sharedKey").data(SecretsGetResponse.self).secrets[
+            "sharedKey"]
         let fixedMarble = try TestMarble()
         let fixedClient = try pool.make(rootPEM: root, identity: fixedMarble.identity)
         let fixedRequest = try fixedMarble.request(type: "frontend", on: frontendPlatform)
@@ -110,7 +116,8 @@ import TestSupport
                     for index in 0... {
                         let value = "value-\(trial)-\(index)"
                         let answer = try? await adminClient.post(
-                            coordinator.clientURL + ClientAPIPath.secrets, json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data(value.utf8))]))
+                            coordinator.clientURL + ClientAPIPath.secrets,
+                            json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data(value.utf8))]))
                         guard answer?.status == 200 else { return (acknowledged, value) }
                         acknowledged = value
                     }
@@ -127,13 +134,19 @@ import TestSupport
             let restarted = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
             #expect(try await Self.root(of: restarted) == root, "trial \(trial): the root changed")
             #expect(try await anonymous.get(restarted.clientURL + ClientAPIPath.status).data(StatusResponse.self).code == 3)
-            let secrets = try await adminClient.get(restarted.clientURL + ClientAPIPath.secrets + "?s=sharedKey&s=apiToken").data(SecretsGetResponse.self).secrets
+            let secrets = try await adminClient.get(restarted.clientURL + ClientAPIPath.secrets + "?s=sharedKey&s=apiToken").data(
+                SecretsGetResponse.self
+            ).secrets
             #expect(secrets["sharedKey"] == sharedKey, "trial \(trial): the shared secret changed")
             let token = secrets["apiToken"].map { String(decoding: $0.privateKey, as: UTF8.self) }
-            #expect(token == acknowledgedSecret || (token != nil && token == inFlightSecret), "trial \(trial): apiToken \(token ?? "nil"), acknowledged \(acknowledgedSecret ?? "nil"), in flight \(inFlightSecret ?? "nil")")
+            #expect(
+                token == acknowledgedSecret || (token != nil && token == inFlightSecret),
+                "trial \(trial): apiToken \(token ?? "nil"), acknowledged \(acknowledgedSecret ?? "nil"), in flight \(inFlightSecret ?? "nil")")
             if let token { acknowledgedSecret = token }
             let log = try await anonymous.get(restarted.clientURL + ClientAPIPath.update).data(UpdateLogResponse.self).updateLog
-            #expect(log.filter { $0.contains("Marble activated") }.count >= acknowledgedActivations.value, "trial \(trial): an acknowledged activation is missing")
+            #expect(
+                log.filter { $0.contains("Marble activated") }.count >= acknowledgedActivations.value,
+                "trial \(trial): an acknowledged activation is missing")
             #expect(log.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "trial \(trial): a partial log line")
             // The same marble gets the same anchors and the same per-marble secret as before any crash.
             let again = try await fixedClient.post(restarted.marbleURL + ActivationRequest.path, json: fixedRequest).data(ActivationResponse.self)

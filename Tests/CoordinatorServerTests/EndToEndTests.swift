@@ -12,11 +12,14 @@ import X509
 @Suite struct EndToEndTests {
     @Test func manifestActivationSecretsAndUpdates() async throws {
         let fixture = try await ServerFixture.start()
-        let admin = try TestUser(name: "admin"), alice = try TestUser(name: "alice"), bob = try TestUser(name: "bob")
+        let admin = try TestUser(name: "admin")
+        let alice = try TestUser(name: "alice")
+        let bob = try TestUser(name: "bob")
         let reader = try TestUser(name: "reader")
         let anonymous = try fixture.client()
         let adminClient = try fixture.client(admin.identity)
-        let aliceClient = try fixture.client(alice.identity), bobClient = try fixture.client(bob.identity)
+        let aliceClient = try fixture.client(alice.identity)
+        let bobClient = try fixture.client(bob.identity)
         let readerClient = try fixture.client(reader.identity)
         defer {
             Task {
@@ -37,7 +40,9 @@ import X509
         let rootDER = try PEMDocument(pemString: fixture.rootCertificatePEM).derBytes
         let parsed = try Quote(bytes: Array(quote.quote))
         #expect(Array(parsed.body.reportData.prefix(32)) == Array(SHA256.hash(data: rootDER + nonce)))
-        #expect(quote.cert.hasSuffix(fixture.rootCertificatePEM) || quote.cert.contains(fixture.rootCertificatePEM.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(
+            quote.cert.hasSuffix(fixture.rootCertificatePEM)
+                || quote.cert.contains(fixture.rootCertificatePEM.trimmingCharacters(in: .whitespacesAndNewlines)))
 
         // Set the manifest; read it back with its fingerprint and the root key's signature.
         let manifest = TestManifests.standard(users: [admin, alice, bob, reader], updateThreshold: 2)
@@ -64,7 +69,8 @@ import X509
         for (type, enclave) in [("frontend", ServerFixture.frontend()), ("backend", ServerFixture.backend())] {
             let marble = try TestMarble()
             let client = try fixture.client(marble.identity)
-            let answer = try await client.post(fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: type, on: fixture.platform(enclave)))
+            let answer = try await client.post(
+                fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: type, on: fixture.platform(enclave)))
             await client.shutdown()
             #expect(answer.status == 200, "\(type): \(String(decoding: answer.body, as: UTF8.self))")
             activated[type] = try answer.data(ActivationResponse.self)
@@ -77,7 +83,9 @@ import X509
         // User secrets: admin writes, reader reads what readOnly allows.
         let write = try await adminClient.post(
             base + ClientAPIPath.secrets,
-            json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("s3cret".utf8)), "userKey": UserSecretObject(key: Data(repeating: 7, count: 16))]))
+            json: SecretsSetRequest(secrets: [
+                "apiToken": UserSecretObject(key: Data("s3cret".utf8)), "userKey": UserSecretObject(key: Data(repeating: 7, count: 16)),
+            ]))
         #expect(write.status == 200, "\(String(decoding: write.body, as: UTF8.self))")
         #expect(write.json["data"] is NSNull)
         let read = try await readerClient.get(base + ClientAPIPath.secrets + "?s=apiToken&s=sharedKey").data(SecretsGetResponse.self)
@@ -101,13 +109,15 @@ import X509
         let oldFrontend = try TestMarble()
         let oldClient = try fixture.client(oldFrontend.identity)
         let refused = try await oldClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try oldFrontend.request(type: "frontend", on: fixture.platform(ServerFixture.frontend(securityVersion: 3))))
+            fixture.marbleURL + ActivationRequest.path,
+            json: try oldFrontend.request(type: "frontend", on: fixture.platform(ServerFixture.frontend(securityVersion: 3))))
         await oldClient.shutdown()
         #expect(refused.status == 403)
         #expect(refused.jsendStatus == "fail")
 
         // Multi-party manifest update: alice proposes, GET shows it pending, bob acknowledges, it is applied.
-        let updated = TestManifests.standard(users: [admin, alice, bob, reader], frontendSecurityVersion: 4, updateThreshold: 2, backendEnv: "staging")
+        let updated = TestManifests.standard(
+            users: [admin, alice, bob, reader], frontendSecurityVersion: 4, updateThreshold: 2, backendEnv: "staging")
         let proposal = try await aliceClient.post(base + ClientAPIPath.update, json: ManifestRequest(manifest: Data(updated)))
         #expect(proposal.status == 200, "\(String(decoding: proposal.body, as: UTF8.self))")
         #expect(try proposal.data(UpdateApplyResponse.self).missingAcknowledgments == 1)

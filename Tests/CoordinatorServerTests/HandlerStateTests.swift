@@ -45,7 +45,8 @@ import Testing
         let fixture = try await ServerFixture.start()
         defer { Task { await fixture.remove() } }
         let metrics = CoordinatorMetrics(version: "test")
-        let channel = EmbeddedChannel(handler: StatusFastPath(answers: StatusAnswerCache(coordinator: fixture.coordinator, metrics: metrics), metrics: metrics))
+        let channel = EmbeddedChannel(
+            handler: StatusFastPath(answers: StatusAnswerCache(coordinator: fixture.coordinator, metrics: metrics), metrics: metrics))
         try channel.writeInbound(HTTPRequestPart.head(Self.statusRequest()))
         try channel.writeInbound(HTTPRequestPart.end(nil))
         #expect(try channel.readInbound(as: HTTPRequestPart.self) == nil, "the router never sees a fast-path request")
@@ -109,7 +110,8 @@ import Testing
     @Test func theActivationHandlerAnswersRefusesAndClosesPartByPart() async throws {
         let fixture = try await ServerFixture.start(startupManifest: TestManifests.standard())
         defer { Task { await fixture.remove() } }
-        let endpoint = ActivationEndpoint(coordinator: fixture.coordinator, metrics: CoordinatorMetrics(version: "test"), logger: Logger(label: "test"))
+        let endpoint = ActivationEndpoint(
+            coordinator: fixture.coordinator, metrics: CoordinatorMetrics(version: "test"), logger: Logger(label: "test"))
         let channel = NIOAsyncTestingChannel()
         try await channel.pipeline.addHandler(ActivationHTTPHandler(endpoint: endpoint, peerCertificate: { nil }))
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2001))

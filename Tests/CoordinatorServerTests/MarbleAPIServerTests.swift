@@ -1,7 +1,7 @@
 import CoordinatorAPI
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The marble API's own HTTP handling: what is not an activation, bodies over the limit, several requests on one
 /// connection, and the request metrics.
@@ -10,7 +10,12 @@ import TestSupport
         let fixture = try await ServerFixture.start()
         let marble = try TestMarble()
         let client = try fixture.client(marble.identity)
-        defer { Task { await client.shutdown(); await fixture.remove() } }
+        defer {
+            Task {
+                await client.shutdown()
+                await fixture.remove()
+            }
+        }
 
         for answer in [
             try await client.get(fixture.marbleURL + "/api/v2/status"), try await client.get(fixture.marbleURL + ActivationRequest.path),
@@ -36,12 +41,19 @@ import TestSupport
         let marble = try TestMarble()
         let client = try fixture.client(marble.identity)
         let anonymous = try fixture.client()
-        defer { Task { await client.shutdown(); await anonymous.shutdown(); await fixture.remove() } }
+        defer {
+            Task {
+                await client.shutdown()
+                await anonymous.shutdown()
+                await fixture.remove()
+            }
+        }
         let early = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "frontend"))
         #expect(early.status == 500, "no manifest yet: \(early.json)")
         #expect((early.json["message"] as? String)?.contains("set a manifest first") == true, "\(early.json)")
-        #expect(try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
-            .status == 200)
+        #expect(
+            try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
+                .status == 200)
 
         let plan = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "frontend"))
         #expect(plan.status == 200, "\(plan.json)")
@@ -62,7 +74,8 @@ import TestSupport
         // Asking for the plan used up nothing: the metrics count no activation.
         let exposition = String(decoding: try await anonymous.get(fixture.clientURL + ClientAPIPath.metrics).body, as: UTF8.self)
         #expect(!exposition.contains("coordinator_marble_activations_success_total{type=\"frontend\"}"))
-        #expect(exposition.contains(#"server_marble_api_http_request_total{code="200",method="POST",path="/api/v2/activation-plan"} 1"#), "\(exposition)")
+        #expect(
+            exposition.contains(#"server_marble_api_http_request_total{code="200",method="POST",path="/api/v2/activation-plan"} 1"#), "\(exposition)")
     }
 
     @Test func activationsAndRefusalsAreCountedPerEndpoint() async throws {
@@ -70,9 +83,16 @@ import TestSupport
         let marble = try TestMarble()
         let client = try fixture.client(marble.identity)
         let anonymous = try fixture.client()
-        defer { Task { await client.shutdown(); await anonymous.shutdown(); await fixture.remove() } }
-        #expect(try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
-            .status == 200)
+        defer {
+            Task {
+                await client.shutdown()
+                await anonymous.shutdown()
+                await fixture.remove()
+            }
+        }
+        #expect(
+            try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
+                .status == 200)
         let activated = try await client.post(
             fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
         #expect(activated.status == 200)

@@ -115,7 +115,8 @@ extension ClientIdentity {
         #expect(beforeManifest.status == 403)
         #expect(beforeManifest.jsendStatus == "error")
         _ = try await anonymous.post(
-            fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard(featureGates: ["SignQuoteEndpoint"]))))
+            fixture.clientURL + ClientAPIPath.manifest,
+            json: ManifestRequest(manifest: Data(TestManifests.standard(featureGates: ["SignQuoteEndpoint"]))))
         let marble = try fixture.client(try await Self.activate(TestMarble(), type: "backend", on: fixture))
         let gateOff = try await Self.set(marble, fixture, "c", 1)
         #expect(gateOff.status == 403, "\(String(decoding: gateOff.body, as: UTF8.self))")

@@ -16,9 +16,13 @@ import _CryptoExtras
 
     @Test func everyDocumentedOperationAnswersAsDocumented() async throws {
         let fixture = try await ServerFixture.start()
-        let admin = try TestUser(name: "admin"), alice = try TestUser(name: "alice"), bob = try TestUser(name: "bob")
-        let anonymous = try fixture.client(), adminClient = try fixture.client(admin.identity)
-        let aliceClient = try fixture.client(alice.identity), bobClient = try fixture.client(bob.identity)
+        let admin = try TestUser(name: "admin")
+        let alice = try TestUser(name: "alice")
+        let bob = try TestUser(name: "bob")
+        let anonymous = try fixture.client()
+        let adminClient = try fixture.client(admin.identity)
+        let aliceClient = try fixture.client(alice.identity)
+        let bobClient = try fixture.client(bob.identity)
         let marble = try TestMarble()
         let marbleClient = try fixture.client(marble.identity)
         let base = fixture.clientURL
@@ -40,7 +44,8 @@ import _CryptoExtras
         try await get(anonymous, ClientAPIPath.health)
         try await get(anonymous, ClientAPIPath.readiness)
         try await post(anonymous, ClientAPIPath.manifest, Data("{\"manifest\": 1}".utf8))
-        try await post(anonymous, ClientAPIPath.recover, try json(RecoveryRequest(recoverySecret: Data(count: 32), recoverySecretSignature: Data(count: 4))))
+        try await post(
+            anonymous, ClientAPIPath.recover, try json(RecoveryRequest(recoverySecret: Data(count: 32), recoverySecretSignature: Data(count: 4))))
         try await get(anonymous, ClientAPIPath.recoveryPublicKey)
         let quoteToSign = try fixture.platform(ServerFixture.backend()).quote(reportData: [UInt8](repeating: 9, count: 64))
         try await post(anonymous, ClientAPIPath.signQuote, try json(SignQuoteRequest(sgxQuote: Data(quoteToSign))))
@@ -58,8 +63,10 @@ import _CryptoExtras
         try await post(adminClient, ClientAPIPath.secrets, try json(SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("t".utf8))])))
         try await get(adminClient, ClientAPIPath.secrets, query: "?s=apiToken&s=sharedKey")
         try await get(adminClient, ClientAPIPath.secrets, query: "?s=nosuchsecret")
-        try await post(adminClient, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 4)))))
-        try await post(anonymous, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 5)))))
+        try await post(
+            adminClient, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 4)))))
+        try await post(
+            anonymous, ClientAPIPath.update, try json(ManifestRequest(manifest: Data(TestManifests.packageUpdate(frontendSecurityVersion: 5)))))
         try await post(adminClient, ClientAPIPath.update, Data("not json".utf8))
         try await post(bobClient, ClientAPIPath.updateCancel, Data())
         try await post(bobClient, ClientAPIPath.updateManifest, try json(ManifestRequest(manifest: Data(manifest))))
@@ -77,8 +84,12 @@ import _CryptoExtras
         try await post(marbleClient, ActivationPlanRequest.path, try json(ActivationPlanRequest(marbleType: "frontend")), url: fixture.marbleURL)
         try await post(marbleClient, ActivationPlanRequest.path, try json(ActivationPlanRequest(marbleType: "intruder")), url: fixture.marbleURL)
         try await post(marbleClient, ActivationPlanRequest.path, Data("[]".utf8), url: fixture.marbleURL)
-        try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
-        try await post(marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))), url: fixture.marbleURL)
+        try await post(
+            marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))),
+            url: fixture.marbleURL)
+        try await post(
+            marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))),
+            url: fixture.marbleURL)
         try await post(marbleClient, ActivationRequest.path, Data("{}".utf8), url: fixture.marbleURL)
         let activated = try #require(exchanges.first { $0.path == ActivationRequest.path && $0.answer.status == 200 }).answer
         let activatedClient = try fixture.client(try ClientIdentity(activated: try activated.data(ActivationResponse.self)))
@@ -111,11 +122,13 @@ import _CryptoExtras
         let ephemeral = try _RSA.Encryption.PublicKey(derRepresentation: try publicKeyAnswer.data(RecoveryPublicKeyResponse.self).ephemeralPublicKey)
         #expect(ephemeral.keySizeInBits == 4096)
         let secret = try recoveryKey.decrypt(encrypted, padding: .PKCS1_OAEP_SHA256)
-        let signature = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation).signature(for: secret, padding: .insecurePKCS1v1_5)
+        let signature = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation).signature(
+            for: secret, padding: .insecurePKCS1v1_5)
         let transported = try ephemeral.encrypt(secret, padding: .PKCS1_OAEP_SHA256)
         try await post(
             recoveringClient, ClientAPIPath.recover,
-            try json(RecoveryRequest(recoverySecret: Data(count: 300), recoverySecretSignature: signature.rawRepresentation)), url: recovering.clientURL)
+            try json(RecoveryRequest(recoverySecret: Data(count: 300), recoverySecretSignature: signature.rawRepresentation)),
+            url: recovering.clientURL)
         try await post(
             recoveringClient, ClientAPIPath.recover,
             try json(RecoveryRequest(recoverySecret: transported, recoverySecretSignature: signature.rawRepresentation)), url: recovering.clientURL)

@@ -128,8 +128,10 @@ func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {
             #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
             let verdict = try answer.data(SignQuoteResponse.self)
             #expect(verdict.tcbStatus == expectedStatus)
-            #expect(try Self.verifies(
-                verdict.verificationSignature, over: SignQuoteResponse.signedMessage(sgxQuote: quote, tcbStatus: verdict.tcbStatus), with: rootKey))
+            #expect(
+                try Self.verifies(
+                    verdict.verificationSignature, over: SignQuoteResponse.signedMessage(sgxQuote: quote, tcbStatus: verdict.tcbStatus), with: rootKey
+                ))
         } else {
             #expect(answer.status == 400, "\(String(decoding: answer.body, as: UTF8.self))")
             #expect(answer.jsendStatus == "fail")

@@ -14,11 +14,14 @@ import _CryptoExtras
         let admin = try TestUser(name: "admin")
         let first = try await ServerFixture.start()
         let manifest = TestManifests.standard(users: [admin], recoveryKeys: ["owner": recoveryKey.publicKey.pemRepresentation])
-        let anonymous = try first.client(), adminClient = try first.client(admin.identity)
+        let anonymous = try first.client()
+        let adminClient = try first.client(admin.identity)
         let set = try await anonymous.post(first.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(manifest)))
         let encrypted = try #require(try set.data(ManifestSetResponse.self).recoverySecrets["owner"])
-        #expect(try await adminClient.post(
-            first.clientURL + ClientAPIPath.secrets, json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("kept".utf8))])).status == 200)
+        #expect(
+            try await adminClient.post(
+                first.clientURL + ClientAPIPath.secrets, json: SecretsSetRequest(secrets: ["apiToken": UserSecretObject(key: Data("kept".utf8))])
+            ).status == 200)
         let sharedBefore = try await adminClient.get(first.clientURL + ClientAPIPath.secrets + "?s=sharedKey").data(SecretsGetResponse.self)
         await anonymous.shutdown()
         await adminClient.shutdown()
@@ -43,7 +46,8 @@ import _CryptoExtras
         let signer = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation)
         let signature = try signer.signature(for: secret, padding: .insecurePKCS1v1_5)
         let recovered = try await temporary.post(
-            second.clientURL + ClientAPIPath.recover, json: RecoveryRequest(recoverySecret: secret, recoverySecretSignature: signature.rawRepresentation))
+            second.clientURL + ClientAPIPath.recover,
+            json: RecoveryRequest(recoverySecret: secret, recoverySecretSignature: signature.rawRepresentation))
         #expect(recovered.status == 200, "\(String(decoding: recovered.body, as: UTF8.self))")
         #expect(try recovered.data(RecoveryResponse.self).remaining == 0)
         await temporary.shutdown()
@@ -63,7 +67,8 @@ import _CryptoExtras
     @Test func concurrentActivationsAreCountedExactly() async throws {
         let fixture = try await ServerFixture.start()
         let anonymous = try fixture.client()
-        _ = try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard(maxFrontend: 150))))
+        _ = try await anonymous.post(
+            fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard(maxFrontend: 150))))
         await anonymous.shutdown()
         let platform = fixture.platform(ServerFixture.frontend())
         var prepared: [(APIClient, ActivationRequest)] = []
@@ -90,7 +95,9 @@ import _CryptoExtras
         }
         for (client, _) in prepared { await client.shutdown() }
         let outcomes = results.compactMap { try? $0.get() }
-        #expect(outcomes.count == prepared.count, "requests that failed: \(results.compactMap { if case .failure(let error) = $0 { "\(error)" } else { nil } }.prefix(3))")
+        #expect(
+            outcomes.count == prepared.count,
+            "requests that failed: \(results.compactMap { if case .failure(let error) = $0 { "\(error)" } else { nil } }.prefix(3))")
         #expect(outcomes.filter { $0.0 == 200 }.count == 150)
         #expect(outcomes.filter { $0.0 == 403 && $0.1 == "activation.max_activations_reached" }.count == 50)
         let log = try await fixture.coordinator.updateLog()

@@ -1,7 +1,7 @@
 import CoordinatorAPI
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `GET /api/v2/status` is answered in front of the router on keep-alive connections: the answer must be the
 /// router's answer, follow the Coordinator's state, keep pipelined answers in order and be counted in the metrics.
@@ -23,7 +23,12 @@ import TestSupport
     @Test func keepAliveAnswersEqualTheRoutersAndFollowTheState() async throws {
         let fixture = try await ServerFixture.start()
         let client = try fixture.client()
-        defer { Task { await client.shutdown(); await fixture.remove() } }
+        defer {
+            Task {
+                await client.shutdown()
+                await fixture.remove()
+            }
+        }
         let url = fixture.clientURL + ClientAPIPath.status
 
         for expectedCode in [2, 3] {
@@ -41,8 +46,9 @@ import TestSupport
                 #expect(answer.body.contains(#""code":\#(expectedCode)"#), "\(answer.body)")
             }
             if expectedCode == 2 {
-                #expect(try await client.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
-                    .status == 200)
+                #expect(
+                    try await client.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
+                        .status == 200)
             }
         }
     }

@@ -28,7 +28,8 @@ import X509
         #expect(response.files["/secrets/shared.key"]?.count == 64)
         #expect(response.files["/secrets/unique.key"]?.count == 32)
         #expect(String(decoding: response.files["/secrets/cert.pem"] ?? Data(), as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
-        for name in [MarbleEnvironment.rootCA, MarbleEnvironment.certificateChain, MarbleEnvironment.privateKey, MarbleEnvironment.coordinatorRootCA] {
+        for name in [MarbleEnvironment.rootCA, MarbleEnvironment.certificateChain, MarbleEnvironment.privateKey, MarbleEnvironment.coordinatorRootCA]
+        {
             #expect(response.env[name] != nil, "missing \(name)")
         }
         // The marble certificate: CN = UUID, marble type extension, chains to the Marble root.
@@ -143,7 +144,8 @@ import X509
         // for the connection's own key needs no signature check: the TLS handshake proved possession of that key.)
         let garbage = try #require(await refusal("backend", CoordinatorFixture.backend(), quote: [1, 2, 3]))
         #expect(garbage.reason == .quoteRejected)
-        let marble = try TestMarble(), stranger = try TestMarble()
+        let marble = try TestMarble()
+        let stranger = try TestMarble()
         var badCSR = marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend())))
         badCSR.csr = Data(stranger.csrDER.dropLast(4) + [0, 0, 0, 0])
         let refused = await #expect(throws: CoordinatorError.self) {

@@ -42,7 +42,9 @@ import X509
         let signed = try await deployment.coordinator.signedManifest()
         #expect(signed.fingerprint == Array(SHA256.hash(data: signed.manifest)).map { String(format: "%02x", $0) }.joined())
         let quote = try await deployment.coordinator.quote()
-        let root = try Certificate(pemEncoded: String(quote.certificateChainPEM.components(separatedBy: "-----END CERTIFICATE-----")[1] + "-----END CERTIFICATE-----").trimmingCharacters(in: .whitespacesAndNewlines))
+        let root = try Certificate(
+            pemEncoded: String(quote.certificateChainPEM.components(separatedBy: "-----END CERTIFICATE-----")[1] + "-----END CERTIFICATE-----")
+                .trimmingCharacters(in: .whitespacesAndNewlines))
         let key = try CoordinatorVerifyingKey(certificate: root)
         #expect(key.isValidSignature(signed.signature, for: signed.manifest))
     }
@@ -59,7 +61,9 @@ import X509
         let rootDER = try CoordinatorPKI.der(try Certificate(pemEncoded: rootPEM))
         let verifier = CachingQuoteVerifierProbe(machine: fixture.machine)
         #expect(try verifier.reportData(plain.quote).prefix(32).elementsEqual(CoordinatorReportData.make(rootCertificateDER: rootDER).prefix(32)))
-        #expect(try verifier.reportData(fresh.quote).prefix(32).elementsEqual(CoordinatorReportData.make(rootCertificateDER: rootDER, nonce: nonce).prefix(32)))
+        #expect(
+            try verifier.reportData(fresh.quote).prefix(32).elementsEqual(
+                CoordinatorReportData.make(rootCertificateDER: rootDER, nonce: nonce).prefix(32)))
         #expect(try await coordinator.quote().quote == plain.quote)
     }
 
@@ -158,19 +162,23 @@ import X509
         _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 3))
 
         let lower = await #expect(throws: CoordinatorError.self) {
-            _ = try await coordinator.update(Array(#"{"Packages":{"frontend":{"SecurityVersion":2}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
+            _ = try await coordinator.update(
+                Array(#"{"Packages":{"frontend":{"SecurityVersion":2}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
         }
         #expect(lower?.reason == .invalidUpdate)
         let forbiddenField = await #expect(throws: CoordinatorError.self) {
-            _ = try await coordinator.update(Array(#"{"Packages":{"frontend":{"SecurityVersion":5,"Debug":true}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
+            _ = try await coordinator.update(
+                Array(#"{"Packages":{"frontend":{"SecurityVersion":5,"Debug":true}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
         }
         #expect(forbiddenField?.found.contains("Debug") == true)
         let notPermitted = await #expect(throws: CoordinatorError.self) {
-            _ = try await coordinator.update(Array(#"{"Packages":{"backend":{"SecurityVersion":5}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
+            _ = try await coordinator.update(
+                Array(#"{"Packages":{"backend":{"SecurityVersion":5}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
         }
         #expect(notPermitted?.reason == .missingPermission)
 
-        let result = try await coordinator.update(Array(#"{"Packages":{"frontend":{"SecurityVersion":4}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
+        let result = try await coordinator.update(
+            Array(#"{"Packages":{"frontend":{"SecurityVersion":4}}}"#.utf8), clientCertificateDER: deployment.admin.certificateDER)
         #expect(result.missingAcknowledgments == 0)
         #expect(await coordinator.effectivePackages()["frontend"]?.securityVersion == 4)
         let after = try await coordinator.tlsIdentity()
@@ -236,7 +244,8 @@ import X509
         #expect(try await coordinator.verifyUpdateLog() == log.count)
 
         // Cancel: another update, cancelled by an UpdateManifest user.
-        _ = try await coordinator.update(TestManifests.standard(users: users, maxFrontend: 9, updateThreshold: 2), clientCertificateDER: deployment.admin.certificateDER)
+        _ = try await coordinator.update(
+            TestManifests.standard(users: users, maxFrontend: 9, updateThreshold: 2), clientCertificateDER: deployment.admin.certificateDER)
         try await coordinator.cancelUpdate(clientCertificateDER: deployment.bob.certificateDER)
         let none = await #expect(throws: CoordinatorError.self) { _ = try await coordinator.pendingUpdate() }
         #expect(none?.reason == .noPendingUpdate)

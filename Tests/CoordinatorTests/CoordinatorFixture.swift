@@ -165,13 +165,15 @@ enum TestManifests {
         let tcb = frontendTCB.map { ", \"AcceptedTCBStatuses\": [" + $0.map { "\"\($0)\"" }.joined(separator: ",") + "]" } ?? ""
         var userEntries: [String] = []
         for user in users {
-            let roles: [String] = switch user.name {
-            case "admin": ["\"updateManifest\"", "\"updatePackages\"", "\"readWrite\"", "\"readOnly\""]
-            case "alice", "bob": ["\"updateManifest\""]
-            case "reader": ["\"readOnly\""]
-            default: []
-            }
-            userEntries.append("\"\(user.name)\": {\"Certificate\": \(jsonString(user.certificatePEM)), \"Roles\": [\(roles.joined(separator: ","))]}")
+            let roles: [String] =
+                switch user.name {
+                case "admin": ["\"updateManifest\"", "\"updatePackages\"", "\"readWrite\"", "\"readOnly\""]
+                case "alice", "bob": ["\"updateManifest\""]
+                case "reader": ["\"readOnly\""]
+                default: []
+                }
+            userEntries.append(
+                "\"\(user.name)\": {\"Certificate\": \(jsonString(user.certificatePEM)), \"Roles\": [\(roles.joined(separator: ","))]}")
         }
         let recovery = recoveryKeys.map { "\"\($0.key)\": \(jsonString($0.value))" }.joined(separator: ",")
         let text = """

@@ -33,12 +33,14 @@ import _CryptoExtras
         defer { fixture.remove() }
         let admin = try TestUser(name: "admin")
         let original = try await fixture.start()
-        var manifest = String(decoding: TestManifests.standard(
-            users: [admin], recoveryKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.publicPEM) })), as: UTF8.self)
+        var manifest = String(
+            decoding: TestManifests.standard(
+                users: [admin], recoveryKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.publicPEM) })), as: UTF8.self)
         manifest = manifest.replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"RecoveryThreshold\": \(threshold)")
         let result = try await original.setManifest(Array(manifest.utf8))
         #expect(result.recoverySecrets.keys.sorted() == keys.map(\.name).sorted())
-        try await original.writeSecrets(["userKey": UserSecretUpload(key: [UInt8](repeating: 9, count: 16))], clientCertificateDER: admin.certificateDER)
+        try await original.writeSecrets(
+            ["userKey": UserSecretUpload(key: [UInt8](repeating: 9, count: 16))], clientCertificateDER: admin.certificateDER)
         let rootBefore = try await original.tlsIdentity().rootCertificatePEM
         let secretsBefore = try await original.readSecrets(["sharedKey", "userKey"], clientCertificateDER: admin.certificateDER)
 

@@ -1,9 +1,10 @@
 import Attestation
 import CollateralSources
-@testable import Coordinator
 import Foundation
 import Platform
 import Testing
+
+@testable import Coordinator
 
 /// How the Coordinator picks the collateral of a marble's quote from the PCK certificate chain the quote carries.
 @Suite struct QuoteVerificationTests {

@@ -6,8 +6,9 @@ import Testing
 /// MarbleRun's `SealMode: Disabled` (spec 6.3): a standalone Coordinator keeps its state in memory only.
 @Suite struct SealModeDisabledTests {
     static func manifest(_ sealMode: String, users: [TestUser] = []) -> [UInt8] {
-        Array(String(decoding: TestManifests.standard(users: users), as: UTF8.self)
-            .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"\(sealMode)\"").utf8)
+        Array(
+            String(decoding: TestManifests.standard(users: users), as: UTF8.self)
+                .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"\(sealMode)\"").utf8)
     }
 
     @Test func stateLivesInMemoryAndTheSealedStateIsLeftAsItWas() async throws {
@@ -24,7 +25,8 @@ import Testing
         #expect(!status.statePersisted)
         #expect(status.message.contains("State is not persisted (SealMode Disabled)"))
         // The Coordinator works as usual, from memory.
-        try await coordinator.writeSecrets(["userKey": UserSecretUpload(key: [UInt8](repeating: 3, count: 16))], clientCertificateDER: admin.certificateDER)
+        try await coordinator.writeSecrets(
+            ["userKey": UserSecretUpload(key: [UInt8](repeating: 3, count: 16))], clientCertificateDER: admin.certificateDER)
         let marble = try TestMarble()
         _ = try await coordinator.activate(
             marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),

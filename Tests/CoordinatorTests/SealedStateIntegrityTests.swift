@@ -59,8 +59,9 @@ extension CoordinatorFixture {
 
         let error = await #expect(throws: CoordinatorError.self) { _ = try await fixture.start() }
         #expect(error?.reason == .storage)
-        #expect(error?.found.hasPrefix(
-            "the sealed state was altered: record 'coordinator/activations/frontend': found the value written by transaction") == true)
+        #expect(
+            error?.found.hasPrefix(
+                "the sealed state was altered: record 'coordinator/activations/frontend': found the value written by transaction") == true)
         #expect(error?.found.contains("this one was put back from an older copy of the state") == true)
         #expect(error?.hint.contains("restore the whole data directory from one backup") == true)
     }

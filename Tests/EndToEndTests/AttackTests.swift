@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Each attack is refused before the program starts: the Python program would write its marker file if it ran.
 @Suite(.serialized, .enabled(if: PythonDeployment.pythonInstalled, "python3 is not installed; run scripts/setup"))
@@ -140,14 +140,17 @@ struct AttackTests {
     @Test func aManifestThatIsNotUTF8IsRefusedWithTheOffsetOfItsFirstBadByte() throws {
         let directory = try TestDirectory("attack-utf8")
         let coordinator = try Coordinator(directory: directory)
-        let prefix = Array(#"{"Packages": {"p": {"UniqueID": "00", "Debug": false}}, "Marbles": {"m": {"Package": "p", "Parameters": {"Env": {"A": "caf"#.utf8)
+        let prefix = Array(
+            #"{"Packages": {"p": {"UniqueID": "00", "Debug": false}}, "Marbles": {"m": {"Package": "p", "Parameters": {"Env": {"A": "caf"#.utf8)
         let manifest = prefix + [0xE9] + Array(#""}}}}}"#.utf8)
         let bodyPath = directory.file("latin1-manifest.json")
         try JSONSerialization.data(withJSONObject: ["manifest": Data(manifest).base64EncodedString()]).write(to: URL(fileURLWithPath: bodyPath))
         let answer = try HostProgram.run(
             "curl",
-            ["-sS", "--cacert", coordinator.rootPath, "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary",
-             "@\(bodyPath)", "\(coordinator.clientURL)/api/v2/manifest"], allowFailure: true)
+            [
+                "-sS", "--cacert", coordinator.rootPath, "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary",
+                "@\(bodyPath)", "\(coordinator.clientURL)/api/v2/manifest",
+            ], allowFailure: true)
         #expect(answer.standardOutput.hasSuffix("\n400"), "\(answer.standardOutput)")
         #expect(answer.standardOutput.contains("offset \(prefix.count) is not valid UTF-8"), "\(answer.standardOutput)")
         let status = try coordinator.curl(["\(coordinator.clientURL)/api/v2/status"])

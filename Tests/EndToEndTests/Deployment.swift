@@ -73,7 +73,8 @@ struct Outcome {
 /// Runs `executable` to completion with extra `environment`, reading both pipes as they fill so that a chatty
 /// program cannot block. A program killed by a signal gets exit code 128 + the signal, as in a shell.
 func runToCompletion(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
-    let output = try ClosingPipe(), error = try ClosingPipe()
+    let output = try ClosingPipe()
+    let error = try ClosingPipe()
     let pid = try spawn(executable, arguments, environment: environment, output: output.writing, error: error.writing)
     output.closeWriting()
     error.closeWriting()
@@ -383,8 +384,10 @@ struct TestUser {
         keyPath = directory.file("\(name)-key.pem")
         try HostProgram.run(
             "openssl",
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath,
-             "-out", certificatePath, "-subj", "/CN=\(name)", "-days", "1"])
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath,
+                "-out", certificatePath, "-subj", "/CN=\(name)", "-days", "1",
+            ])
         certificatePEM = try String(contentsOfFile: certificatePath, encoding: .utf8)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -114,8 +114,10 @@ struct NginxDeployment {
     func request(_ arguments: [String]) throws -> HTTPSAnswer {
         let outcome = try HostProgram.run(
             "curl",
-            ["-sS", "--max-time", "10", "--resolve", "localhost:\(port):127.0.0.1", "--cacert", coordinator.rootPath,
-             "--write-out", "\n%{http_code}"] + arguments + [url],
+            [
+                "-sS", "--max-time", "10", "--resolve", "localhost:\(port):127.0.0.1", "--cacert", coordinator.rootPath,
+                "--write-out", "\n%{http_code}",
+            ] + arguments + [url],
             allowFailure: true)
         return HTTPSAnswer(outcome)
     }
@@ -141,10 +143,14 @@ struct HTTPSAnswer: CustomStringConvertible {
         error = outcome.standardError
     }
 
-    var description: String { "curl exit \(curlExitCode), HTTP \(status), body \(body.prefix(300).debugDescription), stderr \(error.debugDescription)" }
+    var description: String {
+        "curl exit \(curlExitCode), HTTP \(status), body \(body.prefix(300).debugDescription), stderr \(error.debugDescription)"
+    }
 }
 
-@Suite(.serialized, .enabled(if: HostProgram.installed("nginx", "curl", "openssl", "timeout"), "nginx, curl, openssl or timeout is not installed; run scripts/setup"))
+@Suite(
+    .serialized,
+    .enabled(if: HostProgram.installed("nginx", "curl", "openssl", "timeout"), "nginx, curl, openssl or timeout is not installed; run scripts/setup"))
 struct NginxTests {
     @Test func servesHTTPSWithItsCoordinatorCertificateOnlyToClientsWithAMarbleCertificate() throws {
         let deployment = try NginxDeployment()
@@ -205,8 +211,10 @@ struct NginxTests {
             .trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         let handshake = try HostProgram.run(
             "openssl",
-            ["s_client", "-connect", "127.0.0.1:\(deployment.port)", "-servername", "localhost", "-CAfile",
-             deployment.coordinator.rootPath, "-verify_hostname", "localhost"],
+            [
+                "s_client", "-connect", "127.0.0.1:\(deployment.port)", "-servername", "localhost", "-CAfile",
+                deployment.coordinator.rootPath, "-verify_hostname", "localhost",
+            ],
             timeLimit: 10, allowFailure: true)
         #expect(handshake.standardOutput.contains("Verify return code: 0 (ok)"), "\(handshake.standardOutput)\n\(handshake.standardError)")
         let presented = deployment.directory.file("presented.txt")

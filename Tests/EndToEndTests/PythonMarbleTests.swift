@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A deployment of one unmodified Python program (standard library only) as marbles of a simulated enclave that
 /// trusts the Python interpreter and the program, with a user allowed to read the shared secret.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// MarbleRun's `gramine-redis.json` sample, run unchanged except where a single test machine needs it: its package
 /// is the simulated enclave trusting redis-server, `/redis-data/` becomes one directory per marble under the test
@@ -47,7 +47,9 @@ struct RedisDeployment {
         }
         manifest["Packages"] = ["redis-package": package]
         guard var marbles = sample["Marbles"] as? [String: Any], Set(marbles.keys) == Set(ports.keys) else {
-            throw HarnessFailure("gramine-redis.json: Marbles are \(String(describing: (sample["Marbles"] as? [String: Any])?.keys.sorted())), expected \(ports.keys.sorted())")
+            throw HarnessFailure(
+                "gramine-redis.json: Marbles are \(String(describing: (sample["Marbles"] as? [String: Any])?.keys.sorted())), expected \(ports.keys.sorted())"
+            )
         }
         let mainPort = try #require(ports["redis-main"])
         for (name, value) in marbles {
@@ -103,7 +105,8 @@ struct RedisDeployment {
 
 @Suite(
     .serialized,
-    .enabled(if: HostProgram.installed("redis-server", "redis-cli", "timeout"), "redis-server, redis-cli or timeout is not installed; run scripts/setup"),
+    .enabled(
+        if: HostProgram.installed("redis-server", "redis-cli", "timeout"), "redis-server, redis-cli or timeout is not installed; run scripts/setup"),
     .enabled(if: RedisDeployment.available, "\(SharedData.missingMessage(RedisDeployment.corpus))"))
 struct RedisTests {
     @Test func theReplicaReceivesOverTLSWhatAClientWroteToTheMain() throws {
@@ -130,7 +133,9 @@ struct RedisTests {
         defer { replica.stop() }
         let value = UUID().uuidString
         let set = try deployment.cli("redis-main", ["SET", "greeting", value])
-        #expect(set.exitCode == 0 && set.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "OK", "SET: \(set.standardOutput) \(set.standardError)\n\(logs())")
+        #expect(
+            set.exitCode == 0 && set.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == "OK",
+            "SET: \(set.standardOutput) \(set.standardError)\n\(logs())")
 
         do {
             try replica.waitUntil("the replica serving the value written to the main (diskless sync waits 5 s)") {
@@ -151,6 +156,8 @@ struct RedisTests {
 
         // The sample has no plain port (port 0): a client that does not speak TLS gets no answer.
         let plain = try deployment.cli("redis-main", ["PING"], tls: false)
-        #expect(plain.exitCode != 0 && !plain.standardOutput.contains("PONG"), "plain text to the TLS port: \(plain.exitCode) \(plain.standardOutput) \(plain.standardError)")
+        #expect(
+            plain.exitCode != 0 && !plain.standardOutput.contains("PONG"),
+            "plain text to the TLS port: \(plain.exitCode) \(plain.standardOutput) \(plain.standardError)")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Killed marbles and a killed Coordinator come back with the same identities and secrets.
 @Suite(.serialized, .enabled(if: PythonDeployment.pythonInstalled, "python3 is not installed; run scripts/setup"))

@@ -35,11 +35,14 @@ import Testing
         try tree.link("/usr/lib/linked-dir", to: "/usr/lib/sub")
         try tree.link("/usr/lib/z-link", to: "/usr/lib/a.so")
         try tree.file("/gramine/libsysdb.so", "libos")
-        let manifest = try GramineManifest(parsing: Array(#"sgx.trusted_files = ["file:/lib/", "file:/usr/lib/a.so", { uri = "file:/x", sha256 = "00" }]"#.utf8))
-            .addingSignerDefaults(entrypointFiles: .chroot(tree.root), defaultLibOSURI: "file:/gramine/libsysdb.so")
-            .expandingTrustedFiles(in: .chroot(tree.root))
+        let manifest = try GramineManifest(
+            parsing: Array(#"sgx.trusted_files = ["file:/lib/", "file:/usr/lib/a.so", { uri = "file:/x", sha256 = "00" }]"#.utf8)
+        )
+        .addingSignerDefaults(entrypointFiles: .chroot(tree.root), defaultLibOSURI: "file:/gramine/libsysdb.so")
+        .expandingTrustedFiles(in: .chroot(tree.root))
         let files = try #require(manifest.table[path: ["sgx", "trusted_files"]]?.array).map { $0.table!["uri"]!.string! }
-        #expect(files == ["file:/usr/lib/.hidden", "file:/usr/lib/a.so", "file:/usr/lib/b.so", "file:/usr/lib/sub/c", "file:/usr/lib/z-link", "file:/x"])
+        #expect(
+            files == ["file:/usr/lib/.hidden", "file:/usr/lib/a.so", "file:/usr/lib/b.so", "file:/usr/lib/sub/c", "file:/usr/lib/z-link", "file:/x"])
         let sha = manifest.table[path: ["sgx", "trusted_files"]]!.array![4].table!["sha256"]!.string!
         #expect(sha == "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb")
         #expect(manifest.table[path: ["loader", "entrypoint"]]?.table?.keys == ["uri", "sha256"])
@@ -62,10 +65,16 @@ import Testing
     @Test func defaultsAreAddedOnlyWhereMissingInGraminesOrder() throws {
         let tree = try Tree()
         try tree.file("/libos", "x")
-        let manifest = try GramineManifest(parsing: Array("[sgx]\ndebug = true\nedmm_enable = true\n[loader.entrypoint]\nuri = \"file:/libos\"\n".utf8))
-            .addingSignerDefaults(entrypointFiles: .chroot(tree.root))
+        let manifest = try GramineManifest(
+            parsing: Array("[sgx]\ndebug = true\nedmm_enable = true\n[loader.entrypoint]\nuri = \"file:/libos\"\n".utf8)
+        )
+        .addingSignerDefaults(entrypointFiles: .chroot(tree.root))
         let sgx = try #require(manifest.table["sgx"]?.table)
-        #expect(sgx.keys == ["debug", "edmm_enable", "trusted_files", "max_threads", "isvprodid", "isvsvn", "remote_attestation", "enable_stats", "enclave_size", "use_exinfo", "cpu_features"])
+        #expect(
+            sgx.keys == [
+                "debug", "edmm_enable", "trusted_files", "max_threads", "isvprodid", "isvsvn", "remote_attestation", "enable_stats", "enclave_size",
+                "use_exinfo", "cpu_features",
+            ])
         #expect(sgx["enclave_size"] == .string("1024G"))
         let parameters = try EnclaveParameters(manifest: manifest.table)
         #expect(parameters.size == 1 << 40 && parameters.edmmEnabled && parameters.maxThreads == 4)
@@ -89,6 +98,8 @@ import Testing
         #expect(elf.dynamic?.needed.contains("libc.so.6") == true)
         let truncated = #expect(throws: ELFError.self) { try ELFFile(bytes: Array(bytes.prefix(200))) }
         #expect(truncated?.field == "program header table")
-        #expect(throws: ELFError.self) { try ELFFile(bytes: Array("not an elf file at all, not even close to one; really not an ELF header here".utf8)) }
+        #expect(throws: ELFError.self) {
+            try ELFFile(bytes: Array("not an elf file at all, not even close to one; really not an ELF header here".utf8))
+        }
     }
 }

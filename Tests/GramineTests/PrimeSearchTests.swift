@@ -45,7 +45,8 @@ private func randomBelow(_ modulus: BigUInt, width: Int, using generator: inout 
             let arithmetic = MontgomeryModulus(modulus)
             #expect(big(arithmetic.rSquared) == (BigUInt(1) << (128 * width)) % n)
             for _ in 0..<5 {
-                let a = randomBelow(n, width: width, using: &generator), b = randomBelow(n, width: width, using: &generator)
+                let a = randomBelow(n, width: width, using: &generator)
+                let b = randomBelow(n, width: width, using: &generator)
                 #expect(big(arithmetic.multiply(a, b)) == big(a) * big(b) % n)
             }
             // The largest operands give the largest intermediate sums.

@@ -47,7 +47,10 @@ import Testing
         let expectedRecords = layout.filter { $0.hasPrefix("ECREATE") || $0.hasPrefix("EADD") }
         let records = try #require(measurement.records).map(Self.layoutLine)
         let firstDifference = zip(records, expectedRecords).enumerated().first { $0.element.0 != $0.element.1 }
-        #expect(firstDifference == nil, "first differing record #\(firstDifference?.offset ?? -1): ours \(firstDifference?.element.0 ?? "") / Gramine's \(firstDifference?.element.1 ?? "")")
+        #expect(
+            firstDifference == nil,
+            "first differing record #\(firstDifference?.offset ?? -1): ours \(firstDifference?.element.0 ?? "") / Gramine's \(firstDifference?.element.1 ?? "")"
+        )
         #expect(records.count == expectedRecords.count)
 
         let expectedCheckpoints = layout.compactMap { line -> String? in
@@ -85,7 +88,8 @@ import Testing
         case .addPage(let offset, let flags, let area, let content):
             return "EADD \(hex(offset)) \(flagNames(flags)) EEXTEND x16 page_sha256=\(content.hexadecimal)  [\(area)]"
         case .addUnmeasuredPages(let first, let count, let flags, let area):
-            return "EADD \(hex(first))..\(hex(first + UInt64(count - 1) * 0x1000)) (\(count) pages, step 0x1000) \(flagNames(flags)) EEXTEND x0  [\(area), not measured]"
+            return
+                "EADD \(hex(first))..\(hex(first + UInt64(count - 1) * 0x1000)) (\(count) pages, step 0x1000) \(flagNames(flags)) EEXTEND x0  [\(area), not measured]"
         }
     }
 

@@ -1,8 +1,8 @@
-import Testing
-import TestSupport
 import Foundation
-import Hexadecimal
 import Gramine
+import Hexadecimal
+import TestSupport
+import Testing
 
 @Suite struct SigStructTests {
     static let vectors = SharedData.directory("vectors/sigstruct")
@@ -10,7 +10,6 @@ import Gramine
     static func vector() throws -> [UInt8] {
         try Array(Data(contentsOf: try #require(vectors).appendingPathComponent("v1.sig")))
     }
-
 
     @Test(.enabled(if: vectors != nil, "\(SharedData.missingMessage("vectors/sigstruct"))"))
     func readsGramineReferenceVector() throws {

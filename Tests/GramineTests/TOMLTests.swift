@@ -20,22 +20,23 @@ import Testing
 
     @Test func writesArraysMultiLineAndInlineTablesOnlyWhenShort() throws {
         let short = try reader.parse("mounts = [{ path = \"/tmp\", type = \"tmpfs\" }]\nlist = [1, [2, 3], []]\nempty = {}\n")
-        #expect(TOMLWriter.string(from: short) == """
-            mounts = [
-                { path = "/tmp", type = "tmpfs" },
-            ]
-            list = [
-                1,
-                [
-                    2,
-                    3,
-                ],
-                [],
-            ]
+        #expect(
+            TOMLWriter.string(from: short) == """
+                mounts = [
+                    { path = "/tmp", type = "tmpfs" },
+                ]
+                list = [
+                    1,
+                    [
+                        2,
+                        3,
+                    ],
+                    [],
+                ]
 
-            [empty]
+                [empty]
 
-            """)
+                """)
         let long = String(repeating: "a", count: 80)
         let table = try reader.parse("files = [{ uri = \"file:/\(long)\" }, { uri = \"b\" }]")
         #expect(TOMLWriter.string(from: table) == "[[files]]\nuri = \"file:/\(long)\"\n\n[[files]]\nuri = \"b\"\n")
@@ -47,7 +48,8 @@ import Testing
     }
 
     @Test func readsAndWritesEscapesLikeTomliW() throws {
-        let table = try reader.parse(#"""
+        let table = try reader.parse(
+            #"""
             s = "tab\there \"q\" back\\slash \u00e9 \U0001F600 nl\n cr\r bell\u0007 del\u007F esc\e hex\x41"
             lit = 'C:\path\n'
             ml = """
@@ -70,10 +72,13 @@ import Testing
     }
 
     @Test func readsNumbersBooleansAndFloats() throws {
-        let table = try reader.parse("a = +1_000\nb = -0\nc = 0o17\nd = 0b101\ne = 1.5e3\nf = -inf\ng = nan\nh = 6.02e+23\ni = false\nj = 1e16\nk = 0.1")
+        let table = try reader.parse(
+            "a = +1_000\nb = -0\nc = 0o17\nd = 0b101\ne = 1.5e3\nf = -inf\ng = nan\nh = 6.02e+23\ni = false\nj = 1e16\nk = 0.1")
         #expect(table["a"] == .integer(1000) && table["c"] == .integer(15) && table["d"] == .integer(5))
         #expect(table["e"] == .float(1500) && table["f"] == .float(-.infinity) && table["i"] == .boolean(false))
-        #expect(TOMLWriter.string(from: table) == "a = 1000\nb = 0\nc = 15\nd = 5\ne = 1500.0\nf = -inf\ng = nan\nh = 6.02e+23\ni = false\nj = 1e+16\nk = 0.1\n")
+        #expect(
+            TOMLWriter.string(from: table)
+                == "a = 1000\nb = 0\nc = 15\nd = 5\ne = 1500.0\nf = -inf\ng = nan\nh = 6.02e+23\ni = false\nj = 1e+16\nk = 0.1\n")
     }
 
     @Test func arraysOfTablesAndInlineTablesOverSeveralLines() throws {

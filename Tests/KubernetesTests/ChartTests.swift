@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The Helm chart, linted and rendered by Helm v4's own engine (helm-python-sdk) for a matrix of values, every object
 /// validated strictly against Kubernetes 1.30, 1.33 and 1.37 (kubernetes-validate), and wrong values files refused by

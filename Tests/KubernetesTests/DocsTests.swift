@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `docs/kubernetes.md` says only what works: every `cloister` line names a subcommand and flags that exist, every
 /// `helm install` line's values render with Helm's engine and validate against Kubernetes' schemas, every name a
@@ -63,9 +63,10 @@ struct DocsTests {
 
     @Test func everyHelmInstallRendersAndValidatesAndKubectlUsesTheChartsNames() async throws {
         let blocks = try Self.blocks()
-        let valuesFiles = Dictionary(uniqueKeysWithValues: blocks.filter { $0.language == "yaml" && $0.text.hasPrefix("# values-") }.map {
-            (String($0.text.prefix { $0 != "\n" }.dropFirst(2)), $0.text)
-        })
+        let valuesFiles = Dictionary(
+            uniqueKeysWithValues: blocks.filter { $0.language == "yaml" && $0.text.hasPrefix("# values-") }.map {
+                (String($0.text.prefix { $0 != "\n" }.dropFirst(2)), $0.text)
+            })
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let installs = try Self.commands().filter { $0.starts(with: ["helm", "install"]) }
@@ -90,7 +91,8 @@ struct DocsTests {
             // --set a.b=c as YAML; a shell substitution stands for what it makes (a base64 CA here).
             for assignment in sets {
                 let (key, value) = (String(assignment.prefix { $0 != "=" }), String(assignment.drop { $0 != "=" }.dropFirst()))
-                let literal = value.hasPrefix("$(") ? Data("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".utf8).base64EncodedString() : value
+                let literal =
+                    value.hasPrefix("$(") ? Data("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".utf8).base64EncodedString() : value
                 var indent = ""
                 for part in key.split(separator: ".").dropLast() {
                     values += "\n\(indent)\(part):"
@@ -112,7 +114,9 @@ struct DocsTests {
                 let kind = (document["kind"] as? String ?? "").lowercased()
                 let name = (document["metadata"] as? [String: Any])?["name"] as? String ?? ""
                 names.insert("\(kind)/\(name)")
-                for volume in (((document["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["volumes"] as? [[String: Any]] ?? [] {
+                for volume in (((document["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any])?["volumes"]
+                    as? [[String: Any]] ?? []
+                {
                     if let map = (volume["configMap"] as? [String: Any])?["name"] as? String { names.insert("configmap/\(map)") }
                     if let secret = (volume["secret"] as? [String: Any])?["secretName"] as? String { names.insert("secret/\(secret)") }
                 }
@@ -132,7 +136,9 @@ struct DocsTests {
             case "create": reference = "\(arguments[1] == "secret" ? "secret" : arguments[1])/\(arguments[arguments[1] == "secret" ? 3 : 2])"
             default: reference = ""
             }
-            #expect(names.contains(reference), "`\(words.joined(separator: " "))` names \(reference), which the chart neither creates nor reads: \(names.sorted())")
+            #expect(
+                names.contains(reference),
+                "`\(words.joined(separator: " "))` names \(reference), which the chart neither creates nor reads: \(names.sorted())")
         }
     }
 

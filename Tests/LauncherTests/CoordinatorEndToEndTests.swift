@@ -3,8 +3,8 @@ import CoordinatorAPI
 import Foundation
 import NIOCore
 import NIOSSL
-import Testing
 import TestSupport
+import Testing
 
 @testable import Launcher
 
@@ -95,7 +95,9 @@ final class RunningCoordinator: Sendable {
         ]
     }
 
-    func environment(_ marble: SimulatedMarble, _ coordinator: RunningCoordinator, type: String, root: String? = nil)
+    func environment(
+        _ marble: SimulatedMarble, _ coordinator: RunningCoordinator, type: String, root: String? = nil
+    )
         -> [String: String]
     {
         var environment = marble.environment(

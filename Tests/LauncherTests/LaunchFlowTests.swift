@@ -3,8 +3,8 @@ import Crypto
 import Foundation
 import NIOHTTP1
 import Platform
-import Testing
 import TestSupport
+import Testing
 import _CryptoExtras
 
 @testable import Launcher
@@ -186,7 +186,9 @@ struct SimulatedMarble {
     }
 
     /// Runs the status dump through the launcher, then directly.
-    private static func signalStates(launcher: BuiltProgram, environment: [String: String]) throws
+    private static func signalStates(
+        launcher: BuiltProgram, environment: [String: String]
+    ) throws
         -> (launched: [String: UInt64], direct: [String: UInt64])
     {
         let program = ["/bin/sh", "-c", #"grep -E '^Sig(Blk|Ign)' /proc/$$/status"#]

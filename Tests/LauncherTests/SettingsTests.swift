@@ -102,18 +102,20 @@ import X509
 
     @Test(arguments: ["host:0", "host:70000", "host:http", "::1", "[::1", "[::1]x", ":2001", "a b:1"])
     func invalidAddressesNameTheVariable(text: String) throws {
-        let failure = try #require(error([
-            "EDG_MARBLE_TYPE": "x", "CLOISTER_COORDINATOR_ROOT_CA": rootPEM, "EDG_MARBLE_COORDINATOR_ADDR": text,
-        ]))
+        let failure = try #require(
+            error([
+                "EDG_MARBLE_TYPE": "x", "CLOISTER_COORDINATOR_ROOT_CA": rootPEM, "EDG_MARBLE_COORDINATOR_ADDR": text,
+            ]))
         #expect(failure.subject == "EDG_MARBLE_COORDINATOR_ADDR")
         #expect(failure.exitCode == 2)
     }
 
     @Test(arguments: ["bad name", "-leading.example", "a..b", "ünicode.example", " , "])
     func invalidDNSNamesAreRefused(text: String) throws {
-        let failure = try #require(error([
-            "EDG_MARBLE_TYPE": "x", "CLOISTER_COORDINATOR_ROOT_CA": rootPEM, "EDG_MARBLE_DNS_NAMES": text,
-        ]))
+        let failure = try #require(
+            error([
+                "EDG_MARBLE_TYPE": "x", "CLOISTER_COORDINATOR_ROOT_CA": rootPEM, "EDG_MARBLE_DNS_NAMES": text,
+            ]))
         #expect(failure.subject == "EDG_MARBLE_DNS_NAMES")
     }
 
@@ -145,7 +147,8 @@ import X509
         #expect(
             gramine.platform
                 == .simulation(
-                    SimulationSettings(stateDirectory: "/srv/marble/sim", enclave: .gramine(application: "/cloister/entrypoint"), attestationDirectory: nil)))
+                    SimulationSettings(
+                        stateDirectory: "/srv/marble/sim", enclave: .gramine(application: "/cloister/entrypoint"), attestationDirectory: nil)))
     }
 
     @Test func unknownPlatformIsRefused() throws {
@@ -200,9 +203,9 @@ import X509
 
     func application() throws -> String {
         try """
-            [loader.entrypoint]
-            uri = "file:/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so"
-            """.write(toFile: directory.file("entrypoint.manifest.sgx"), atomically: true, encoding: .utf8)
+        [loader.entrypoint]
+        uri = "file:/gramine/lib/x86_64-linux-gnu/gramine/libsysdb.so"
+        """.write(toFile: directory.file("entrypoint.manifest.sgx"), atomically: true, encoding: .utf8)
         return directory.file("entrypoint")
     }
 
@@ -210,14 +213,19 @@ import X509
         let application = try application()
         let plan = try ConvertedImageEntry.plan(arguments: ["premain", "--converted-image", application], environment: [:])
         let loader = "/gramine/lib/x86_64-linux-gnu/gramine/sgx/loader"
-        #expect(plan == .startEnclave(loader: loader, arguments: [loader, "/gramine/lib/x86_64-linux-gnu/gramine/sgx/libpal.so", "init", application]))
+        #expect(
+            plan == .startEnclave(loader: loader, arguments: [loader, "/gramine/lib/x86_64-linux-gnu/gramine/sgx/libpal.so", "init", application]))
     }
 
     @Test func simulationRunsTheLauncherWithTheApplication() throws {
         let application = try application()
         let plan = try ConvertedImageEntry.plan(
             arguments: ["premain", "--converted-image", application], environment: ["CLOISTER_PLATFORM": "simulation", "PATH": "/bin"])
-        #expect(plan == .simulate(environment: ["CLOISTER_PLATFORM": "simulation", "PATH": "/bin", "CLOISTER_GRAMINE_APPLICATION": application], arguments: ["premain"]))
+        #expect(
+            plan
+                == .simulate(
+                    environment: ["CLOISTER_PLATFORM": "simulation", "PATH": "/bin", "CLOISTER_GRAMINE_APPLICATION": application],
+                    arguments: ["premain"]))
     }
 
     @Test func hostArgumentsAndUnknownPlatformsAreRefused() throws {

@@ -23,7 +23,12 @@ func parse(_ json: String) throws -> JSONValue {
 
 /// A JSON string literal for `text` (PEM blocks need their newlines escaped).
 func jsonString(_ text: String) -> String {
-    String(decoding: { var bytes: [UInt8] = []; GoJSONEncoding.appendString(text, to: &bytes); return bytes }(), as: UTF8.self)
+    String(
+        decoding: {
+            var bytes: [UInt8] = []
+            GoJSONEncoding.appendString(text, to: &bytes)
+            return bytes
+        }(), as: UTF8.self)
 }
 
 extension ValidationReport {

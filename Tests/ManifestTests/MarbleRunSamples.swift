@@ -235,7 +235,10 @@ enum MarbleRunSamples {
         #expect(manifest.requiredUpdateAcknowledgements == 2)
         #expect(manifest.packageUpdaters(of: "frontend") == ["alice"])
         let certificate = try #require(manifest.secretsToGenerate.first { $0.name == "frontendCert" })
-        guard case .certificate(let spec) = certificate.kind else { Issue.record("frontendCert is a certificate"); return }
+        guard case .certificate(let spec) = certificate.kind else {
+            Issue.record("frontendCert is a certificate")
+            return
+        }
         #expect(spec.validity == .days(365))
         #expect(spec.keyUsage == 33)
         #expect(spec.extendedKeyUsage == [1, 2])

@@ -84,7 +84,9 @@ import Testing
             bytes[position] = UInt8.random(in: 0...255, using: &generator)
         default:
             let depth = Int.random(in: 1...3_000, using: &generator)
-            bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "["), count: depth) + Array("1".utf8) + Array(repeating: UInt8(ascii: "]"), count: depth), at: position)
+            bytes.insert(
+                contentsOf: Array(repeating: UInt8(ascii: "["), count: depth) + Array("1".utf8) + Array(repeating: UInt8(ascii: "]"), count: depth),
+                at: position)
         }
     }
 
@@ -97,13 +99,17 @@ import Testing
         case .deleteKey:
             replacement = nil
         case .wrongType:
-            replacement = [JSONValue.null, .bool(true), .number("7"), .string("x"), .array([.string("y")]), .object([])].randomElement(using: &generator)!
+            replacement = [JSONValue.null, .bool(true), .number("7"), .string("x"), .array([.string("y")]), .object([])].randomElement(
+                using: &generator)!
         case .brokenReference:
             replacement = .string(["ghost", "backend", "frontend", "web", "dataKey", "", "Secrets"].randomElement(using: &generator)!)
         case .hugeString:
             replacement = .string(String(repeating: "A", count: Int.random(in: 10_000...100_000, using: &generator)))
         case .templateNoise:
-            let noise = ["{{", "}}", "{{ raw .Secrets.dataKey }}", "{{ string .Secrets.apiToken }}", "{{ pem .Secrets.ghost.Cert }}", "{{ hex .MarbleRun.RootCA.Private }}", "{{- /* c */ -}}", "{{ \"{{\" }}", "\u{0}"]
+            let noise = [
+                "{{", "}}", "{{ raw .Secrets.dataKey }}", "{{ string .Secrets.apiToken }}", "{{ pem .Secrets.ghost.Cert }}",
+                "{{ hex .MarbleRun.RootCA.Private }}", "{{- /* c */ -}}", "{{ \"{{\" }}", "\u{0}",
+            ]
             let base: String = if case .string(let text) = current { text } else { "" }
             replacement = .string(base + noise.randomElement(using: &generator)!)
         case .oddNumber:

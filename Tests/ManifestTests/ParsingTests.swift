@@ -46,7 +46,8 @@ import Testing
             _ = try ManifestDocument.parse(Array(lines.joined(separator: "\n").utf8))
             Issue.record("an alias bomb must be refused")
         } catch {
-            #expect(error.message == "the manifest is neither JSON nor YAML (the YAML expands to more than 100000 values (aliases repeated too often))")
+            #expect(
+                error.message == "the manifest is neither JSON nor YAML (the YAML expands to more than 100000 values (aliases repeated too often))")
         }
     }
 
@@ -70,7 +71,10 @@ import Testing
               list: [y, N, "x"]
             """
         let manifest = try ManifestDocument.parse(Array(yaml.utf8))
-        #expect(String(decoding: manifest.bytes, as: UTF8.self) == #"{"a":{"big":1e+21,"float":1.5,"hex":31,"html":"\u003cb\u003e \u0026 \u003c/b\u003e","list":[true,false,"x"],"none":null,"octal":493,"quoted":"123","small":1e-7,"true":true},"z":1}"#)
+        #expect(
+            String(decoding: manifest.bytes, as: UTF8.self)
+                == #"{"a":{"big":1e+21,"float":1.5,"hex":31,"html":"\u003cb\u003e \u0026 \u003c/b\u003e","list":[true,false,"x"],"none":null,"octal":493,"quoted":"123","small":1e-7,"true":true},"z":1}"#
+        )
     }
 
     @Test func yamlDuplicateKeysAreRejectedAsByYAMLToJSONStrict() {
@@ -81,7 +85,9 @@ import Testing
         let manifest = try ManifestDocument.parse(Array(#"{"Packages": {}, }"#.utf8))
         #expect(manifest.sourceFormat == .yaml)
         let note = try #require(manifest.validate().warnings.first { $0.path == "" })
-        #expect(note.message == "the file is not valid JSON (line 1, column 18: expected a quoted object key) and was read as YAML, as the MarbleRun CLI does")
+        #expect(
+            note.message
+                == "the file is not valid JSON (line 1, column 18: expected a quoted object key) and was read as YAML, as the MarbleRun CLI does")
         #expect(throws: ManifestReadError.self) { try ManifestDocument.parse(Array(#"{"Packages": {}, }"#.utf8), formats: .json) }
     }
 

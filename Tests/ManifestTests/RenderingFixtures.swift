@@ -12,7 +12,8 @@ enum RenderingFixtures {
         case .plain:
             return .key(Array("plain-\(seed)".utf8), type: .plain)
         default:
-            return SecretValue(type: definition.type, certificate: [0x30, 0x03, seed, 1, 2], publicKey: [0x30, 0x02, seed, 3], privateKey: [0x30, 0x02, seed, 4])
+            return SecretValue(
+                type: definition.type, certificate: [0x30, 0x03, seed, 1, 2], publicKey: [0x30, 0x02, seed, 3], privateKey: [0x30, 0x02, seed, 4])
         }
     }
 
@@ -23,7 +24,8 @@ enum RenderingFixtures {
         }
         return RenderingInput(
             secrets: secrets, previousSecrets: secrets,
-            marbleCertificate: SecretValue(type: nil, certificate: [0x30, 0x01, 0xAA], publicKey: [0x30, 0x01, 0xBB], privateKey: [0x30, 0x01, 0xCC]),
+            marbleCertificate: SecretValue(
+                type: nil, certificate: [0x30, 0x01, 0xAA], publicKey: [0x30, 0x01, 0xBB], privateKey: [0x30, 0x01, 0xCC]),
             marbleRootCertificate: [0x30, 0x01, 0x01], coordinatorRootCertificate: [0x30, 0x01, 0x02],
             coordinatorIntermediateCertificate: [0x30, 0x01, 0x03])
     }

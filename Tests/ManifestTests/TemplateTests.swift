@@ -16,8 +16,10 @@ import Testing
                 "binary": .key([0x61, 0x00, 0x62], type: .plain),
             ],
             previousSecrets: ["key": .key([0xAA, 0xBB], type: .symmetricKey)],
-            marbleCertificate: SecretValue(type: nil, certificate: [0x30, 0x01, 0x01], publicKey: [0x30, 0x01, 0x02], privateKey: [0x30, 0x01, 0x03]),
-            marbleRootCertificate: [0x30, 0x01, 0x04], coordinatorRootCertificate: [0x30, 0x01, 0x05], coordinatorIntermediateCertificate: [0x30, 0x01, 0x06])
+            marbleCertificate: SecretValue(
+                type: nil, certificate: [0x30, 0x01, 0x01], publicKey: [0x30, 0x01, 0x02], privateKey: [0x30, 0x01, 0x03]),
+            marbleRootCertificate: [0x30, 0x01, 0x04], coordinatorRootCertificate: [0x30, 0x01, 0x05],
+            coordinatorIntermediateCertificate: [0x30, 0x01, 0x06])
     }
 
     func render(_ text: String, _ context: TemplateContext = .file) throws -> [UInt8] {
@@ -42,7 +44,10 @@ import Testing
         #expect(try renderText("{{ pem .Secrets.cert.Public }}", .env) == "-----BEGIN PUBLIC KEY-----\nMAEK\n-----END PUBLIC KEY-----\n")
         #expect(try renderText("{{ pem .Secrets.cert.Private }}") == "-----BEGIN PRIVATE KEY-----\nMAEL\n-----END PRIVATE KEY-----\n")
         let long = try Template.parse(Array("{{ pem .Secrets.big.Cert }}".utf8), context: .file).render(
-            RenderingInput(secrets: ["big": SecretValue(type: .certRSA, certificate: Array(repeating: 0, count: 60), publicKey: [1], privateKey: [1])], previousSecrets: [:], marbleCertificate: input.marbleCertificate, marbleRootCertificate: [1], coordinatorRootCertificate: [1], coordinatorIntermediateCertificate: [1]))
+            RenderingInput(
+                secrets: ["big": SecretValue(type: .certRSA, certificate: Array(repeating: 0, count: 60), publicKey: [1], privateKey: [1])],
+                previousSecrets: [:], marbleCertificate: input.marbleCertificate, marbleRootCertificate: [1], coordinatorRootCertificate: [1],
+                coordinatorIntermediateCertificate: [1]))
         #expect(String(decoding: long, as: UTF8.self).split(separator: "\n").map(\.count) == [27, 64, 16, 25])
     }
 
@@ -73,7 +78,8 @@ import Testing
         #expect(failure("{{ string .Secrets.token }}", .file)?.message == "the string function may only be used in Env")
         #expect(failure("{{ string .Secrets.key }}", .env)?.message == "string only encodes secrets of Type plain, and .Secrets.key is symmetric-key")
         #expect(failure("{{ string .Secrets.token.Public }}", .env)?.message == "string takes a plain secret itself, not .Secrets.token.Public")
-        #expect(failure("{{ string .Secrets.binary }}", .env)?.message == ".Secrets.binary contains NUL bytes, which an environment variable cannot hold")
+        #expect(
+            failure("{{ string .Secrets.binary }}", .env)?.message == ".Secrets.binary contains NUL bytes, which an environment variable cannot hold")
     }
 
     @Test func reservedValues() throws {
@@ -87,7 +93,9 @@ import Testing
                 #expect(error?.message == ".MarbleRun.\(reserved).\(part) is empty: .MarbleRun.\(reserved) only has a certificate")
             }
         }
-        #expect(failure("{{ raw .MarbleRun.SealKey }}")?.hint == "MarbleRun removed SealKey; define a symmetric-key secret and write it with raw in Files")
+        #expect(
+            failure("{{ raw .MarbleRun.SealKey }}")?.hint == "MarbleRun removed SealKey; define a symmetric-key secret and write it with raw in Files"
+        )
     }
 
     @Test func previousSecrets() throws {
@@ -125,7 +133,14 @@ import Testing
 
     @Test func usageTellsTheCoordinatorWhatUploadsNeed() throws {
         let manifest = try ManifestDocument.parse(Array(baseManifestJSON.utf8))
-        #expect(manifest.usage(ofSecret: "apiToken") == { var usage = SecretUsage(); usage.parts = [.publicKey]; usage.mustBeFreeOfNUL = true; return usage }())
+        #expect(
+            manifest.usage(ofSecret: "apiToken")
+                == {
+                    var usage = SecretUsage()
+                    usage.parts = [.publicKey]
+                    usage.mustBeFreeOfNUL = true
+                    return usage
+                }())
         #expect(manifest.usage(ofSecret: "serverCert").parts == [.certificate, .privateKey])
         #expect(manifest.secretsToUpload.map(\.name) == ["apiToken"])
     }

@@ -21,7 +21,10 @@ import Testing
 
     @Test func securityVersionMayNotFall() throws {
         let result = try update(#"{"Packages": {"frontend": {"SecurityVersion": 2}}}"#)
-        #expect(result.report.errors.map { "\($0.path): \($0.message)" } == ["Packages.frontend.SecurityVersion: SecurityVersion 2 is lower than the current 3; a package update may only raise it"])
+        #expect(
+            result.report.errors.map { "\($0.path): \($0.message)" } == [
+                "Packages.frontend.SecurityVersion: SecurityVersion 2 is lower than the current 3; a package update may only raise it"
+            ])
         #expect(result.kind == .packageUpdate(securityVersions: [:]))
     }
 
@@ -32,21 +35,30 @@ import Testing
     }
 
     @Test func onlySecurityVersionMayBeChanged() throws {
-        let result = try update(#"{"Packages": {"frontend": {"SecurityVersion": 4, "Debug": true, "SignerID": "ab", "ProductID": 1, "UniqueID": "cd", "AcceptedTCBStatuses": ["UpToDate"]}}}"#)
-        #expect(result.report.errors.map { "\($0.path): \($0.message)" } == [
-            "Packages.frontend.Debug: Debug cannot be changed by a package update",
-            "Packages.frontend.ProductID: ProductID cannot be changed by a package update",
-            "Packages.frontend.SignerID: SignerID cannot be changed by a package update",
-            "Packages.frontend.UniqueID: UniqueID cannot be changed by a package update",
-        ])
+        let result = try update(
+            #"{"Packages": {"frontend": {"SecurityVersion": 4, "Debug": true, "SignerID": "ab", "ProductID": 1, "UniqueID": "cd", "AcceptedTCBStatuses": ["UpToDate"]}}}"#
+        )
+        #expect(
+            result.report.errors.map { "\($0.path): \($0.message)" } == [
+                "Packages.frontend.Debug: Debug cannot be changed by a package update",
+                "Packages.frontend.ProductID: ProductID cannot be changed by a package update",
+                "Packages.frontend.SignerID: SignerID cannot be changed by a package update",
+                "Packages.frontend.UniqueID: UniqueID cannot be changed by a package update",
+            ])
         #expect(result.report.warningPaths == ["Packages.frontend.AcceptedTCBStatuses"])
     }
 
     @Test func packagesMustExistAndBeNamedAndHaveAVersion() throws {
-        #expect(try update(#"{"Packages": {"middle": {"SecurityVersion": 4}}}"#).report.errors.map(\.message) == ["the current manifest has no package \"middle\""])
+        #expect(
+            try update(#"{"Packages": {"middle": {"SecurityVersion": 4}}}"#).report.errors.map(\.message) == [
+                "the current manifest has no package \"middle\""
+            ])
         #expect(try update(#"{"Packages": {"frontend": {}}}"#).report.errors.map(\.message) == ["the package update sets no SecurityVersion"])
         #expect(try update(#"{"Packages": {}}"#).report.errors.map(\.message) == ["the update names no packages"])
-        #expect(try update(#"{"Packages": {"frontend": {"SecurityVersion": "4"}}}"#).report.errors.map(\.message) == ["expected a non-negative integer, found a string", "the package update sets no SecurityVersion"])
+        #expect(
+            try update(#"{"Packages": {"frontend": {"SecurityVersion": "4"}}}"#).report.errors.map(\.message) == [
+                "expected a non-negative integer, found a string", "the package update sets no SecurityVersion",
+            ])
     }
 
     @Test func aPackageNobodyMayUpdateCannotBeUpdated() throws {
@@ -66,16 +78,19 @@ import Testing
         candidate = candidate.setting(["Secrets", "rsaCert", "ValidFor"], to: .number("30"))
         candidate = candidate.setting(["Secrets", "secretKeyUnset"], to: nil)
         candidate = candidate.setting(["Roles", "secretManager", "ResourceNames"], to: .array([.string("genericSecret")]))
-        candidate = candidate.setting(["Secrets", "newKey"], to: .object([JSONMember(key: "Type", value: .string("symmetric-key")), JSONMember(key: "Size", value: .number("256"))]))
+        candidate = candidate.setting(
+            ["Secrets", "newKey"],
+            to: .object([JSONMember(key: "Type", value: .string("symmetric-key")), JSONMember(key: "Size", value: .number("256"))]))
         candidate = candidate.setting(["Packages", "frontend", "SecurityVersion"], to: .number("1"))
         candidate = candidate.setting(["RecoveryKeys"], to: nil)
         let result = try current().validateUpdate(try ManifestDocument.parse(GoJSONEncoding.encode(candidate)))
         #expect(result.kind == .fullManifest)
         #expect(result.report.errors == [])
-        #expect(result.report.warnings.map { "\($0.path): \($0.message)" } == [
-            "Packages.frontend.Debug: Debug is true: debug enclaves can be inspected by the host, so nothing in them is confidential",
-            "Packages.frontend.SecurityVersion: SecurityVersion goes down from 3 to 1, accepting older enclave versions again",
-        ])
+        #expect(
+            result.report.warnings.map { "\($0.path): \($0.message)" } == [
+                "Packages.frontend.Debug: Debug is true: debug enclaves can be inspected by the host, so nothing in them is confidential",
+                "Packages.frontend.SecurityVersion: SecurityVersion goes down from 3 to 1, accepting older enclave versions again",
+            ])
         let changes = try #require(result.changes)
         #expect(changes.packages.changed == ["frontend"])
         #expect(changes.removedSecrets == ["secretKeyUnset"])

@@ -1,8 +1,8 @@
 import Foundation
 import OCI
 import StrictJSON
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Registry to registry with a new configuration and layer", .enabled(if: Tools.registryTools, "\(Tools.registryToolsMissing)"))
 struct ConvertExampleTests {
@@ -29,15 +29,20 @@ struct ConvertExampleTests {
             #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
 
             let config = try await skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest", config: true)
-            guard case .object(let execution)? = config["config"] else { Issue.record("no config in \(config)"); return }
+            guard case .object(let execution)? = config["config"] else {
+                Issue.record("no config in \(config)")
+                return
+            }
             #expect(execution["Entrypoint"] == .array([.string("/cloister/premain"), .string("/opt/app")]))
             #expect(execution["Volumes"] != nil)
             #expect(try await skopeoInspect("docker://\(registry.host)/apps/web-sgx:latest")["Digest"] == .string(stored.digest.description))
 
             let layout = work.path + "/pulled"
-            try await runProgramOffPool("skopeo", [
-                "--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/apps/web-sgx:latest", "oci:\(layout):c",
-            ])
+            try await runProgramOffPool(
+                "skopeo",
+                [
+                    "--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(registry.host)/apps/web-sgx:latest", "oci:\(layout):c",
+                ])
             if Tools.available("umoci") {
                 let bundle = work.path + "/bundle"
                 try await runProgramOffPool("umoci", ["unpack", "--image", "\(layout):c", bundle])

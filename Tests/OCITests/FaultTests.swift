@@ -4,8 +4,8 @@ import NIOHTTP1
 import OCI
 import StrictJSON
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Registry failures and token authentication")
 struct FaultTests {
@@ -22,24 +22,27 @@ struct FaultTests {
                 return StubResponse(status: .internalServerError, headers: [("Content-Type", "application/json")], body: Array(body.utf8))
             }
         }) { server in
-        var options = plainHTTP
-        options.uploadMode = mode
-        try await withRegistryClient(options: options) { client in
-            let destination = try registryDestination(client, "docker://127.0.0.1:\(server.port)/team/app:t")
-            let bytes = [UInt8](repeating: 7, count: 100_000)
-            do throws(ImageTransferError) {
-                _ = try await destination.putBlob(BlobStream(bytes: bytes, origin: "memory"), expected: .of(bytes), progress: nil)
-                Issue.record("the upload succeeded against a failing registry")
-            } catch {
-                guard case .registryStatus(let operation, 500, let errors) = error else { Issue.record("unexpected \(error)"); return }
-                #expect(operation.host == "127.0.0.1:\(server.port)")
-                #expect(operation.repository == "team/app")
-                #expect(operation.action.hasPrefix(mode == .automatic ? "PUT blob" : "PATCH blob upload"))
-                #expect(errors.first?.message == "storage backend unavailable")
-                #expect(error.description.contains("storage backend unavailable"))
-                #expect(error.description.contains("team/app"))
+            var options = plainHTTP
+            options.uploadMode = mode
+            try await withRegistryClient(options: options) { client in
+                let destination = try registryDestination(client, "docker://127.0.0.1:\(server.port)/team/app:t")
+                let bytes = [UInt8](repeating: 7, count: 100_000)
+                do throws(ImageTransferError) {
+                    _ = try await destination.putBlob(BlobStream(bytes: bytes, origin: "memory"), expected: .of(bytes), progress: nil)
+                    Issue.record("the upload succeeded against a failing registry")
+                } catch {
+                    guard case .registryStatus(let operation, 500, let errors) = error else {
+                        Issue.record("unexpected \(error)")
+                        return
+                    }
+                    #expect(operation.host == "127.0.0.1:\(server.port)")
+                    #expect(operation.repository == "team/app")
+                    #expect(operation.action.hasPrefix(mode == .automatic ? "PUT blob" : "PATCH blob upload"))
+                    #expect(errors.first?.message == "storage backend unavailable")
+                    #expect(error.description.contains("storage backend unavailable"))
+                    #expect(error.description.contains("team/app"))
+                }
             }
-        }
         }
     }
 
@@ -49,10 +52,12 @@ struct FaultTests {
     func bearerTokensFromTheChallengedRealm() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
-        try await runProgramOffPool("openssl", [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", work.path + "/key.pem",
-            "-out", work.path + "/cert.pem", "-days", "1", "-subj", "/CN=test token issuer",
-        ])
+        try await runProgramOffPool(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", work.path + "/key.pem",
+                "-out", work.path + "/cert.pem", "-days", "1", "-subj", "/CN=test token issuer",
+            ])
         try await runProgramOffPool("openssl", ["x509", "-in", work.path + "/cert.pem", "-outform", "DER", "-out", work.path + "/cert.der"])
         let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: work.path + "/key.pem", encoding: .utf8))
         let certificate = try Data(contentsOf: URL(fileURLWithPath: work.path + "/cert.der")).base64EncodedString()
@@ -67,42 +72,45 @@ struct FaultTests {
             let token = TokenIssuer.token(key: key, certificate: certificate, scopes: scopes)
             return StubResponse(status: .ok, body: Array(#"{"token":"\#(token)","expires_in":300}"#.utf8))
         }) { tokenServer in
-        let authentication = LocalRegistry.Authentication.token(
-            realm: "http://127.0.0.1:\(tokenServer.port)/token", service: "test-registry", issuer: "test-issuer",
-            certificatePath: work.path + "/cert.pem")
-        let image = try await TestImage.make(in: work.path)
-        try await withLocalRegistry(authentication: authentication) { registry in
-            let layout = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
-            try await withRegistryClient(options: plainHTTP) { client in
-                let destination = try registryDestination(client, "docker://\(registry.host)/secure/app:t")
-                await #expect {
-                    try await ImageCopier().copyImage(from: layout, to: destination, tag: "t")
-                } throws: { error in
-                    guard case .tokenRequestFailed(_, let realm, let reason) = error as? ImageTransferError else { return false }
-                    return realm.contains("/token") && reason.contains("401") && reason.contains("bad user")
+            let authentication = LocalRegistry.Authentication.token(
+                realm: "http://127.0.0.1:\(tokenServer.port)/token", service: "test-registry", issuer: "test-issuer",
+                certificatePath: work.path + "/cert.pem")
+            let image = try await TestImage.make(in: work.path)
+            try await withLocalRegistry(authentication: authentication) { registry in
+                let layout = LayoutSource(LayoutReference(directory: image.layout, tag: "t"))
+                try await withRegistryClient(options: plainHTTP) { client in
+                    let destination = try registryDestination(client, "docker://\(registry.host)/secure/app:t")
+                    await #expect {
+                        try await ImageCopier().copyImage(from: layout, to: destination, tag: "t")
+                    } throws: { error in
+                        guard case .tokenRequestFailed(_, let realm, let reason) = error as? ImageTransferError else { return false }
+                        return realm.contains("/token") && reason.contains("401") && reason.contains("bad user")
+                    }
                 }
-            }
 
-            let authFile = work.path + "/auth.json"
-            let auth = Data("alice:pw".utf8).base64EncodedString()
-            try #"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#.write(toFile: authFile, atomically: true, encoding: .utf8)
-            let options = RegistryClient.Options(plainHTTP: true, credentials: CredentialStore(environment: ["REGISTRY_AUTH_FILE": authFile, "HOME": work.path]))
-            try await withRegistryClient(options: options) { client in
-                let destination = try registryDestination(client, "docker://\(registry.host)/secure/app:t")
-                let stored = try await ImageCopier().copyImage(from: layout, to: destination, tag: "t")
-                let mountTarget = try registryDestination(client, "docker://\(registry.host)/secure/mirror:m")
-                let source = try registrySource(client, "docker://\(registry.host)/secure/app:t")
-                let events = EventLog()
-                try await ImageCopier(progress: events.record).copyImage(from: source, to: mountTarget, tag: "m")
-                #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
-                let output = try await runProgramOffPool("skopeo", [
-                    "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:pw", "docker://\(registry.host)/secure/app:t",
-                ])
-                #expect(output.contains(stored.digest.description))
+                let authFile = work.path + "/auth.json"
+                let auth = Data("alice:pw".utf8).base64EncodedString()
+                try #"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#.write(toFile: authFile, atomically: true, encoding: .utf8)
+                let options = RegistryClient.Options(
+                    plainHTTP: true, credentials: CredentialStore(environment: ["REGISTRY_AUTH_FILE": authFile, "HOME": work.path]))
+                try await withRegistryClient(options: options) { client in
+                    let destination = try registryDestination(client, "docker://\(registry.host)/secure/app:t")
+                    let stored = try await ImageCopier().copyImage(from: layout, to: destination, tag: "t")
+                    let mountTarget = try registryDestination(client, "docker://\(registry.host)/secure/mirror:m")
+                    let source = try registrySource(client, "docker://\(registry.host)/secure/app:t")
+                    let events = EventLog()
+                    try await ImageCopier(progress: events.record).copyImage(from: source, to: mountTarget, tag: "m")
+                    #expect(events.all.contains { if case .mounted = $0 { true } else { false } })
+                    let output = try await runProgramOffPool(
+                        "skopeo",
+                        [
+                            "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:pw", "docker://\(registry.host)/secure/app:t",
+                        ])
+                    #expect(output.contains(stored.digest.description))
+                }
+                #expect(issued.all.contains { $0.contains("repository:secure/app:pull,push") })
+                #expect(issued.all.contains { $0.contains("repository:secure/mirror:pull,push") && $0.contains("repository:secure/app:pull") })
             }
-            #expect(issued.all.contains { $0.contains("repository:secure/app:pull,push") })
-            #expect(issued.all.contains { $0.contains("repository:secure/mirror:pull,push") && $0.contains("repository:secure/app:pull") })
-        }
         }
     }
 }

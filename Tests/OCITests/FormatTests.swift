@@ -1,8 +1,8 @@
 import Foundation
 import OCI
 import StrictJSON
-import Testing
 import TestSupport
+import Testing
 
 private let zeroDigest = "sha256:" + String(repeating: "0", count: 64)
 private let oneDigest = "sha256:" + String(repeating: "1", count: 64)
@@ -22,7 +22,10 @@ struct ReferenceTests {
     }
 
     @Test func dockerHubDefaults() throws {
-        guard case .registry(let alpine) = try ImageReference(parsing: "docker://alpine") else { Issue.record("not a registry reference"); return }
+        guard case .registry(let alpine) = try ImageReference(parsing: "docker://alpine") else {
+            Issue.record("not a registry reference")
+            return
+        }
         #expect(alpine == RegistryReference(host: "docker.io", repository: "library/alpine", tag: "latest"))
         #expect(alpine.endpointHost == "registry-1.docker.io")
         guard case .registry(let user) = try ImageReference(parsing: "docker://user/app:1.2") else { return }
@@ -92,7 +95,10 @@ struct DecodingTests {
             _ = try ImageManifest.decode(bytes: Array(json.utf8))
             Issue.record("a zstd layer was accepted")
         } catch {
-            guard case .zstdLayer = error else { Issue.record("unexpected \(error)"); return }
+            guard case .zstdLayer = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
             #expect(error.description.contains("zstd"))
             #expect(error.description.contains("gzip"))
         }
@@ -212,8 +218,9 @@ struct DecodingTests {
 @Suite("Authentication parsing")
 struct AuthenticationParsingTests {
     @Test func bearerChallenge() throws {
-        let challenge = try #require(AuthenticationChallenge(
-            header: #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#))
+        let challenge = try #require(
+            AuthenticationChallenge(
+                header: #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#))
         #expect(challenge.scheme == "bearer")
         #expect(challenge.parameters["realm"] == "https://auth.example/token")
         #expect(challenge.parameters["scope"] == "repository:a/b:pull,push")
@@ -253,4 +260,3 @@ struct SplitMix {
         return value ^ (value >> 31)
     }
 }
-

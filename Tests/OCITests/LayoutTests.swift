@@ -1,7 +1,7 @@
 import Foundation
 import OCI
-import Testing
 import TestSupport
+import Testing
 
 @Suite("OCI image layout transport", .serialized, .enabled(if: Tools.registryTools, "\(Tools.registryToolsMissing)"))
 struct LayoutTests {
@@ -57,7 +57,10 @@ struct LayoutTests {
             for try await _ in try await source.openBlob(big) {}
             Issue.record("a tampered blob was read without error")
         } catch {
-            guard case .digestMismatch(let location, let expected, _) = error else { Issue.record("unexpected \(error)"); return }
+            guard case .digestMismatch(let location, let expected, _) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
             #expect(location == path)
             #expect(expected == big.digest)
             #expect(error.description.contains(big.digest.description))

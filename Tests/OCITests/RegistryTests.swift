@@ -2,8 +2,8 @@ import Foundation
 import OCI
 import StrictJSON
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// Collects transfer events from any thread.
 final class EventLog: Sendable {
@@ -15,12 +15,16 @@ final class EventLog: Sendable {
 let plainHTTP = RegistryClient.Options(plainHTTP: true, credentials: .anonymous)
 
 func registrySource(_ client: RegistryClient, _ text: String) throws -> RegistrySource {
-    guard case .registry(let reference) = try ImageReference(parsing: text) else { throw CommandFailure(command: text, status: 0, output: "not docker://") }
+    guard case .registry(let reference) = try ImageReference(parsing: text) else {
+        throw CommandFailure(command: text, status: 0, output: "not docker://")
+    }
     return client.source(reference)
 }
 
 func registryDestination(_ client: RegistryClient, _ text: String) throws -> RegistryDestination {
-    guard case .registry(let reference) = try ImageReference(parsing: text) else { throw CommandFailure(command: text, status: 0, output: "not docker://") }
+    guard case .registry(let reference) = try ImageReference(parsing: text) else {
+        throw CommandFailure(command: text, status: 0, output: "not docker://")
+    }
     return client.destination(reference)
 }
 
@@ -101,7 +105,8 @@ struct RegistryTests {
 
                     // skopeo pulls the copy into an OCI layout: the same manifest and blobs arrive.
                     let layout = work.path + "/pulled"
-                    try await runProgramOffPool("skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
+                    try await runProgramOffPool(
+                        "skopeo", ["--insecure-policy", "copy", "--src-tls-verify=false", "docker://\(second.host)/copy:c", "oci:\(layout):p"])
                     let pulled = try await LayoutSource(LayoutReference(directory: layout, tag: "p")).resolveManifest(for: .linuxAMD64)
                     #expect(pulled.descriptor.digest == stored.digest)
                     for blob in resolved.manifest.layers + [resolved.manifest.config] {
@@ -216,7 +221,10 @@ struct RegistryTests {
                     _ = try await source.resolveManifest(for: .linuxAMD64)
                     Issue.record("a missing tag resolved")
                 } catch {
-                    guard case .notFound(let operation, _) = error else { Issue.record("unexpected \(error)"); return }
+                    guard case .notFound(let operation, _) = error else {
+                        Issue.record("unexpected \(error)")
+                        return
+                    }
                     #expect(operation.host == registry.host)
                     #expect(operation.repository == "nothing/here")
                     #expect(error.description.contains("nope"))
@@ -236,24 +244,31 @@ struct RegistryTests {
     }
 }
 
-@Suite("Registry authentication", .serialized, .enabled(if: Tools.registryTools && Tools.available("htpasswd"), "\(Tools.registryToolsMissing) and htpasswd (apt-get install apache2-utils)"))
+@Suite(
+    "Registry authentication", .serialized,
+    .enabled(if: Tools.registryTools && Tools.available("htpasswd"), "\(Tools.registryToolsMissing) and htpasswd (apt-get install apache2-utils)"))
 struct RegistryAuthenticationTests {
     @Test func basicAuthRefusesWithoutCredentialsAndWorksWithAnAuthFile() async throws {
         let work = try TemporaryDirectory()
         defer { work.remove() }
         let image = try await TestImage.make(in: work.path)
         try await withLocalRegistry(authentication: .htpasswd(user: "alice", password: "s3cret")) { registry in
-            try await runProgramOffPool("skopeo", [
-                "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
-                "oci:\(image.layout):t", "docker://\(registry.host)/private:t",
-            ])
+            try await runProgramOffPool(
+                "skopeo",
+                [
+                    "--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret",
+                    "oci:\(image.layout):t", "docker://\(registry.host)/private:t",
+                ])
             try await withRegistryClient(options: plainHTTP) { client in
                 let source = try registrySource(client, "docker://\(registry.host)/private:t")
                 do throws(ImageTransferError) {
                     _ = try await source.resolveManifest(for: .linuxAMD64)
                     Issue.record("an anonymous read was allowed")
                 } catch {
-                    guard case .unauthorized(let operation, 401, nil, let errors) = error else { Issue.record("unexpected \(error)"); return }
+                    guard case .unauthorized(let operation, 401, nil, let errors) = error else {
+                        Issue.record("unexpected \(error)")
+                        return
+                    }
                     #expect(operation.host == registry.host && operation.repository == "private")
                     #expect(errors.contains { $0.code == "UNAUTHORIZED" })
                     #expect(error.description.contains("REGISTRY_AUTH_FILE"))
@@ -282,9 +297,11 @@ struct RegistryAuthenticationTests {
                 let source = try registrySource(client, "docker://\(registry.host)/private:t")
                 let destination = try registryDestination(client, "docker://\(registry.host)/private-copy:c")
                 let stored = try await ImageCopier().copyImage(from: source, to: destination, tag: "c")
-                let output = try await runProgramOffPool("skopeo", [
-                    "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:s3cret", "docker://\(registry.host)/private-copy:c",
-                ])
+                let output = try await runProgramOffPool(
+                    "skopeo",
+                    [
+                        "--insecure-policy", "inspect", "--tls-verify=false", "--creds", "alice:s3cret", "docker://\(registry.host)/private-copy:c",
+                    ])
                 #expect(output.contains(stored.digest.description))
             }
         }

@@ -130,10 +130,11 @@ import _CryptoExtras
 
         try Data("config = 2\n".utf8).write(to: root.appendingPathComponent("app/lib/settings.conf"))
         let modifiedHash = Array(SHA256.hash(data: Data("config = 2\n".utf8))).hexadecimal
-        #expect(throws: PlatformError.trustedFileMismatch(
-            path: "/app/lib/settings.conf",
-            expectedSHA256: description.trustedFiles[1].sha256.hexadecimal,
-            foundSHA256: modifiedHash)
+        #expect(
+            throws: PlatformError.trustedFileMismatch(
+                path: "/app/lib/settings.conf",
+                expectedSHA256: description.trustedFiles[1].sha256.hexadecimal,
+                foundSHA256: modifiedHash)
         ) {
             try description.verifyTrustedFiles(under: root)
         }

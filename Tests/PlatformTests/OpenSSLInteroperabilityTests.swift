@@ -14,8 +14,10 @@ struct OpenSSLInteroperabilityTests {
         try write(machine, now: now, into: files.url)
 
         let verified = try OpenSSL.run(
-            ["verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "pck-ca.pem",
-             "-CRLfile", "root-crl.pem", "-CRLfile", "pck-crl.pem", "pck.pem"], in: files.url)
+            [
+                "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "pck-ca.pem",
+                "-CRLfile", "root-crl.pem", "-CRLfile", "pck-crl.pem", "pck.pem",
+            ], in: files.url)
         #expect(verified.status == 0, "\(verified.output)")
         #expect(verified.output.contains("pck.pem: OK"))
 
@@ -38,8 +40,10 @@ struct OpenSSLInteroperabilityTests {
             stateDirectory: state.url, tcbState: .init(pckCertificateRevoked: true), at: now)
         try write(machine, now: now, into: files.url)
         let verified = try OpenSSL.run(
-            ["verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "pck-ca.pem",
-             "-CRLfile", "root-crl.pem", "-CRLfile", "pck-crl.pem", "pck.pem"], in: files.url)
+            [
+                "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted", "pck-ca.pem",
+                "-CRLfile", "root-crl.pem", "-CRLfile", "pck-crl.pem", "pck.pem",
+            ], in: files.url)
         #expect(verified.status != 0)
         #expect(verified.output.contains("certificate revoked"), "\(verified.output)")
     }

@@ -277,7 +277,9 @@ enum Fixture {
         var debug = Fixture.enclave
         debug.debug = true
 
-        func key(_ enclave: EnclaveMeasurement, _ policy: SealingKeyPolicy, on host: SimulatedSGXMachine? = nil)
+        func key(
+            _ enclave: EnclaveMeasurement, _ policy: SealingKeyPolicy, on host: SimulatedSGXMachine? = nil
+        )
             -> SymmetricKey
         { (host ?? machine).sealingKey(for: enclave, policy: policy) }
 

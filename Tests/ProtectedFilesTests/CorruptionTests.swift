@@ -1,6 +1,6 @@
 import ProtectedFiles
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Damaged and misused files never yield plaintext")
 struct CorruptionTests {
@@ -22,24 +22,27 @@ struct CorruptionTests {
         }
     }
 
-    @Test("each kind of damage is named", arguments: [
-        (3, "file_id"), (8, "major"), (9, "minor"), (20, "nonce"), (50, "metadata tag"), (58, "flags"), (1000, "encrypted metadata"),
-        (4000, "padding"), (4096 + 10, "root MHT"), (8192 + 4095, "data node 0"), (12_288 + 4095, "data node 1 padding"),
-    ])
+    @Test(
+        "each kind of damage is named",
+        arguments: [
+            (3, "file_id"), (8, "major"), (9, "minor"), (20, "nonce"), (50, "metadata tag"), (58, "flags"), (1000, "encrypted metadata"),
+            (4000, "padding"), (4096 + 10, "root MHT"), (8192 + 4095, "data node 0"), (12_288 + 4095, "data node 1 padding"),
+        ])
     func namedDamage(offset: Int, region: String) throws {
         var damaged = Self.file
         damaged[offset] ^= 0x01
-        let expected: ProtectedFileError = switch offset {
-        case 3: .notProtectedFile(foundFileID: Array(damaged[0..<8]))
-        case 8: .unsupportedVersion(major: 3, minor: 0)
-        case 9: .unsupportedVersion(major: 2, minor: 1)
-        case 20, 50, 1000: .metadataAuthenticationFailed(storedTag: Array(damaged[42..<58]))
-        case 58: .pendingWrite
-        case 4000: .metadataPaddingAltered(offset: 4000, found: 1)
-        case 4096 + 10: .mhtNodeAuthenticationFailed(mhtNode: 0, physicalNode: 1, expectedTag: rootTag())
-        case 8192 + 4095: .dataNodeAuthenticationFailed(dataNode: 0, physicalNode: 2, plainOffset: 3072, expectedTag: dataTag(0))
-        default: .dataNodeAuthenticationFailed(dataNode: 1, physicalNode: 3, plainOffset: 7168, expectedTag: dataTag(1))
-        }
+        let expected: ProtectedFileError =
+            switch offset {
+            case 3: .notProtectedFile(foundFileID: Array(damaged[0..<8]))
+            case 8: .unsupportedVersion(major: 3, minor: 0)
+            case 9: .unsupportedVersion(major: 2, minor: 1)
+            case 20, 50, 1000: .metadataAuthenticationFailed(storedTag: Array(damaged[42..<58]))
+            case 58: .pendingWrite
+            case 4000: .metadataPaddingAltered(offset: 4000, found: 1)
+            case 4096 + 10: .mhtNodeAuthenticationFailed(mhtNode: 0, physicalNode: 1, expectedTag: rootTag())
+            case 8192 + 4095: .dataNodeAuthenticationFailed(dataNode: 0, physicalNode: 2, plainOffset: 3072, expectedTag: dataTag(0))
+            default: .dataNodeAuthenticationFailed(dataNode: 1, physicalNode: 3, plainOffset: 7168, expectedTag: dataTag(1))
+            }
         #expect(throws: expected, "\(region)") {
             try ProtectedFileCodec.decrypt(damaged, key: Fixtures.vectorKey, path: Self.path)
         }
@@ -99,7 +102,8 @@ struct CorruptionTests {
         let plaintext = Fixtures.pattern(3072 + 200 * 4096, seed: 4)
         let file = try ProtectedFileCodec.encrypt(plaintext, key: Fixtures.vectorKey, path: Self.path)
         var swapped = file
-        let mht1 = 98 * 4096, mht2 = 195 * 4096
+        let mht1 = 98 * 4096
+        let mht2 = 195 * 4096
         swapped.replaceSubrange(mht1..<(mht1 + 4096), with: file[mht2..<(mht2 + 4096)])
         swapped.replaceSubrange(mht2..<(mht2 + 4096), with: file[mht1..<(mht1 + 4096)])
         #expect {

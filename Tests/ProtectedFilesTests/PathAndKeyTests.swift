@@ -4,13 +4,15 @@ import Testing
 @Suite("Bound paths and keys")
 struct PathAndKeyTests {
     /// The cases of Gramine's own `get_norm_path` regression test (pal/regression/normalize_path.c).
-    @Test("normalisation matches Gramine's get_norm_path", arguments: [
-        ("/", "/"), ("/a/b/c", "/a/b/c"), ("/a/../b", "/b"), ("/../a", "/a"), ("/../../../../../a", "/a"),
-        ("/../a/../../b", "/b"), ("/../..a/b", "/..a/b"), ("/a/..", "/"), ("/a/.", "/a"), ("/.//a//./b", "/a/b"),
-        ("///////.////////////./", "/"), ("/...././a/../././.../b/.....", "/..../.../b/....."), ("a/b/c", "a/b/c"),
-        ("a/../b", "b"), ("../a", "../a"), ("../../../../../a", "../../../../../a"), ("../a/../../b", "../../b"),
-        ("../..a/b", "../..a/b"), ("a/..", ""), ("a/.", "a"), ("enc_files/", "enc_files"),
-    ])
+    @Test(
+        "normalisation matches Gramine's get_norm_path",
+        arguments: [
+            ("/", "/"), ("/a/b/c", "/a/b/c"), ("/a/../b", "/b"), ("/../a", "/a"), ("/../../../../../a", "/a"),
+            ("/../a/../../b", "/b"), ("/../..a/b", "/..a/b"), ("/a/..", "/"), ("/a/.", "/a"), ("/.//a//./b", "/a/b"),
+            ("///////.////////////./", "/"), ("/...././a/../././.../b/.....", "/..../.../b/....."), ("a/b/c", "a/b/c"),
+            ("a/../b", "b"), ("../a", "../a"), ("../../../../../a", "../../../../../a"), ("../a/../../b", "../../b"),
+            ("../..a/b", "../..a/b"), ("a/..", ""), ("a/.", "a"), ("enc_files/", "enc_files"),
+        ])
     func normalisation(path: String, normalized: String) {
         #expect(BoundPath.normalize(path) == normalized)
     }

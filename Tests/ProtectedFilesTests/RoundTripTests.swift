@@ -1,7 +1,7 @@
 import Foundation
 import ProtectedFiles
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Writing and reading back")
 struct RoundTripTests {
@@ -9,9 +9,11 @@ struct RoundTripTests {
 
     /// Boundaries of the tree: the metadata node's 3072 bytes, the first data node, the root MHT node's 96 data nodes
     /// (3072 + 96 * 4096 = 396288), and a second level of MHT nodes under the first child.
-    @Test("round trips keep every byte and the expected tree", arguments: [
-        0, 1, 3071, 3072, 3073, 4096, 7168, 7169, 10_000, 100_000, 396_288, 396_289, 1_000_000,
-    ])
+    @Test(
+        "round trips keep every byte and the expected tree",
+        arguments: [
+            0, 1, 3071, 3072, 3073, 4096, 7168, 7169, 10_000, 100_000, 396_288, 396_289, 1_000_000,
+        ])
     func roundTrip(size: Int) throws {
         let plaintext = Fixtures.pattern(size, seed: UInt64(size))
         let file = try ProtectedFileCodec.encrypt(plaintext, key: Fixtures.vectorKey, path: Self.path)
@@ -20,9 +22,11 @@ struct RoundTripTests {
         #expect(try ProtectedFileCodec.decrypt(file, key: Fixtures.vectorKey, path: Self.path) == plaintext)
     }
 
-    @Test("on-disk sizes match the ones the spec verified against Gramine", arguments: [
-        (0, 4096), (3072, 4096), (3073, 12_288), (10_000, 16_384), (1_000_000, 1_015_808),
-    ])
+    @Test(
+        "on-disk sizes match the ones the spec verified against Gramine",
+        arguments: [
+            (0, 4096), (3072, 4096), (3073, 12_288), (10_000, 16_384), (1_000_000, 1_015_808),
+        ])
     func onDiskSizes(plainSize: UInt64, onDisk: UInt64) {
         #expect(ProtectedFileShape(plainSize: plainSize).onDiskSize == onDisk)
         #expect(ProtectedFileShape.plainSizeRange(nodeCount: onDisk / 4096)?.contains(plainSize) == true)
@@ -37,7 +41,8 @@ struct RoundTripTests {
         #expect(ProtectedFileShape(plainSize: 3072 + 33 * 96 * 4096 + 1).mhtLevels == 3)
         #expect(ProtectedFileShape(plainSize: 1_000_000).nodeCount == 248)
         #expect(ProtectedFileShape.plainSizeRange(nodeCount: 2) == nil)
-        let lowest: UInt64 = 3072 + 95 * 4096 + 1, highest: UInt64 = 3072 + 96 * 4096
+        let lowest: UInt64 = 3072 + 95 * 4096 + 1
+        let highest: UInt64 = 3072 + 96 * 4096
         #expect(ProtectedFileShape.plainSizeRange(nodeCount: 98) == lowest...highest)
     }
 
@@ -74,7 +79,8 @@ struct RoundTripTests {
             offsets.append((offset, Int.random(in: 0...min(9000, size - offset), using: &generator)))
         }
         for (offset, count) in offsets {
-            #expect(try reader.read(at: UInt64(offset), count: count) == Array(plaintext[offset..<(offset + count)]), "offset \(offset) count \(count)")
+            #expect(
+                try reader.read(at: UInt64(offset), count: count) == Array(plaintext[offset..<(offset + count)]), "offset \(offset) count \(count)")
         }
         #expect(throws: ProtectedFileError.rangeOutOfBounds(offset: UInt64(size - 1), count: 2, plainSize: UInt64(size))) {
             try reader.read(at: UInt64(size - 1), count: 2)

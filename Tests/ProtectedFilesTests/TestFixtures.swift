@@ -61,12 +61,13 @@ struct ReplayedRandomness: ProtectedFileRandomness {
 /// The root MHT node's plaintext, decrypted with swift-crypto directly rather than through the reader under test.
 enum RootNode {
     static func decrypt(_ file: [UInt8]) -> [UInt8] {
-        guard let inspection = try? ProtectedFileInspection(
-                  metadataNode: Array(file[0..<4096]), onDiskSize: UInt64(file.count), key: Fixtures.vectorKey),
-              let metadata = inspection.metadata,
-              let box = try? AES.GCM.SealedBox(
-                  nonce: AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)), ciphertext: file[4096..<8192], tag: metadata.rootMHTTag),
-              let root = try? AES.GCM.open(box, using: SymmetricKey(data: metadata.rootMHTKey))
+        guard
+            let inspection = try? ProtectedFileInspection(
+                metadataNode: Array(file[0..<4096]), onDiskSize: UInt64(file.count), key: Fixtures.vectorKey),
+            let metadata = inspection.metadata,
+            let box = try? AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)), ciphertext: file[4096..<8192], tag: metadata.rootMHTTag),
+            let root = try? AES.GCM.open(box, using: SymmetricKey(data: metadata.rootMHTKey))
         else { return [] }
         return Array(root)
     }

@@ -8,8 +8,13 @@ struct TreeTests {
     func directoryRoundTrip() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pf-tree-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let plain = root + "/plain", encrypted = root + "/enc", decrypted = root + "/dec"
-        let files = ["a.txt": Fixtures.pattern(10), "sub/b.bin": Fixtures.pattern(5000), "sub/deeper/c": Fixtures.pattern(0), "sub/deeper/d": Fixtures.pattern(400_000)]
+        let plain = root + "/plain"
+        let encrypted = root + "/enc"
+        let decrypted = root + "/dec"
+        let files = [
+            "a.txt": Fixtures.pattern(10), "sub/b.bin": Fixtures.pattern(5000), "sub/deeper/c": Fixtures.pattern(0),
+            "sub/deeper/d": Fixtures.pattern(400_000),
+        ]
         for (name, bytes) in files {
             let path = plain + "/" + name
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)

@@ -2,14 +2,16 @@ import Crypto
 import Foundation
 import Hexadecimal
 import ProtectedFiles
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Gramine's reference vectors", .enabled(if: Fixtures.vectorsAvailable, "\(SharedData.missingMessage(Fixtures.vectorsPath))"))
 struct VectorTests {
-    @Test("each vector decrypts byte for byte under its bound path", arguments: [
-        ("v1_hello", "/encrypted/hello.txt"), ("v2_pattern10000", "/data/secret.bin"),
-    ])
+    @Test(
+        "each vector decrypts byte for byte under its bound path",
+        arguments: [
+            ("v1_hello", "/encrypted/hello.txt"), ("v2_pattern10000", "/data/secret.bin"),
+        ])
     func decrypts(name: String, path: String) throws {
         let plaintext = try ProtectedFileCodec.decrypt(
             try Fixtures.vector(name + ".pf"), key: Fixtures.vectorKey, path: try BoundPath(path))
@@ -87,7 +89,8 @@ struct VectorTests {
         let sealed = try AES.GCM.SealedBox(
             nonce: AES.GCM.Nonce(data: [UInt8](repeating: 0, count: 12)), ciphertext: file[4096..<8192], tag: metadata.rootMHTTag)
         let root = Array(try AES.GCM.open(sealed, using: rootKey))
-        let dataKey0 = Array(root[0..<16]), dataKey1 = Array(root[32..<48])
+        let dataKey0 = Array(root[0..<16])
+        let dataKey1 = Array(root[32..<48])
 
         var stream = HashStreamRandomness(seed: "gramine-pf-vector-2")
         var draws = [UInt8](repeating: 0, count: 32 + 16 * 3 + 32)

@@ -1,7 +1,7 @@
-import TestSupport
 import Crypto
 import Foundation
 import SealedStore
+import TestSupport
 import Testing
 
 @testable import Recovery
@@ -56,27 +56,33 @@ final class RecoveryFixture {
     /// A store with some state, made recoverable by `holders` with `threshold`, then found locked on a "new
     /// machine"; returns the recovery secrets and the locked state.
     func lockedState(holders: [KeyHolder], threshold: Int) throws -> ([String: Data], LockedSealedState) {
-        guard case .created(let store) = try SealedStore.open(
-            backend: SQLiteStorage(directory: directory), sealingKey: originalSealingKey
-        ) else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
+        guard
+            case .created(let store) = try SealedStore.open(
+                backend: SQLiteStorage(directory: directory), sealingKey: originalSealingKey
+            )
+        else { throw UnexpectedOutcome(description: "a new directory must give a created store") }
         let keys = try RecoveryKeys(pemByName: Dictionary(uniqueKeysWithValues: holders.map { ($0.name, try $0.publicKeyPEM) }))
         let setup = try RecoverySetup.split(dataKey: store.dataKey, keys: keys, threshold: threshold)
         var change = StateChange()
         change.put("rootSecret", Data(repeating: 0xAB, count: 32))
         change.setRecoveryData(setup.recoveryData.encoded())
         try store.commit(change)
-        guard case .sealedWithAnotherKey(let locked) = try SealedStore.open(
-            backend: SQLiteStorage(directory: directory), sealingKey: newSealingKey
-        ) else { throw UnexpectedOutcome(description: "another sealing key must give a locked state") }
+        guard
+            case .sealedWithAnotherKey(let locked) = try SealedStore.open(
+                backend: SQLiteStorage(directory: directory), sealingKey: newSealingKey
+            )
+        else { throw UnexpectedOutcome(description: "another sealing key must give a locked state") }
         return (setup.recoverySecrets, locked)
     }
 
     func expectRecovered(_ session: RecoverySession, _ locked: LockedSealedState) throws {
         let store = try session.unlock(locked, resealingWith: newSealingKey)
         #expect(try store.value(forKey: "rootSecret") == Data(repeating: 0xAB, count: 32))
-        guard case .opened(let reopened) = try SealedStore.open(
-            backend: SQLiteStorage(directory: directory), sealingKey: newSealingKey
-        ) else {
+        guard
+            case .opened(let reopened) = try SealedStore.open(
+                backend: SQLiteStorage(directory: directory), sealingKey: newSealingKey
+            )
+        else {
             Issue.record("after recovery the state must open with the new sealing key")
             return
         }

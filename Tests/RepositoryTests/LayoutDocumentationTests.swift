@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The README's layout table and `docs/architecture.md` name every target under `Sources/`, so that a newcomer's map
 /// never misses a module.
@@ -8,7 +8,8 @@ import TestSupport
     static let root = SharedData.repositoryRoot
 
     static var targets: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Sources").path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Sources").path)) ?? []).filter { !$0.hasPrefix(".") }
+            .sorted()
     }
 
     @Test func theREADMELayoutTableNamesEveryTarget() throws {

@@ -345,8 +345,9 @@ struct WholeStateIntegrityTests {
             try reopen(directory)
         } throws: { error in
             let text = "\(error)"
-            return text.hasPrefix("the data directory holds a sealed store of format 'cloister-sealed-store-v1', expected "
-                + "'cloister-sealed-store-v2'") && text.contains("start with an empty data directory")
+            return text.hasPrefix(
+                "the data directory holds a sealed store of format 'cloister-sealed-store-v1', expected "
+                    + "'cloister-sealed-store-v2'") && text.contains("start with an empty data directory")
         }
     }
 }

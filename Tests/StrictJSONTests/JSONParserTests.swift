@@ -39,7 +39,10 @@ import Testing
         #expect(throws: JSONSyntaxError(offset: 14, line: 2, column: 13, message: "expected ',' or '}' after an object member")) {
             try parse("{\n  \"a\": true \"b\": 1}")
         }
-        #expect(throws: JSONSyntaxError(offset: 7, line: 1, column: 8, message: "control character 0xA inside a string; escape it (for a newline write \\n)")) {
+        #expect(
+            throws: JSONSyntaxError(
+                offset: 7, line: 1, column: 8, message: "control character 0xA inside a string; escape it (for a newline write \\n)")
+        ) {
             try parse("{\"a\":\"x\ny\"}")
         }
         #expect(throws: JSONSyntaxError(offset: 0, line: 1, column: 1, message: "unexpected end of input; a value is missing")) {

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import Tar
 
@@ -45,8 +45,10 @@ import TestSupport
 
     @Test func laterLayersReplaceAndWhiteoutsHide() throws {
         let root = try Self.flatten([
-            [Self.directory("etc"), Self.file("etc/a", "one"), Self.file("etc/b", "bee"), Self.directory("etc/sub"),
-             Self.file("etc/sub/deep", "deep"), Self.directory("var"), Self.file("var/keep", "k")],
+            [
+                Self.directory("etc"), Self.file("etc/a", "one"), Self.file("etc/b", "bee"), Self.directory("etc/sub"),
+                Self.file("etc/sub/deep", "deep"), Self.directory("var"), Self.file("var/keep", "k"),
+            ],
             [Self.file("./etc/a", "two"), (.regularFile("etc/.wh.b", size: 0), []), (.regularFile("etc/.wh.sub", size: 0), [])],
         ])
         #expect(root.entry(at: "/etc/a")?.contentDigest == SHA256.hash(data: bytes("two")))
@@ -62,8 +64,10 @@ import TestSupport
         let root = try Self.flatten([
             [Self.directory("app"), Self.file("app/old", "o"), Self.directory("app/dir"), Self.file("app/dir/x", "x")],
             // The marker after a same-layer file: order inside the layer must not matter.
-            [Self.directory("app"), Self.file("app/new", "n"), (.regularFile("app/.wh..wh..opq", size: 0), []),
-             Self.directory("app/dir"), Self.file("app/dir/y", "y")],
+            [
+                Self.directory("app"), Self.file("app/new", "n"), (.regularFile("app/.wh..wh..opq", size: 0), []),
+                Self.directory("app/dir"), Self.file("app/dir/y", "y"),
+            ],
         ])
         #expect(root.regularFiles().map(\.path) == ["/app/dir/y", "/app/new"])
     }
@@ -120,11 +124,13 @@ import TestSupport
 
     @Test func resolvesSymbolicLinksInsideTheRoot() throws {
         let root = try Self.flatten([
-            [Self.directory("usr"), Self.directory("usr/bin"), Self.file("usr/bin/python3.12", "#!elf", mode: 0o755),
-             Self.symlink("usr/bin/python3", "python3.12"), Self.symlink("bin", "usr/bin"),
-             Self.directory("etc"), Self.symlink("etc/alternatives", "/usr/bin"), Self.symlink("etc/python", "alternatives/python3"),
-             Self.symlink("etc/x", "../../../../outside"), Self.symlink("loop1", "loop2"), Self.symlink("loop2", "loop1"),
-             Self.symlink("etc/dangling", "missing")],
+            [
+                Self.directory("usr"), Self.directory("usr/bin"), Self.file("usr/bin/python3.12", "#!elf", mode: 0o755),
+                Self.symlink("usr/bin/python3", "python3.12"), Self.symlink("bin", "usr/bin"),
+                Self.directory("etc"), Self.symlink("etc/alternatives", "/usr/bin"), Self.symlink("etc/python", "alternatives/python3"),
+                Self.symlink("etc/x", "../../../../outside"), Self.symlink("loop1", "loop2"), Self.symlink("loop2", "loop1"),
+                Self.symlink("etc/dangling", "missing"),
+            ],
             // Entries under a linked directory land where it points, as Docker and containerd extract them.
             [Self.file("bin/tool", "t")],
         ])

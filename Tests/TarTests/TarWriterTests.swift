@@ -8,16 +8,21 @@ import Testing
     static let entries: [(TarEntry, [UInt8])] = [
         (.directory("usr", mode: 0o755, uid: 0, gid: 0, modificationTime: 1_700_000_000), []),
         (.directory("usr/lib"), []),
-        (.regularFile("usr/lib/os-release", size: 12, mode: 0o644, uid: 1000, gid: 1000, modificationTime: 1_700_000_000),
-         bytes("ID=cloister\n")),
+        (
+            .regularFile("usr/lib/os-release", size: 12, mode: 0o644, uid: 1000, gid: 1000, modificationTime: 1_700_000_000),
+            bytes("ID=cloister\n")
+        ),
         (.regularFile("usr/" + String(repeating: "m", count: 150), size: 3), bytes("mid")),
         (.regularFile("usr/" + longPath, size: 4, mode: 0o600), bytes("long")),
         (.regularFile("usr/gr\u{FC}\u{DF}e-\u{65E5}\u{672C}", size: 2), bytes("hi")),
         (.symbolicLink("usr/short-link", target: "lib/os-release"), []),
         (.symbolicLink("usr/long-link", target: "/usr/" + longPath), []),
         (.hardLink("usr/hard", target: "usr/lib/os-release"), []),
-        (TarEntry(path: "usr/owned", kind: .regularFile, size: 0, mode: 0o4755, uid: 3_000_000, gid: 7,
-                  userName: String(repeating: "u", count: 40), groupName: "wheel"), []),
+        (
+            TarEntry(
+                path: "usr/owned", kind: .regularFile, size: 0, mode: 0o4755, uid: 3_000_000, gid: 7,
+                userName: String(repeating: "u", count: 40), groupName: "wheel"), []
+        ),
     ]
 
     @Test func gnuTarListsAndExtractsWhatIsWritten() throws {

@@ -14,7 +14,9 @@ public struct BuiltProgram: Sendable {
     public init(named name: String) {
         let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var folder = testBinary.deletingLastPathComponent()
-        while !folder.path.hasSuffix(".xctest") && folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path) {
+        while !folder.path.hasSuffix(".xctest") && folder.path != "/"
+            && !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path)
+        {
             folder = folder.deletingLastPathComponent()
         }
         if folder.path.hasSuffix(".xctest") { folder = folder.deletingLastPathComponent() }
@@ -29,7 +31,9 @@ public struct BuiltProgram: Sendable {
         process.executableURL = url
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        let output = Pipe(), error = Pipe(), input = Pipe()
+        let output = Pipe()
+        let error = Pipe()
+        let input = Pipe()
         process.standardOutput = output
         process.standardError = error
         process.standardInput = input

@@ -139,18 +139,22 @@ public struct TestImage: Sendable {
         let hello = directory + "/hello.txt"
         try "hello from the test image\n".write(toFile: hello, atomically: true, encoding: .utf8)
         try runProgram("umoci", ["insert", "--image", "\(layout):\(tag)", hello, "/etc/hello.txt"])
-        try runProgram("umoci", [
-            "config", "--image", "\(layout):\(tag)", "--config.entrypoint", "/opt/app", "--config.cmd", "serve",
-            "--config.env", "GREETING=hello", "--config.workingdir", "/opt", "--config.user", "1000:1000",
-            "--config.label", "org.example.test=yes", "--config.exposedports", "8080/tcp", "--config.stopsignal", "SIGINT",
-            "--config.volume", "/data",
-        ])
+        try runProgram(
+            "umoci",
+            [
+                "config", "--image", "\(layout):\(tag)", "--config.entrypoint", "/opt/app", "--config.cmd", "serve",
+                "--config.env", "GREETING=hello", "--config.workingdir", "/opt", "--config.user", "1000:1000",
+                "--config.label", "org.example.test=yes", "--config.exposedports", "8080/tcp", "--config.stopsignal", "SIGINT",
+                "--config.volume", "/data",
+            ])
     }
 
     /// Pushes the image to `registry` as `repository:t`.
     public func push(to registry: LocalRegistry, repository: String) async throws {
-        try await runProgramOffPool("skopeo", [
-            "--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(registry.host)/\(repository):\(tag)",
-        ])
+        try await runProgramOffPool(
+            "skopeo",
+            [
+                "--insecure-policy", "copy", "--dest-tls-verify=false", "oci:\(layout):\(tag)", "docker://\(registry.host)/\(repository):\(tag)",
+            ])
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real `cloister coordinator --simulation` with its data in `dataDirectory` and its simulated SGX machine in
@@ -55,7 +55,8 @@ public final class SimulatedCoordinatorProcess: Sendable {
                 break
             }
             if let status = child.exitStatus {
-                throw LaunchFailure(description: "cloister coordinator exited (\(BackgroundProcess.describe(status))); its log ends with:\n\(child.log.tail)")
+                throw LaunchFailure(
+                    description: "cloister coordinator exited (\(BackgroundProcess.describe(status))); its log ends with:\n\(child.log.tail)")
             }
             guard ContinuousClock.now < deadline else {
                 throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log ends with:\n\(child.log.tail)")

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why a tool could not be run at all.
@@ -16,7 +16,8 @@ public struct ToolRunFailure: Error, CustomStringConvertible {
 /// the child closes every other descriptor, so a program another test starts meanwhile cannot hold this tool's output
 /// open, and no monitoring thread of Foundation's `Process` is involved.
 public func runTool(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String) {
-    var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
+    var toChild: [Int32] = [-1, -1]
+    var fromChild: [Int32] = [-1, -1]
     guard pipe(&toChild) == 0 else { throw ToolRunFailure(description: "pipe() failed: \(String(cString: strerror(errno)))") }
     guard pipe(&fromChild) == 0 else {
         toChild.forEach { close($0) }
