@@ -43,6 +43,8 @@ public final class WebhookCertificate: Sendable {
     struct Loaded {
         let stamps: [FileStamp]
         let context: NIOSSLContext
+        /// The files as they were when loading them last failed: not tried (and logged) again until they change.
+        var refusedStamps: [FileStamp]? = nil
     }
 
     public let certificatePath: String
@@ -60,7 +62,9 @@ public final class WebhookCertificate: Sendable {
     /// The context for a new connection, reloaded first when a file changed.
     public func context() -> NIOSSLContext {
         let inUse = current.withLock { $0 }
-        guard let stamps = try? [FileStamp(path: certificatePath), FileStamp(path: keyPath)], stamps != inUse.stamps else {
+        guard let stamps = try? [FileStamp(path: certificatePath), FileStamp(path: keyPath)], stamps != inUse.stamps,
+            stamps != inUse.refusedStamps
+        else {
             return inUse.context
         }
         do {
@@ -69,6 +73,7 @@ public final class WebhookCertificate: Sendable {
             logger.notice("Loaded the rotated webhook certificate", metadata: ["certificate": "\(certificatePath)"])
             return fresh.context
         } catch {
+            current.withLock { $0.refusedStamps = stamps }
             logger.error("Keeping the previous webhook certificate", metadata: ["reason": "\(error)"])
             return inUse.context
         }

@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import Platform
 import SwiftASN1
+import TestSupport
 import Testing
 import X509
 

@@ -1,6 +1,7 @@
 import CoordinatorAPI
 import Foundation
 import SwiftASN1
+import TestSupport
 import Testing
 
 extension ClientIdentity {

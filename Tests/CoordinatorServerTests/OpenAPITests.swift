@@ -2,6 +2,7 @@ import CoordinatorAPI
 import CoordinatorServer
 import Foundation
 import Platform
+import TestSupport
 import Testing
 import _CryptoExtras
 

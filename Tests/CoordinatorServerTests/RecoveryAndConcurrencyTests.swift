@@ -2,6 +2,7 @@ import CoordinatorAPI
 import Crypto
 import Foundation
 import Platform
+import TestSupport
 import Testing
 import _CryptoExtras
 

@@ -12,6 +12,7 @@ import Platform
 import SealedStore
 import SwiftASN1
 import Synchronization
+import TestSupport
 import X509
 
 /// A Coordinator on a simulated SGX machine with its state in a temporary directory, served over real TLS on
@@ -181,61 +182,11 @@ struct APIClient: Sendable {
     }
 }
 
-/// A user: a key and a self-signed certificate, for the manifest and the TLS connection.
-struct TestUser: Sendable {
-    let name: String
-    let identity: ClientIdentity
-
-    init(name: String, notValidBefore: Date = Date().addingTimeInterval(-3600), notValidAfter: Date = Date().addingTimeInterval(86_400)) throws {
-        self.name = name
-        let key = P256.Signing.PrivateKey()
-        let subject = try DistinguishedName { CommonName(name) }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: notValidBefore, notValidAfter: notValidAfter, issuer: subject, subject: subject,
-            signatureAlgorithm: .ecdsaWithSHA256, extensions: Certificate.Extensions(), issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        identity = ClientIdentity(certificateDER: serializer.serializedBytes, privateKeyPEM: key.pemRepresentation)
-    }
+/// The TLS identity a test user or marble presents.
+extension TestUser {
+    var identity: ClientIdentity { ClientIdentity(certificateDER: certificateDER, privateKeyPEM: privateKeyPEM) }
 }
 
-/// A marble as a launcher presents itself: a key, the self-signed TLS client certificate, a CSR, and a quote whose
-/// report data binds SHA-256 of the certificate.
-struct TestMarble: Sendable {
-    let identity: ClientIdentity
-    let csrDER: [UInt8]
-    let uuid: UUID
-
-    init(uuid: UUID = UUID()) throws {
-        let key = P384.Signing.PrivateKey()
-        self.uuid = uuid
-        let name = try DistinguishedName { CommonName("MarbleRun Marble") }
-        let names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400 * 365), issuer: name,
-            subject: name, signatureAlgorithm: .ecdsaWithSHA384,
-            extensions: try Certificate.Extensions { SubjectAlternativeNames(names) }, issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        identity = ClientIdentity(certificateDER: serializer.serializedBytes, privateKeyPEM: key.pemRepresentation)
-        let request = try CertificateSigningRequest(
-            version: .v1, subject: name, privateKey: .init(key),
-            attributes: CertificateSigningRequest.Attributes([
-                .init(ExtensionRequest(extensions: try Certificate.Extensions { SubjectAlternativeNames(names) }))
-            ]),
-            signatureAlgorithm: .ecdsaWithSHA384)
-        var csrSerializer = DER.Serializer()
-        try csrSerializer.serialize(request)
-        csrDER = csrSerializer.serializedBytes
-    }
-
-    /// The activation request with a quote from `platform` over SHA-256(`boundCertificate`, by default this marble's).
-    func request(type: String, on platform: SimulatedPlatform, boundCertificate: [UInt8]? = nil) throws -> ActivationRequest {
-        let hash = SHA256.hash(data: boundCertificate ?? identity.certificateDER)
-        let quote = try platform.quote(reportData: try ReportData.padding(hash))
-        return ActivationRequest(quote: Data(quote), csr: Data(csrDER), marbleType: type, uuid: uuid.uuidString)
-    }
+extension TestMarble {
+    var identity: ClientIdentity { ClientIdentity(certificateDER: certificateDER, privateKeyPEM: privateKeyPEM) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// JSON manifests for the server tests: two packages (frontend by signer, backend by MRENCLAVE), three marble types,
 /// shared, per-marble and user-defined secrets, and users with roles.

@@ -5,6 +5,7 @@ import CoordinatorPKI
 import Crypto
 import Foundation
 import Platform
+import TestSupport
 import Testing
 import X509
 

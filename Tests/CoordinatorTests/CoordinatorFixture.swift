@@ -7,6 +7,7 @@ import Logging
 import Platform
 import SealedStore
 import SwiftASN1
+import TestSupport
 import X509
 
 /// A Coordinator on a simulated SGX machine with its state in a temporary directory, and marbles on the same machine.
@@ -81,71 +82,6 @@ struct CoordinatorFixture {
 
     static func backend(debug: Bool = false) -> EnclaveMeasurement {
         EnclaveMeasurement(mrEnclave: backendEnclave, mrSigner: marbleSigner, productID: 7, securityVersion: 1, debug: debug)
-    }
-}
-
-/// A marble as a launcher would present itself: a key, the self-signed TLS client certificate, a CSR and a quote
-/// whose report data binds SHA-256 of the certificate.
-struct TestMarble {
-    let key: P384.Signing.PrivateKey
-    let certificateDER: [UInt8]
-    let csrDER: [UInt8]
-    let uuid: UUID
-
-    init(uuid: UUID = UUID(), dnsNames: [String] = ["localhost"]) throws {
-        key = P384.Signing.PrivateKey()
-        self.uuid = uuid
-        let name = try DistinguishedName { CommonName("MarbleRun Marble") }
-        let names = dnsNames.map { GeneralName.dnsName($0) } + [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
-        let now = Date()
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(86_400 * 365), issuer: name,
-            subject: name, signatureAlgorithm: .ecdsaWithSHA384,
-            extensions: try Certificate.Extensions { SubjectAlternativeNames(names) },
-            issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        certificateDER = serializer.serializedBytes
-        let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
-        let request = try CertificateSigningRequest(
-            version: .v1, subject: name, privateKey: .init(key),
-            attributes: CertificateSigningRequest.Attributes([.init(ExtensionRequest(extensions: extensions))]),
-            signatureAlgorithm: .ecdsaWithSHA384)
-        var csrSerializer = DER.Serializer()
-        try csrSerializer.serialize(request)
-        csrDER = csrSerializer.serializedBytes
-    }
-
-    /// A quote from `platform` over SHA-256(`boundCertificate`, by default this marble's certificate).
-    func quote(on platform: SimulatedPlatform, boundCertificate: [UInt8]? = nil) throws -> [UInt8] {
-        let hash = SHA256.hash(data: boundCertificate ?? certificateDER)
-        return try platform.quote(reportData: try ReportData.padding(hash))
-    }
-
-    func request(type: String, quote: [UInt8]) -> ActivationRequest {
-        ActivationRequest(quote: Data(quote), csr: Data(csrDER), marbleType: type, uuid: uuid.uuidString)
-    }
-}
-
-/// A user: a key and a self-signed certificate, and its PEM for the manifest.
-struct TestUser {
-    let name: String
-    let certificateDER: [UInt8]
-    let certificatePEM: String
-
-    init(name: String, notValidBefore: Date = Date().addingTimeInterval(-3600), notValidAfter: Date = Date().addingTimeInterval(86_400)) throws {
-        self.name = name
-        let key = P256.Signing.PrivateKey()
-        let subject = try DistinguishedName { CommonName(name) }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: notValidBefore, notValidAfter: notValidAfter, issuer: subject, subject: subject,
-            signatureAlgorithm: .ecdsaWithSHA256, extensions: Certificate.Extensions(), issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        certificateDER = serializer.serializedBytes
-        certificatePEM = PEMDocument(type: "CERTIFICATE", derBytes: certificateDER).pemString
     }
 }
 

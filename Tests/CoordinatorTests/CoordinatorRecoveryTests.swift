@@ -1,6 +1,7 @@
 import Coordinator
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 import _CryptoExtras
 

@@ -2,6 +2,7 @@ import Coordinator
 import CoordinatorAPI
 import Foundation
 import Platform
+import TestSupport
 import Testing
 
 @Suite struct PersistenceTests {

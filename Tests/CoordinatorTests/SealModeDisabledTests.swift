@@ -1,6 +1,7 @@
 import Coordinator
 import Foundation
 import SealedStore
+import TestSupport
 import Testing
 
 /// MarbleRun's `SealMode: Disabled` (spec 6.3): a standalone Coordinator keeps its state in memory only.

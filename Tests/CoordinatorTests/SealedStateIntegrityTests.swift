@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Platform
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Coordinator

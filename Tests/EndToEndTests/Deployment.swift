@@ -360,7 +360,7 @@ final class Coordinator: @unchecked Sendable {
     }
 
     /// The secret `name` as the user holding `user` fetches it (`GET /api/v2/secrets`, mutual TLS).
-    func secret(_ name: String, as user: TestUser) throws -> [UInt8] {
+    func secret(_ name: String, as user: UserFiles) throws -> [UInt8] {
         let answer = try curl(["--cert", user.certificatePath, "--key", user.keyPath, "\(clientURL)/api/v2/secrets?s=\(name)"])
         guard let json = try JSONSerialization.jsonObject(with: Data(answer.utf8)) as? [String: Any],
             let secrets = (json["data"] as? [String: Any])?["secrets"] as? [String: Any] ?? (json["data"] as? [String: Any]),
@@ -373,22 +373,19 @@ final class Coordinator: @unchecked Sendable {
     deinit { server.stop() }
 }
 
-/// A user of the client API: a self-signed certificate made by openssl.
-struct TestUser {
+/// A user of the client API (``TestUser``) with its certificate and key in PEM files, as the CLI takes them.
+struct UserFiles {
     let certificatePath: String
     let keyPath: String
     let certificatePEM: String
 
     init(name: String, directory: TestDirectory) throws {
+        let user = try TestUser(name: name)
         certificatePath = directory.file("\(name)-cert.pem")
         keyPath = directory.file("\(name)-key.pem")
-        try HostProgram.run(
-            "openssl",
-            [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath,
-                "-out", certificatePath, "-subj", "/CN=\(name)", "-days", "1",
-            ])
-        certificatePEM = try String(contentsOfFile: certificatePath, encoding: .utf8)
+        certificatePEM = user.certificatePEM
+        try certificatePEM.write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        try user.privateKeyPEM.write(toFile: keyPath, atomically: true, encoding: .utf8)
     }
 }
 

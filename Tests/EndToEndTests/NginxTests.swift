@@ -185,7 +185,7 @@ struct NginxTests {
         #expect(withoutCertificate.status == 400, "\(withoutCertificate)")
         #expect(withoutCertificate.body.contains("No required SSL certificate was sent"), "\(withoutCertificate)")
 
-        let selfSigned = try TestUser(name: "self-signed", directory: deployment.directory)
+        let selfSigned = try UserFiles(name: "self-signed", directory: deployment.directory)
         let withSelfSigned = try deployment.request(["--cert", selfSigned.certificatePath, "--key", selfSigned.keyPath])
         #expect(withSelfSigned.status == 400, "\(withSelfSigned)")
         #expect(withSelfSigned.body.contains("The SSL certificate error"), "\(withSelfSigned)")

@@ -230,6 +230,14 @@ struct WebhookEndToEndTests {
         let health = try await runProgramOffPool("curl", ["-sS", "--cacert", certificates.ca, injector.url + "/healthz"])
         #expect(health == "ok\n", "the new CA verifies the new certificate")
         #expect(injector.process.log.text.contains("Loaded the rotated webhook certificate"))
+
+        // A rotation to files that do not load keeps the working identity, and is reported once, not per connection.
+        try "not a certificate".write(toFile: certificates.directory.path + "/broken.crt", atomically: true, encoding: .utf8)
+        _ = rename(certificates.directory.path + "/broken.crt", certificates.certificate)
+        #expect(try await issuer().contains("webhook-ca-2"))
+        #expect(try await issuer().contains("webhook-ca-2"))
+        #expect(
+            injector.process.log.text.components(separatedBy: "Keeping the previous webhook certificate").count == 2, "\(injector.process.log.text)")
     }
 
     @Test func missingCertificatesAndBadSettingsStopTheInjectorAtStartWithAReason() async throws {
