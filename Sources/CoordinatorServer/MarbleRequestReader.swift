@@ -60,6 +60,8 @@ struct MarbleRequestReader {
             state = .reading(head, route: Self.route(head), body: ByteBuffer())
             return .none
         case (.body(var chunk), .reading(let head, let route?, var body)):
+            // Without the state's reference the append below grows the buffer in place instead of copying it.
+            state = .idle
             guard body.readableBytes + chunk.readableBytes <= maximumBodySize else {
                 state = .draining(dropped: 0)
                 return .refuseTooLarge(head)
