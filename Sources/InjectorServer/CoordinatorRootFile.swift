@@ -7,7 +7,7 @@ import Synchronization
 public final class CoordinatorRootFile: Sendable {
     public let path: String
     private let logger: Logger
-    private let current: Mutex<(stamp: String?, pem: String?)>
+    private let current: Mutex<(stamp: FileStamp?, pem: String?)>
 
     public init(path: String, logger: Logger) {
         self.path = path
@@ -17,8 +17,7 @@ public final class CoordinatorRootFile: Sendable {
 
     /// The PEM, nil while the file is missing or holds no certificate.
     public func pem() -> String? {
-        var info = stat()
-        let stamp = stat(path, &info) == 0 ? "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : nil
+        let stamp = try? FileStamp.of(path).get()
         let known = current.withLock { $0 }
         if stamp == known.stamp { return known.pem }
         var pem: String?

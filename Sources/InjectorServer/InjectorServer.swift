@@ -36,7 +36,7 @@ public struct InjectorServer: Service {
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: AdmissionReviewExchange.maximumRequestBytes)
-            } catch {
+            } catch is NIOTooManyBytesError {
                 return Self.plainText(
                     .contentTooLarge,
                     "the admission review is larger than \(AdmissionReviewExchange.maximumRequestBytes) bytes; the API server never sends one this large\n"

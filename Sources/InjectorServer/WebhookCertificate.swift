@@ -17,29 +17,6 @@ public struct WebhookCertificateError: Error, Sendable, CustomStringConvertible 
 /// (cert-manager and kubelet rotate them in place, through the Secret volume's symlink swap). Each new connection
 /// checks the files' identity; a rotation that cannot be loaded keeps the previous identity and is logged.
 public final class WebhookCertificate: Sendable {
-    struct FileStamp: Equatable {
-        let device: UInt64
-        let inode: UInt64
-        let size: Int64
-        let modified: Int
-        let modifiedNanoseconds: Int
-
-        init(path: String) throws(WebhookCertificateError) {
-            var info = stat()
-            guard stat(path, &info) == 0 else {
-                let reason = String(cString: strerror(errno))
-                throw WebhookCertificateError(
-                    file: path, found: "no readable file (\(reason))", expected: "a PEM file",
-                    hint: "mount the webhook's certificate Secret (tls.crt, tls.key) or pass --tls-cert and --tls-key")
-            }
-            device = UInt64(info.st_dev)
-            inode = UInt64(info.st_ino)
-            size = Int64(info.st_size)
-            modified = info.st_mtim.tv_sec
-            modifiedNanoseconds = info.st_mtim.tv_nsec
-        }
-    }
-
     struct Loaded {
         let stamps: [FileStamp]
         let context: NIOSSLContext
@@ -59,10 +36,20 @@ public final class WebhookCertificate: Sendable {
         current = Mutex(try Self.load(certificatePath: certificatePath, keyPath: keyPath))
     }
 
+    private static func stamp(_ path: String) throws(WebhookCertificateError) -> FileStamp {
+        switch FileStamp.of(path) {
+        case .success(let stamp): return stamp
+        case .failure(let error):
+            throw WebhookCertificateError(
+                file: path, found: "no readable file (\(error.reason))", expected: "a PEM file",
+                hint: "mount the webhook's certificate Secret (tls.crt, tls.key) or pass --tls-cert and --tls-key")
+        }
+    }
+
     /// The context for a new connection, reloaded first when a file changed.
     public func context() -> NIOSSLContext {
         let inUse = current.withLock { $0 }
-        guard let stamps = try? [FileStamp(path: certificatePath), FileStamp(path: keyPath)], stamps != inUse.stamps,
+        guard let stamps = try? [Self.stamp(certificatePath), Self.stamp(keyPath)], stamps != inUse.stamps,
             stamps != inUse.refusedStamps
         else {
             return inUse.context
@@ -80,7 +67,7 @@ public final class WebhookCertificate: Sendable {
     }
 
     private static func load(certificatePath: String, keyPath: String) throws(WebhookCertificateError) -> Loaded {
-        let stamps = [try FileStamp(path: certificatePath), try FileStamp(path: keyPath)]
+        let stamps = [try stamp(certificatePath), try stamp(keyPath)]
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
