@@ -247,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: [
-                "Coordinator", "Attestation", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Manifest",
+                "Coordinator", "Attestation", "CollateralSources", "CoordinatorAPI", "CoordinatorPKI", "Hexadecimal", "Manifest",
                 "Platform", "SealedStore", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -338,7 +338,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "CoordinatorAPI", "Platform",
+                "CoordinatorAPI", "Hexadecimal", "Platform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -32,7 +32,7 @@ import X509
         let marbleClient = try fixture.client(marble.identity)
         clients.append(marbleClient)
         let activation = try await marbleClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))
+            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(TestMeasurements.backend()))
         )
         .data(ActivationResponse.self)
         let chain = String(decoding: activation.env["MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN"]!, as: UTF8.self)
@@ -103,7 +103,8 @@ import X509
         // Without a certificate the TLS handshake itself fails.
         await #expect(throws: (any Error).self) {
             _ = try await anonymous.post(
-                fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
+                fixture.marbleURL + ActivationRequest.path,
+                json: try marble.request(type: "backend", on: fixture.platform(TestMeasurements.backend())))
         }
         let garbage = try await marbleClient.post(fixture.marbleURL + ActivationRequest.path, body: Data("{\"quote\": 12}".utf8))
         #expect(garbage.status == 400)
@@ -113,11 +114,13 @@ import X509
         let other = try TestMarble()
         let replayed = try await marbleClient.post(
             fixture.marbleURL + ActivationRequest.path,
-            json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()), boundCertificate: other.identity.certificateDER))
+            json: try marble.request(
+                type: "backend", on: fixture.platform(TestMeasurements.backend()), boundCertificate: other.identity.certificateDER))
         #expect(replayed.status == 403)
         #expect(replayed.failReason == "activation.report_data_mismatch")
         let unknownType = try await marbleClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "nosuchtype", on: fixture.platform(ServerFixture.backend())))
+            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "nosuchtype", on: fixture.platform(TestMeasurements.backend()))
+        )
         #expect(unknownType.status == 403)
         #expect(unknownType.failReason == "activation.unknown_marble_type")
         // Unknown paths and methods: 405 with a JSend error, as MarbleRun answers.

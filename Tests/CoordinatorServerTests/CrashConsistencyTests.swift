@@ -30,7 +30,7 @@ import Testing
         let machineDirectory = directory.appendingPathComponent("machine")
         let machine = try SimulatedSGXMachine.openOrCreate(stateDirectory: machineDirectory)
         let frontendPlatform = SimulatedPlatform(
-            machine: machine, enclave: ServerFixture.frontend(), consent: .insecureSimulation(announce: { _ in }))
+            machine: machine, enclave: TestMeasurements.frontend(), consent: .insecureSimulation(announce: { _ in }))
         let admin = try TestUser(name: "admin")
         let manifest = TestManifests.standard(users: [admin], maxFrontend: 1_000_000)
         var trials = 0

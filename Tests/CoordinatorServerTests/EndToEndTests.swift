@@ -67,7 +67,7 @@ import X509
 
         // Activate marbles over mutual TLS with their self-signed certificates (reporter needs a user secret first).
         var activated: [String: ActivationResponse] = [:]
-        for (type, enclave) in [("frontend", ServerFixture.frontend()), ("backend", ServerFixture.backend())] {
+        for (type, enclave) in [("frontend", TestMeasurements.frontend()), ("backend", TestMeasurements.backend())] {
             let marble = try TestMarble()
             let client = try fixture.client(marble.identity)
             let answer = try await client.post(
@@ -98,7 +98,8 @@ import X509
         let reporter = try TestMarble()
         let reporterClient = try fixture.client(reporter.identity)
         let reporterAnswer = try await reporterClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try reporter.request(type: "reporter", on: fixture.platform(ServerFixture.backend())))
+            fixture.marbleURL + ActivationRequest.path, json: try reporter.request(type: "reporter", on: fixture.platform(TestMeasurements.backend()))
+        )
         await reporterClient.shutdown()
         #expect(try reporterAnswer.data(ActivationResponse.self).env["API_TOKEN"] == Data("s3cret".utf8))
 
@@ -111,7 +112,7 @@ import X509
         let oldClient = try fixture.client(oldFrontend.identity)
         let refused = try await oldClient.post(
             fixture.marbleURL + ActivationRequest.path,
-            json: try oldFrontend.request(type: "frontend", on: fixture.platform(ServerFixture.frontend(securityVersion: 3))))
+            json: try oldFrontend.request(type: "frontend", on: fixture.platform(TestMeasurements.frontend(securityVersion: 3))))
         await oldClient.shutdown()
         #expect(refused.status == 403)
         #expect(refused.jsendStatus == "fail")
@@ -142,7 +143,7 @@ import X509
         let backend = try TestMarble()
         let backendClient = try fixture.client(backend.identity)
         let backendAnswer = try await backendClient.post(
-            fixture.marbleURL + ActivationRequest.path, json: try backend.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
+            fixture.marbleURL + ActivationRequest.path, json: try backend.request(type: "backend", on: fixture.platform(TestMeasurements.backend())))
         await backendClient.shutdown()
         #expect(try backendAnswer.data(ActivationResponse.self).env["MODE"] == Data("staging".utf8))
 

@@ -6,6 +6,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NIOHTTPTypes
+import TestSupport
 import Testing
 
 @testable import CoordinatorServer

@@ -94,7 +94,7 @@ import Testing
             try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))
                 .status == 200)
         let activated = try await client.post(
-            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend())))
+            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: "backend", on: fixture.platform(TestMeasurements.backend())))
         #expect(activated.status == 200)
         _ = try await client.get(fixture.marbleURL + "/nothing")
 

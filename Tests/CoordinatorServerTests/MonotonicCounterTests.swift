@@ -20,7 +20,7 @@ extension ClientIdentity {
         let client = try fixture.client(marble.identity)
         defer { Task { await client.shutdown() } }
         let answer = try await client.post(
-            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: type, on: fixture.platform(ServerFixture.backend())))
+            fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: type, on: fixture.platform(TestMeasurements.backend())))
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
         return try ClientIdentity(activated: try answer.data(ActivationResponse.self))
     }

@@ -48,7 +48,7 @@ import _CryptoExtras
         try await post(
             anonymous, ClientAPIPath.recover, try json(RecoveryRequest(recoverySecret: Data(count: 32), recoverySecretSignature: Data(count: 4))))
         try await get(anonymous, ClientAPIPath.recoveryPublicKey)
-        let quoteToSign = try fixture.platform(ServerFixture.backend()).quote(reportData: [UInt8](repeating: 9, count: 64))
+        let quoteToSign = try fixture.platform(TestMeasurements.backend()).quote(reportData: [UInt8](repeating: 9, count: 64))
         try await post(anonymous, ClientAPIPath.signQuote, try json(SignQuoteRequest(sgxQuote: Data(quoteToSign))))
         try await post(anonymous, ClientAPIPath.monotonicCounter, try json(MonotonicCounterRequest(name: "c", value: 1)))
         let manifest = TestManifests.standard(
@@ -86,10 +86,10 @@ import _CryptoExtras
         try await post(marbleClient, ActivationPlanRequest.path, try json(ActivationPlanRequest(marbleType: "intruder")), url: fixture.marbleURL)
         try await post(marbleClient, ActivationPlanRequest.path, Data("[]".utf8), url: fixture.marbleURL)
         try await post(
-            marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(ServerFixture.backend()))),
+            marbleClient, ActivationRequest.path, try json(try marble.request(type: "backend", on: fixture.platform(TestMeasurements.backend()))),
             url: fixture.marbleURL)
         try await post(
-            marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(ServerFixture.backend()))),
+            marbleClient, ActivationRequest.path, try json(try marble.request(type: "frontend", on: fixture.platform(TestMeasurements.backend()))),
             url: fixture.marbleURL)
         try await post(marbleClient, ActivationRequest.path, Data("{}".utf8), url: fixture.marbleURL)
         let activated = try #require(exchanges.first { $0.path == ActivationRequest.path && $0.answer.status == 200 }).answer

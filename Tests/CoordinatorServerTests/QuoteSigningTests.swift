@@ -8,23 +8,6 @@ import TestSupport
 import Testing
 import X509
 
-extension TestManifests {
-    /// The standard manifest with `gates` in `Config.FeatureGates`.
-    static func standard(
-        users: [TestUser] = [], frontendSecurityVersion: Int = 3, updateThreshold: Int = 0, backendEnv: String = "production",
-        featureGates gates: [String]
-    ) -> [UInt8] {
-        let plain = standard(
-            users: users, frontendSecurityVersion: frontendSecurityVersion, updateThreshold: updateThreshold, backendEnv: backendEnv)
-        let text = String(decoding: plain, as: UTF8.self)
-        let config = "\"Config\": {\"UpdateThreshold\": \(updateThreshold)"
-        precondition(text.contains(config), "the standard manifest's Config changed; update this helper")
-        let gated = text.replacingOccurrences(
-            of: config, with: config + ", \"FeatureGates\": [\(gates.map(quoted).joined(separator: ", "))]")
-        return Array(gated.utf8)
-    }
-}
-
 /// The Open Enclave header MarbleRun's premain puts before a raw SGX quote: version 1, type 2, the quote's length
 /// (all little-endian).
 func withOpenEnclaveHeader(_ quote: [UInt8]) -> [UInt8] {

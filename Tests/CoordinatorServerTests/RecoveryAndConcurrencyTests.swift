@@ -71,7 +71,7 @@ import _CryptoExtras
         _ = try await anonymous.post(
             fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard(maxFrontend: 150))))
         await anonymous.shutdown()
-        let platform = fixture.platform(ServerFixture.frontend())
+        let platform = fixture.platform(TestMeasurements.frontend())
         var prepared: [(APIClient, ActivationRequest)] = []
         for _ in 0..<200 {
             let marble = try TestMarble()

@@ -26,20 +26,7 @@ final class ServerFixture: Sendable {
     let rootCertificatePEM: String
     private let serverTask: Task<Void, any Error>
 
-    static let coordinatorEnclave = EnclaveMeasurement(
-        mrEnclave: [UInt8](repeating: 0xC0, count: 32), mrSigner: [UInt8](repeating: 0xC5, count: 32), productID: 1,
-        securityVersion: 1, debug: false)
-    static let marbleSigner = [UInt8](repeating: 0x5A, count: 32)
-    static let frontendEnclave = [UInt8](repeating: 0xF1, count: 32)
-    static let backendEnclave = [UInt8](repeating: 0xB2, count: 32)
-
-    static func frontend(securityVersion: UInt16 = 3, debug: Bool = false) -> EnclaveMeasurement {
-        EnclaveMeasurement(mrEnclave: frontendEnclave, mrSigner: marbleSigner, productID: 43, securityVersion: securityVersion, debug: debug)
-    }
-
-    static func backend() -> EnclaveMeasurement {
-        EnclaveMeasurement(mrEnclave: backendEnclave, mrSigner: marbleSigner, productID: 7, securityVersion: 1, debug: false)
-    }
+    static let coordinatorEnclave = TestMeasurements.coordinator
 
     /// Starts a Coordinator and its servers. `directory` may hold the state of an earlier fixture (restart);
     /// `coordinatorEnclave` changes the sealing identity (a lost sealing key).

@@ -5,6 +5,7 @@ import CoordinatorAPI
 import CoordinatorPKI
 import Crypto
 import Foundation
+import Hexadecimal
 import Platform
 import TestSupport
 import Testing
@@ -20,7 +21,7 @@ import X509
         #expect(coordinator.status().state == .acceptingMarbles)
 
         let frontend = try TestMarble()
-        let frontendPlatform = fixture.platform(CoordinatorFixture.frontend())
+        let frontendPlatform = fixture.platform(TestMeasurements.frontend())
         let response = try await coordinator.activate(
             frontend.request(type: "frontend", quote: try frontend.quote(on: frontendPlatform)),
             clientCertificateDER: frontend.certificateDER)
@@ -42,7 +43,7 @@ import X509
 
         for type in ["backend", "worker"] {
             let marble = try TestMarble()
-            let platform = fixture.platform(CoordinatorFixture.backend())
+            let platform = fixture.platform(TestMeasurements.backend())
             let response = try await coordinator.activate(
                 marble.request(type: type, quote: try marble.quote(on: platform)), clientCertificateDER: marble.certificateDER)
             #expect(!response.env.isEmpty || !response.files.isEmpty)
@@ -54,7 +55,7 @@ import X509
         defer { fixture.remove() }
         let coordinator = try await fixture.start()
         _ = try await coordinator.setManifest(TestManifests.standard())
-        let platform = fixture.platform(CoordinatorFixture.frontend())
+        let platform = fixture.platform(TestMeasurements.frontend())
         let uuid = UUID()
         func activate(_ uuid: UUID) async throws -> ActivationResponse {
             let marble = try TestMarble(uuid: uuid)
@@ -91,63 +92,63 @@ import X509
         }
 
         // Wrong MRENCLAVE for the backend package (UniqueID).
-        var wrongEnclave = CoordinatorFixture.backend()
+        var wrongEnclave = TestMeasurements.backend()
         wrongEnclave.mrEnclave = [UInt8](repeating: 0x01, count: 32)
         let mrenclave = try #require(await refusal("backend", wrongEnclave))
         #expect(mrenclave.reason == .quoteRejected)
         #expect(mrenclave.attestation?.check == .policyMREnclave)
-        #expect(mrenclave.description.contains(TestManifests.hex(CoordinatorFixture.backendEnclave)))
+        #expect(mrenclave.description.contains(TestMeasurements.backendEnclave.hexadecimal))
 
         // Wrong MRSIGNER for the frontend package (SignerID).
-        var wrongSigner = CoordinatorFixture.frontend()
+        var wrongSigner = TestMeasurements.frontend()
         wrongSigner.mrSigner = [UInt8](repeating: 0x02, count: 32)
         let mrsigner = try #require(await refusal("frontend", wrongSigner))
         #expect(mrsigner.attestation?.check == .policyMRSigner)
 
         // Debug enclave where the package is not Debug.
-        let debug = try #require(await refusal("frontend", CoordinatorFixture.frontend(debug: true)))
+        let debug = try #require(await refusal("frontend", TestMeasurements.frontend(debug: true)))
         #expect(debug.reason == .debugMismatch)
         #expect(debug.found.contains("debug enclave"))
 
         // SecurityVersion below the package minimum.
-        let svn = try #require(await refusal("frontend", CoordinatorFixture.frontend(securityVersion: 2)))
+        let svn = try #require(await refusal("frontend", TestMeasurements.frontend(securityVersion: 2)))
         #expect(svn.attestation?.check == .policySecurityVersion)
         #expect(svn.found.contains("ISVSVN 2"))
         #expect(svn.expected.contains("at least 3"))
 
         // A quote bound to another key than the presented certificate.
         let other = try TestMarble()
-        let foreign = try #require(await refusal("frontend", CoordinatorFixture.frontend(), bind: other.certificateDER))
+        let foreign = try #require(await refusal("frontend", TestMeasurements.frontend(), bind: other.certificateDER))
         #expect(foreign.reason == .reportDataMismatch)
         #expect(foreign.kind == .activationRefused)
 
         // A quote replayed by another client: the quote of a marble that activated, presented with another certificate.
         let victim = try TestMarble()
-        let victimQuote = try victim.quote(on: fixture.platform(CoordinatorFixture.backend()))
+        let victimQuote = try victim.quote(on: fixture.platform(TestMeasurements.backend()))
         _ = try await coordinator.activate(victim.request(type: "backend", quote: victimQuote), clientCertificateDER: victim.certificateDER)
         let attacker = try TestMarble()
-        let replay = try #require(await refusal("backend", CoordinatorFixture.backend(), marble: attacker, quote: victimQuote))
+        let replay = try #require(await refusal("backend", TestMeasurements.backend(), marble: attacker, quote: victimQuote))
         #expect(replay.reason == .reportDataMismatch)
         #expect(replay.hint.contains("replayed"))
 
         // Unknown marble type.
-        let unknown = try #require(await refusal("database", CoordinatorFixture.backend()))
+        let unknown = try #require(await refusal("database", TestMeasurements.backend()))
         #expect(unknown.reason == .unknownMarbleType)
         #expect(unknown.expected.contains("frontend"))
 
         // Over MaxActivations (1 for frontend).
-        #expect(try await refusal("frontend", CoordinatorFixture.frontend()) == nil)
-        let over = try #require(await refusal("frontend", CoordinatorFixture.frontend()))
+        #expect(try await refusal("frontend", TestMeasurements.frontend()) == nil)
+        let over = try #require(await refusal("frontend", TestMeasurements.frontend()))
         #expect(over.reason == .maxActivationsReached)
         #expect(over.found.contains("1 activations"))
 
         // A garbage quote, and a CSR for another key than the connection's whose signature does not verify. (A CSR
         // for the connection's own key needs no signature check: the TLS handshake proved possession of that key.)
-        let garbage = try #require(await refusal("backend", CoordinatorFixture.backend(), quote: [1, 2, 3]))
+        let garbage = try #require(await refusal("backend", TestMeasurements.backend(), quote: [1, 2, 3]))
         #expect(garbage.reason == .quoteRejected)
         let marble = try TestMarble()
         let stranger = try TestMarble()
-        var badCSR = marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend())))
+        var badCSR = marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(TestMeasurements.backend())))
         badCSR.csr = Data(stranger.csrDER.dropLast(4) + [0, 0, 0, 0])
         let refused = await #expect(throws: CoordinatorError.self) {
             _ = try await coordinator.activate(badCSR, clientCertificateDER: marble.certificateDER)
@@ -161,7 +162,7 @@ import X509
         let coordinator = try await fixture.start()
         _ = try await coordinator.setManifest(TestManifests.standard(frontendTCB: ["SWHardeningNeeded"]))
         let marble = try TestMarble()
-        let quote = try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))
+        let quote = try marble.quote(on: fixture.platform(TestMeasurements.frontend()))
         let error = await #expect(throws: CoordinatorError.self) {
             _ = try await coordinator.activate(marble.request(type: "frontend", quote: quote), clientCertificateDER: marble.certificateDER)
         }
@@ -174,7 +175,7 @@ import X509
         _ = try await tolerant.setManifest(TestManifests.standard(frontendTCB: ["OutOfDate"]))
         let accepted = try TestMarble()
         _ = try await tolerant.activate(
-            accepted.request(type: "frontend", quote: try accepted.quote(on: accepting.platform(CoordinatorFixture.frontend()))),
+            accepted.request(type: "frontend", quote: try accepted.quote(on: accepting.platform(TestMeasurements.frontend()))),
             clientCertificateDER: accepted.certificateDER)
     }
 
@@ -192,7 +193,7 @@ import X509
         for _ in 0..<2 {
             let marble = try TestMarble()
             _ = try await coordinator.activate(
-                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(TestMeasurements.backend()))),
                 clientCertificateDER: marble.certificateDER)
         }
         #expect(await cache.statistics.fetches == 1)
@@ -214,7 +215,7 @@ import X509
         let marble = try TestMarble()
         let error = await #expect(throws: CoordinatorError.self) {
             _ = try await mismatched.activate(
-                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+                marble.request(type: "backend", quote: try marble.quote(on: fixture.platform(TestMeasurements.backend()))),
                 clientCertificateDER: marble.certificateDER)
         }
         #expect(error?.reason == .collateralUnavailable)
@@ -225,13 +226,10 @@ import X509
             tcbState: SimulatedTCBState(platformStatus: .swHardeningNeeded, platformAdvisoryIDs: ["INTEL-SA-00615", "INTEL-SA-00657"]))
         defer { fixture.remove() }
         let coordinator = try await fixture.start()
-        var manifest = String(decoding: TestManifests.standard(frontendTCB: ["SWHardeningNeeded"]), as: UTF8.self)
-        manifest = manifest.replacingOccurrences(
-            of: #""AcceptedTCBStatuses": ["SWHardeningNeeded"]"#,
-            with: #""AcceptedTCBStatuses": ["SWHardeningNeeded"], "AcceptedAdvisories": ["INTEL-SA-00615"]"#)
-        _ = try await coordinator.setManifest(Array(manifest.utf8))
+        _ = try await coordinator.setManifest(
+            TestManifests.standard(frontendTCB: ["SWHardeningNeeded"], frontendAdvisories: ["INTEL-SA-00615"]))
         let marble = try TestMarble()
-        let quote = try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))
+        let quote = try marble.quote(on: fixture.platform(TestMeasurements.frontend()))
         let error = await #expect(throws: CoordinatorError.self) {
             _ = try await coordinator.activate(marble.request(type: "frontend", quote: quote), clientCertificateDER: marble.certificateDER)
         }
@@ -240,7 +238,7 @@ import X509
         // The backend package accepts SWHardeningNeeded by default (an empty AcceptedTCBStatuses) with all advisories.
         let backend = try TestMarble()
         _ = try await coordinator.activate(
-            backend.request(type: "backend", quote: try backend.quote(on: fixture.platform(CoordinatorFixture.backend()))),
+            backend.request(type: "backend", quote: try backend.quote(on: fixture.platform(TestMeasurements.backend()))),
             clientCertificateDER: backend.certificateDER)
     }
 
@@ -249,7 +247,7 @@ import X509
         defer { fixture.remove() }
         let coordinator = try await fixture.start()
         _ = try await coordinator.setManifest(TestManifests.standard(maxFrontend: 37))
-        let platform = fixture.platform(CoordinatorFixture.frontend())
+        let platform = fixture.platform(TestMeasurements.frontend())
         var requests: [(ActivationRequest, [UInt8])] = []
         for _ in 0..<200 {
             let marble = try TestMarble()

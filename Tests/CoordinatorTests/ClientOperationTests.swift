@@ -72,8 +72,8 @@ import X509
         let deployment = try await Deployment()
         defer { deployment.fixture.remove() }
         let coordinator = deployment.coordinator
-        let (marble, _) = try await deployment.activate("backend", enclave: CoordinatorFixture.backend())
-        let marbleResponse = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend()).1
+        let (marble, _) = try await deployment.activate("backend", enclave: TestMeasurements.backend())
+        let marbleResponse = try await deployment.activate("frontend", enclave: TestMeasurements.frontend()).1
         let marbleChain = String(decoding: marbleResponse.env[MarbleEnvironment.certificateChain]!, as: UTF8.self)
         let marbleCertificate = try CoordinatorPKI.der(
             try Certificate(pemEncoded: String(marbleChain[..<marbleChain.range(of: "-----END CERTIFICATE-----")!.upperBound])))
@@ -147,7 +147,7 @@ import X509
         #expect(read["sharedKey"]?.privateKey.count == 32)
         #expect(read["sharedKey"]?.shared == true)
 
-        let (_, response) = try await deployment.activate("reporter", enclave: CoordinatorFixture.backend())
+        let (_, response) = try await deployment.activate("reporter", enclave: TestMeasurements.backend())
         #expect(response.env["API_TOKEN"] == Data("s3cret".utf8))
         #expect(response.env["USER_KEY"] == Data(String(repeating: "42", count: 16).utf8))
         let log = try await coordinator.updateLog()
@@ -160,7 +160,7 @@ import X509
         let coordinator = deployment.coordinator
         let before = try await coordinator.tlsIdentity()
         let manifestBefore = try await coordinator.signedManifest()
-        _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 3))
+        _ = try await deployment.activate("frontend", enclave: TestMeasurements.frontend(securityVersion: 3))
 
         let lower = await #expect(throws: CoordinatorError.self) {
             _ = try await coordinator.update(
@@ -190,10 +190,10 @@ import X509
         #expect(try await coordinator.verifyUpdateLog() >= 2)
 
         let old = await #expect(throws: CoordinatorError.self) {
-            _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 3))
+            _ = try await deployment.activate("frontend", enclave: TestMeasurements.frontend(securityVersion: 3))
         }
         #expect(old?.attestation?.check == .policySecurityVersion)
-        _ = try await deployment.activate("frontend", enclave: CoordinatorFixture.frontend(securityVersion: 4))
+        _ = try await deployment.activate("frontend", enclave: TestMeasurements.frontend(securityVersion: 4))
         let log = try await coordinator.updateLog()
         #expect(log.contains { $0.contains("SecurityVersion increased") && $0.contains("\"new version\":4") })
     }

@@ -34,11 +34,10 @@ import _CryptoExtras
         defer { fixture.remove() }
         let admin = try TestUser(name: "admin")
         let original = try await fixture.start()
-        var manifest = String(
-            decoding: TestManifests.standard(
-                users: [admin], recoveryKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.publicPEM) })), as: UTF8.self)
-        manifest = manifest.replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"RecoveryThreshold\": \(threshold)")
-        let result = try await original.setManifest(Array(manifest.utf8))
+        let manifest = TestManifests.standard(
+            users: [admin], recoveryKeys: Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0.publicPEM) }),
+            config: ["RecoveryThreshold": threshold])
+        let result = try await original.setManifest(manifest)
         #expect(result.recoverySecrets.keys.sorted() == keys.map(\.name).sorted())
         try await original.writeSecrets(
             ["userKey": UserSecretUpload(key: [UInt8](repeating: 9, count: 16))], clientCertificateDER: admin.certificateDER)

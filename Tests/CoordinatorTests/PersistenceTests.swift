@@ -15,7 +15,7 @@ import Testing
         try await first.writeSecrets(["userKey": UserSecretUpload(key: [UInt8](repeating: 7, count: 16))], clientCertificateDER: admin.certificateDER)
         let uuid = UUID()
         let marble = try TestMarble(uuid: uuid)
-        let platform = fixture.platform(CoordinatorFixture.frontend())
+        let platform = fixture.platform(TestMeasurements.frontend())
         let before = try await first.activate(
             marble.request(type: "frontend", quote: try marble.quote(on: platform)), clientCertificateDER: marble.certificateDER)
         let identityBefore = try await first.tlsIdentity()
@@ -65,9 +65,7 @@ import Testing
         let fixture = try CoordinatorFixture()
         defer { fixture.remove() }
         let original = try await fixture.start()
-        let manifest = String(decoding: TestManifests.standard(), as: UTF8.self)
-            .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"UniqueKey\"")
-        _ = try await original.setManifest(Array(manifest.utf8))
+        _ = try await original.setManifest(TestManifests.standard(config: ["SealMode": "UniqueKey"]))
         let root = try await original.tlsIdentity().rootCertificatePEM
         // Same MRENCLAVE, another MRSIGNER: the MRENCLAVE-bound key still opens the state.
         let resigned = try await fixture.withOtherSealingIdentity().start()
@@ -92,7 +90,7 @@ import Testing
         let refused = await #expect(throws: CoordinatorError.self) {
             let marble = try TestMarble()
             _ = try await moved.activate(
-                marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),
+                marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(TestMeasurements.frontend()))),
                 clientCertificateDER: marble.certificateDER)
         }
         #expect(refused?.reason == .notAcceptingMarbles)

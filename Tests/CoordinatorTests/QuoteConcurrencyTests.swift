@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Platform
 import Synchronization
+import TestSupport
 import Testing
 
 /// Holds every quote the platform makes while closed, until the test opens it, and tells the test when a quote is

@@ -2,6 +2,7 @@ import Attestation
 import CollateralSources
 import Foundation
 import Platform
+import TestSupport
 import Testing
 
 @testable import Coordinator
@@ -63,7 +64,7 @@ private struct FamilyFixture {
 
     func quote() throws -> Quote {
         let platform = SimulatedPlatform(
-            machine: machine, enclave: CoordinatorFixture.backend(), consent: .insecureSimulation(announce: { _ in }))
+            machine: machine, enclave: TestMeasurements.backend(), consent: .insecureSimulation(announce: { _ in }))
         return try Quote(bytes: try platform.quote(reportData: [UInt8](repeating: 0x42, count: 64)))
     }
 

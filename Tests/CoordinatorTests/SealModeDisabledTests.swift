@@ -7,9 +7,7 @@ import Testing
 /// MarbleRun's `SealMode: Disabled` (spec 6.3): a standalone Coordinator keeps its state in memory only.
 @Suite struct SealModeDisabledTests {
     static func manifest(_ sealMode: String, users: [TestUser] = []) -> [UInt8] {
-        Array(
-            String(decoding: TestManifests.standard(users: users), as: UTF8.self)
-                .replacingOccurrences(of: "\"UpdateThreshold\": 0", with: "\"UpdateThreshold\": 0, \"SealMode\": \"\(sealMode)\"").utf8)
+        TestManifests.standard(users: users, config: ["SealMode": sealMode])
     }
 
     @Test func stateLivesInMemoryAndTheSealedStateIsLeftAsItWas() async throws {
@@ -30,7 +28,7 @@ import Testing
             ["userKey": UserSecretUpload(key: [UInt8](repeating: 3, count: 16))], clientCertificateDER: admin.certificateDER)
         let marble = try TestMarble()
         _ = try await coordinator.activate(
-            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),
+            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(TestMeasurements.frontend()))),
             clientCertificateDER: marble.certificateDER)
         #expect(try await coordinator.updateLog().count == 3)
         #expect(try await coordinator.verifyUpdateLog() == 3)

@@ -41,7 +41,7 @@ extension CoordinatorFixture {
     func activate(_ coordinator: Coordinator, _ fixture: CoordinatorFixture) async throws {
         let marble = try TestMarble()
         _ = try await coordinator.activate(
-            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),
+            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(TestMeasurements.frontend()))),
             clientCertificateDER: marble.certificateDER)
     }
 
@@ -129,7 +129,7 @@ extension CoordinatorFixture {
         _ = try await coordinator.setManifest(TestManifests.standard(maxFrontend: 1))
         let marble = try TestMarble()
         _ = try await coordinator.activate(
-            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(CoordinatorFixture.frontend()))),
+            marble.request(type: "frontend", quote: try marble.quote(on: fixture.platform(TestMeasurements.frontend()))),
             clientCertificateDER: marble.certificateDER)
 
         var change = StateChange()
