@@ -415,7 +415,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "Attestation", "TestSupport"]),
         .target(
             name: "Launcher",
             dependencies: [

@@ -11,7 +11,7 @@ struct Corpus: Sendable {
         let reasonCategory: String?
     }
 
-    struct Case: @unchecked Sendable {
+    struct Case: Sendable {
         let id: String
         let expectationClass: String
         let quote: [UInt8]
@@ -20,7 +20,8 @@ struct Corpus: Sendable {
         let expected: Expected
         /// policy_reject: the TCB verdict below the hard-coded policy.
         let underlying: (status: TCBStatus, advisoryIDs: [String])?
-        let quoteFields: [String: Any]?
+        /// The corpus's expected parse, per part ("header", "report", ...), as text.
+        let quoteFields: [String: [String: String]]?
 
         init(entry: [String: Any], directory: URL, isNegative: Bool) throws {
             id = entry["id"] as? String ?? ""
@@ -40,15 +41,15 @@ struct Corpus: Sendable {
             } else {
                 self.underlying = nil
             }
-            quoteFields = entry["quote_fields"] as? [String: Any]
+            quoteFields = (entry["quote_fields"] as? [String: Any])?.mapValues(Corpus.texts)
         }
     }
 
-    struct ParseOnly: @unchecked Sendable {
+    struct ParseOnly: Sendable {
         let file: String
         let quote: [UInt8]
-        let header: [String: Any]
-        let report: [String: Any]
+        let header: [String: String]
+        let report: [String: String]
     }
 
     let cases: [Case]
@@ -59,6 +60,11 @@ struct Corpus: Sendable {
     static let directory = SharedData.directory("corpus/dcap")
     static let missing = SharedData.missingMessage("corpus/dcap")
 
+    /// A JSON object's members as the text a parsed field is compared with.
+    static func texts(_ object: Any?) -> [String: String] {
+        (object as? [String: Any] ?? [:]).mapValues { $0 as? String ?? "\($0)" }
+    }
+
     static let shared: Corpus? = {
         guard let directory else { return nil }
         do {
@@ -68,7 +74,7 @@ struct Corpus: Sendable {
             let parseOnly = try (manifest["parse_only"] as! [[String: Any]]).map {
                 ParseOnly(
                     file: $0["file"] as! String, quote: Array(try Data(contentsOf: directory.appendingPathComponent($0["file"] as! String))),
-                    header: $0["header"] as! [String: Any], report: $0["report"] as! [String: Any])
+                    header: texts($0["header"]), report: texts($0["report"]))
             }
             return Corpus(cases: cases, negatives: negatives, parseOnly: parseOnly, counts: manifest["counts"] as? [String: Int] ?? [:])
         } catch {

@@ -4,9 +4,9 @@ import Testing
 
 /// The client commands, driven as a user would: the built `cloister` binary against a real simulated Coordinator.
 @Suite(.serialized) struct ClientCommandTests {
-    static var enabled: Bool { ClientTestCoordinator.program.exists }
+    static var enabled: Bool { ScratchCoordinator.program.exists }
 
-    static func manifest(users: [ClientTestUser], marbleEnv: String = "1", recoveryKeys: [ClientTestRecoveryKey] = []) -> String {
+    static func manifest(users: [UserFiles], marbleEnv: String = "1", recoveryKeys: [ClientTestRecoveryKey] = []) -> String {
         let entries = users.map { user in
             let roles = user.name == "alice" ? #"["updateManifest", "updatePackages", "writeToken", "readGenerated"]"# : #"["updateManifest"]"#
             return "\(quoted(user.name)): {\"Certificate\": \(quoted(user.certificatePEM)), \"Roles\": \(roles)}"
@@ -46,10 +46,10 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func deploymentLifecycleWithTwoUsersAndJSONEverywhere() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let files = coordinator.directory
-        let alice = try ClientTestUser(name: "alice", in: files)
-        let bob = try ClientTestUser(name: "bob", in: files)
+        let alice = try UserFiles(name: "alice", directory: files.path)
+        let bob = try UserFiles(name: "bob", directory: files.path)
         let verify = coordinator.verificationArguments
         let first = try write(Self.manifest(users: [alice, bob]), "manifest.json", in: files)
         let second = try write(Self.manifest(users: [alice, bob], marbleEnv: "2"), "manifest-2.json", in: files)
@@ -131,9 +131,9 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func recoveryDataIsWrittenAndASignedShareReachesTheCoordinator() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let files = coordinator.directory
-        let alice = try ClientTestUser(name: "alice", in: files)
+        let alice = try UserFiles(name: "alice", directory: files.path)
         let recoveryKey = try ClientTestRecoveryKey(name: "admin", in: files)
         let manifest = Self.manifest(users: [alice], recoveryKeys: [recoveryKey])
         let file = try write(manifest, "manifest.json", in: files)
@@ -150,21 +150,21 @@ import Testing
         #expect(error["kind"] as? String == "refused")
         #expect((error["message"] as? String)?.contains("not in recovery mode") == true)
 
-        let wrongKey = try coordinator.cli(["recover", recoveryData, "--recovery-key", alice.key.path, "--json"] + coordinator.verificationArguments)
+        let wrongKey = try coordinator.cli(["recover", recoveryData, "--recovery-key", alice.keyPath, "--json"] + coordinator.verificationArguments)
         #expect(wrongKey.exitCode == 2)
         #expect((try Self.json(wrongKey)["error"] as? [String: Any])?["hint"] as? String == "Check --recovery-key.")
     }
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func measurementOutsideThePolicyIsRefusedBeforeAnyOtherRequest() async throws {
-        let coordinator = try await ClientTestCoordinator()
-        let alice = try ClientTestUser(name: "alice", in: coordinator.directory)
+        let coordinator = try await ScratchCoordinator()
+        let alice = try UserFiles(name: "alice", directory: coordinator.directory.path)
         let manifest = try write(Self.manifest(users: [alice]), "manifest.json", in: coordinator.directory)
         let recoveryKey = try ClientTestRecoveryKey(name: "admin", in: coordinator.directory)
         let share = coordinator.directory.appendingPathComponent("share.bin").path
         try Data(repeating: 7, count: 32).write(to: URL(fileURLWithPath: share))
         var wrongPolicy = coordinator.verificationArguments
-        let index = try #require(wrongPolicy.firstIndex(of: ClientTestCoordinator.uniqueID))
+        let index = try #require(wrongPolicy.firstIndex(of: ScratchCoordinator.uniqueID))
         wrongPolicy[index] = String(repeating: "11", count: 32)
         let commands: [[String]] = [
             ["status"], ["manifest", "set", manifest], ["manifest", "get"], ["manifest", "verify", manifest], ["manifest", "log"],
@@ -179,7 +179,7 @@ import Testing
             #expect(outcome.exitCode == 1, "\(command): \(outcome.standardOutput)")
             let error = try #require(try Self.json(outcome)["error"] as? [String: Any])
             #expect(error["kind"] as? String == "untrusted")
-            #expect(error["found"] as? String == ClientTestCoordinator.uniqueID)
+            #expect(error["found"] as? String == ScratchCoordinator.uniqueID)
             #expect((error["explanation"] as? [String])?.contains { $0.contains("MRENCLAVE") } == true)
         }
         let after = try coordinator.requestCounts()
@@ -196,9 +196,9 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func simulationNeedsExplicitConsentAndUsageErrorsExitTwo() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let intelOnly = try coordinator.cli([
-            "status", "--json", "--coordinator", coordinator.address, "--unique-id", ClientTestCoordinator.uniqueID,
+            "status", "--json", "--coordinator", coordinator.address, "--unique-id", ScratchCoordinator.uniqueID,
             "--collateral", coordinator.directory.appendingPathComponent("missing.json").path,
         ])
         #expect(intelOnly.exitCode != 0)
@@ -222,7 +222,7 @@ import Testing
             ["status", "--json"],
             environment: [
                 "CLOISTER_COORDINATOR": coordinator.address, "CLOISTER_ACCEPT_SIMULATION": "1",
-                "CLOISTER_SIMULATION_STATE_DIR": coordinator.machineDirectory.path, "CLOISTER_UNIQUE_ID": ClientTestCoordinator.uniqueID,
+                "CLOISTER_SIMULATION_STATE_DIR": coordinator.machineDirectory.path, "CLOISTER_UNIQUE_ID": ScratchCoordinator.uniqueID,
             ])
         #expect(fromEnvironment.exitCode == 0, "\(fromEnvironment.standardOutput) \(fromEnvironment.standardError)")
 
@@ -241,7 +241,7 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func versionPackageInfoHelpAndCompletion() throws {
-        let program = ClientTestCoordinator.program
+        let program = ScratchCoordinator.program
         let version = try program.run(["version", "--json"])
         #expect(version.exitCode == 0)
         #expect(try Self.json(version)["version"] as? String != nil)
@@ -266,14 +266,14 @@ import Testing
     @Test(.enabled(if: enabled && SharedData.directory("vectors/sigstruct") != nil, "\(SharedData.missingMessage("vectors/sigstruct"))"))
     func packageInfoPrintsTheManifestPackage() throws {
         let file = try #require(SharedData.directory("vectors/sigstruct")).appendingPathComponent("v1.sig").path
-        let outcome = try ClientTestCoordinator.program.run(["package-info", file, "--json"])
+        let outcome = try ScratchCoordinator.program.run(["package-info", file, "--json"])
         #expect(outcome.exitCode == 0)
         let object = try Self.json(outcome)
         #expect(object["mrenclave"] as? String == "fd27dc24a691c2f7379b683eb90971505b84d87d74992c5fcfbdb1261e2082a2")
         let package = try #require(object["package"] as? [String: Any])
         #expect(package["SignerID"] as? String == "001b9a066b9842d8187d9c0ad88a0fe6c4dce0c2eb775332be7553b57555794d")
         #expect(package["ProductID"] as? Int == 1 && package["SecurityVersion"] as? Int == 1 && package["Debug"] as? Bool == false)
-        let text = try ClientTestCoordinator.program.run(["package-info", file])
+        let text = try ScratchCoordinator.program.run(["package-info", file])
         #expect(text.standardOutput.contains("ISVSVN:    1") && text.standardOutput.contains("\"SignerID\""))
     }
 }

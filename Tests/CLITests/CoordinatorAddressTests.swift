@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct CoordinatorAddressTests {
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func thePositionalAddressAndTheSimulatedIdentityNeedNoFlags() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let simulation = ["--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path]
 
         let plain = try coordinator.cli(["status", coordinator.address] + simulation)
@@ -32,7 +32,7 @@ import Testing
 
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func theSecretAddressMayTrailTheNamesAsInMarbleRun() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let simulation = ["--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path]
         // Without a manifest the Coordinator refuses (exit 1); read as a secret name, the address would leave the CLI
         // with the default localhost:4433, where nothing listens (exit 2).
@@ -42,10 +42,10 @@ import Testing
 
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func eachAddressKeepsItsOwnRootSoSwitchingDeploymentsDoesNotWarn() async throws {
-        let first = try await ClientTestCoordinator()
-        let second = try await ClientTestCoordinator()
+        let first = try await ScratchCoordinator()
+        let second = try await ScratchCoordinator()
         let home = first.directory
-        func status(_ coordinator: ClientTestCoordinator) throws -> String {
+        func status(_ coordinator: ScratchCoordinator) throws -> String {
             let outcome = try first.cli(
                 ["status", coordinator.address, "--accept-simulation", "--simulation-state-directory", coordinator.machineDirectory.path])
             #expect(outcome.exitCode == 0, "\(outcome.standardError)")

@@ -71,15 +71,7 @@ private final class CurveTestCoordinator: Sendable {
 
     /// The last certificate of `cert` in `GET /api/v2/quote`: the root (the chain is intermediate, then root).
     func rootCertificatePEM() throws -> String {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sk", "--max-time", "30", "https://127.0.0.1:\(clientPort)/api/v2/quote"]
-        let output = Pipe()
-        curl.standardOutput = output
-        curl.standardError = FileHandle.nullDevice
-        try curl.run()
-        let body = output.fileHandleForReading.readDataToEndOfFile()
-        curl.waitUntilExit()
+        let body = try ProgramRunner.run("curl", ["-sk", "--max-time", "30", "https://127.0.0.1:\(clientPort)/api/v2/quote"]).standardOutputBytes
         guard let answer = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let chain = (answer["data"] as? [String: Any])?["cert"] as? String,
             let rootStart = chain.range(of: "-----BEGIN CERTIFICATE-----", options: .backwards)

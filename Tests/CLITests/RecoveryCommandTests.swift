@@ -9,20 +9,20 @@ import Testing
 
     /// A deployment with a manifest, a user secret and the recovery data, then a restart that loses the sealing key.
     struct LostSealingKey {
-        let recovering: ClientTestCoordinator
+        let recovering: ScratchCoordinator
         let recoveryData: String
         let fingerprint: String
         let rootPEM: String
-        let alice: ClientTestUser
+        let alice: UserFiles
         let keys: [ClientTestRecoveryKey]
         /// The `warnings` of the first verified command against the recovering Coordinator.
         let warnings: [[String: Any]]
     }
 
     static func deployAndLoseSealingKey(keyNames: [String]) async throws -> LostSealingKey {
-        let first = try await ClientTestCoordinator()
+        let first = try await ScratchCoordinator()
         let files = first.directory
-        let alice = try ClientTestUser(name: "alice", in: files)
+        let alice = try UserFiles(name: "alice", directory: files.path)
         let keys = try keyNames.map { try ClientTestRecoveryKey(name: $0, in: files) }
         let manifest = try write(Commands.manifest(users: [alice], recoveryKeys: keys), "manifest.json", in: files)
         let recoveryData = files.appendingPathComponent("recovery.json").path
@@ -54,7 +54,7 @@ import Testing
 
     /// The state the deployment had before the sealing key was lost: same root, manifest and user secret.
     static func expectOriginalState(
-        _ coordinator: ClientTestCoordinator, _ lost: LostSealingKey, sourceLocation: SourceLocation = #_sourceLocation
+        _ coordinator: ScratchCoordinator, _ lost: LostSealingKey, sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let verify = coordinator.verificationArguments
         let status = try Commands.json(coordinator.cli(["status", "--json"] + verify))

@@ -8,7 +8,7 @@ import Testing
 
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func coordinatorVersionComesFromItsVerifiedStatus() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let verify = coordinator.verificationArguments
         let alone = try Commands.json(coordinator.cli(["version", "--json"]))
         let version = try #require(alone["version"] as? String)
@@ -40,7 +40,7 @@ import Testing
 
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func unreachableOrUntrustedCoordinatorStillPrintsTheCLIVersion() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         var unreachable = coordinator.verificationArguments
         unreachable[1] = "127.0.0.1:1"
         let json = try coordinator.cli(["version", "--json"] + unreachable)
@@ -57,7 +57,7 @@ import Testing
         #expect(text.standardError.contains("the Coordinator's version is unknown: cannot reach"), "\(text.standardError)")
 
         var untrusted = coordinator.verificationArguments
-        untrusted[try #require(untrusted.firstIndex(of: ClientTestCoordinator.uniqueID))] = String(repeating: "11", count: 32)
+        untrusted[try #require(untrusted.firstIndex(of: ScratchCoordinator.uniqueID))] = String(repeating: "11", count: 32)
         let refused = try coordinator.cli(["version", "--json"] + untrusted)
         #expect(refused.exitCode == 1)
         #expect((try Commands.json(refused)["error"] as? [String: Any])?["kind"] as? String == "untrusted")
@@ -70,10 +70,10 @@ import Testing
 
     @Test(.enabled(if: ClientCommandTests.enabled, "needs the built cloister binary (swift build)"))
     func marbleRunFlagNamesAndTheSavedQuote() async throws {
-        let coordinator = try await ClientTestCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let files = coordinator.directory
         let era = files.appendingPathComponent("era-config.json")
-        try #"{"UniqueID": "\#(ClientTestCoordinator.uniqueID)"}"#.write(to: era, atomically: true, encoding: .utf8)
+        try #"{"UniqueID": "\#(ScratchCoordinator.uniqueID)"}"#.write(to: era, atomically: true, encoding: .utf8)
         let cache = files.appendingPathComponent("coordinator-cert.pem")
         let quote = files.appendingPathComponent("quote.bin")
         let status = try coordinator.cli([

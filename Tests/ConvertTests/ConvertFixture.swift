@@ -305,7 +305,7 @@ final class RuncContainer: Sendable {
         for _ in 0..<600 {
             if condition() { return }
             if let status = process.exitStatus {
-                throw CommandFailure(command: "runc run", status: BackgroundProcess.exitCode(status), output: log)
+                throw CommandFailure(command: "runc run", status: WaitStatus.exitCode(status), output: log)
             }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -315,7 +315,7 @@ final class RuncContainer: Sendable {
     /// Waits for the container to end by itself and returns its exit code.
     func waitForExit() async throws -> Int32 {
         for _ in 0..<600 {
-            if let status = process.exitStatus { return BackgroundProcess.exitCode(status) }
+            if let status = process.exitStatus { return WaitStatus.exitCode(status) }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CommandFailure(command: "runc run", status: -1, output: "still running after 60 s:\n" + log)

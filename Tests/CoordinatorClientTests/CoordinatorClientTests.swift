@@ -6,19 +6,19 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct CoordinatorClientTests {
-    static var enabled: Bool { SimulatedCoordinator.program.exists }
+    static var enabled: Bool { ScratchCoordinator.program.exists }
 
-    static func simulation(_ coordinator: SimulatedCoordinator, policy: CoordinatorPolicy) throws -> CoordinatorVerification {
+    static func simulation(_ coordinator: ScratchCoordinator, policy: CoordinatorPolicy) throws -> CoordinatorVerification {
         let machine = try SimulatedSGXMachine.open(stateDirectory: coordinator.machineDirectory)
         return .attested(policy: policy, trust: .simulation(root: machine.rootCertificate, collateral: try machine.collateral(at: Date())))
     }
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func attestedCoordinatorIsPinnedAndAnswers() async throws {
-        let coordinator = try await SimulatedCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let client = try await CoordinatorClient.connect(
             address: coordinator.address,
-            verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+            verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: ScratchCoordinator.uniqueID)))
         let status: StatusResponse = try await client.get(ClientAPIPath.status)
         await client.close()
         #expect(status.code == 2)
@@ -29,7 +29,7 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func signerPolicyChecksProductAndMinimumSecurityVersion() async throws {
-        let coordinator = try await SimulatedCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let measured = try await Self.quoteSigner(coordinator)
         #expect(measured.count == 64)
         let accepted = try await CoordinatorClient.connect(
@@ -53,7 +53,7 @@ import Testing
     }
 
     /// The simulated Coordinator's MRSIGNER, read from the explanation of a verification that pins its MRENCLAVE.
-    static func quoteSigner(_ coordinator: SimulatedCoordinator) async throws -> String {
+    static func quoteSigner(_ coordinator: ScratchCoordinator) async throws -> String {
         let wrong = try simulation(
             coordinator, policy: CoordinatorPolicy(signerID: String(repeating: "00", count: 32), productID: 3, securityVersion: 3))
         do {
@@ -67,12 +67,12 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func serverPresentingAnotherRootGetsNothingButTheQuoteRequest() async throws {
-        let coordinator = try await SimulatedCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let proxy = InterceptingProxy(upstream: coordinator.address)
         try await proxy.run { address in
             let client = try await CoordinatorClient.connect(
                 address: address,
-                verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+                verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: ScratchCoordinator.uniqueID)))
             let error = await #expect(throws: CoordinatorClientError.self) {
                 let _: StatusResponse = try await client.get(ClientAPIPath.status)
             }
@@ -81,7 +81,7 @@ import Testing
             #expect(error?.message.contains("did not present the attested root") == true)
 
             for command in [["status"], ["manifest", "get"], ["manifest", "log"], ["secret", "get", "x"], ["manifest", "update", "get"]] {
-                let outcome = try coordinator.cli(command + ["--json"], address: address)
+                let outcome = try coordinator.cli(command + ["--json"] + coordinator.verificationArguments(at: address))
                 #expect(outcome.exitCode == 1, "\(command): \(outcome.standardOutput) \(outcome.standardError)")
                 let object = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any]
                 #expect((object?["error"] as? [String: Any])?["kind"] as? String == "untrusted")
@@ -93,13 +93,13 @@ import Testing
 
     @Test(.enabled(if: enabled, "needs the built cloister binary (swift build)"))
     func replayedQuoteWithoutTheNonceIsRefused() async throws {
-        let coordinator = try await SimulatedCoordinator()
+        let coordinator = try await ScratchCoordinator()
         let proxy = InterceptingProxy(upstream: coordinator.address, dropNonce: true)
         try await proxy.run { address in
             let error = await #expect(throws: CoordinatorClientError.self) {
                 _ = try await CoordinatorClient.connect(
                     address: address,
-                    verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: SimulatedCoordinator.uniqueID)))
+                    verification: try Self.simulation(coordinator, policy: CoordinatorPolicy(uniqueID: ScratchCoordinator.uniqueID)))
             }
             #expect(error?.kind == .untrusted)
             #expect(error?.explanation?.contains("report data") == true || error?.explanation?.contains("Report data") == true)

@@ -7,18 +7,18 @@ import Testing
 /// `cloister coordinator` as a process: configured through MarbleRun's and Cloister's environment variables, spoken to
 /// with curl and openssl, stopped with SIGTERM, restarted on its data directory.
 @Suite(.serialized) struct BinaryTests {
-    @Test(.enabled(if: CoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
+    @Test(.enabled(if: SimulatedCoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
     func servesOverTLSWithCurlAndOpenSSLAndStopsGracefully() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("coordinator-binary-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = directory.appendingPathComponent("data")
         let machine = directory.appendingPathComponent("machine")
-        let coordinator = try await CoordinatorProcess.launch(
+        let coordinator = try await SimulatedCoordinatorProcess(
             dataDirectory: data, machineDirectory: machine,
             environment: [
                 "EDG_COORDINATOR_CLIENT_ADDR": "127.0.0.1:0", "CLOISTER_MARBLE_ADDR": "127.0.0.1:0",
                 "EDG_COORDINATOR_DNS_NAMES": "coordinator.test,localhost",
-            ])
+            ], loopbackAddresses: false)
         #expect(coordinator.logText.contains("SIMULATION"))
 
         let status = try runTool("curl", ["-sk", coordinator.clientURL + ClientAPIPath.status])
@@ -61,8 +61,7 @@ import Testing
         #expect(coordinator.logText.contains("Coordinator stopped"))
 
         // Restarted on the same data directory: same state, same root, same secret.
-        let restarted = try await CoordinatorProcess.launch(
-            dataDirectory: data, machineDirectory: machine, arguments: ["--client-address", "127.0.0.1:0", "--marble-address", "127.0.0.1:0"])
+        let restarted = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machine)
         #expect(try runTool("curl", ["-sk", restarted.clientURL + ClientAPIPath.status]).output.contains(#""code":3"#))
         let rootAgain = try runTool("curl", ["-sk", restarted.clientURL + ClientAPIPath.quote]).output
         #expect(Self.rootPEM(rootAgain) == Self.rootPEM(root))
@@ -73,9 +72,9 @@ import Testing
         #expect(try await restarted.waitForExit() == 0)
     }
 
-    @Test(.enabled(if: CoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
+    @Test(.enabled(if: SimulatedCoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
     func unusableSettingsAreRefusedWithTheSettingNamed() throws {
-        let outcome = try CoordinatorProcess.program.run(
+        let outcome = try SimulatedCoordinatorProcess.program.run(
             [
                 "coordinator", "--simulation", "--data-directory",
                 FileManager.default.temporaryDirectory.appendingPathComponent("unused-\(UUID())").path,
@@ -83,7 +82,7 @@ import Testing
             environment: ["EDG_COORDINATOR_CLIENT_ADDR": "localhost"])
         #expect(outcome.exitCode == 2)
         #expect(outcome.standardError.contains("EDG_COORDINATOR_CLIENT_ADDR 'localhost'"), "\(outcome.standardError)")
-        let format = try CoordinatorProcess.program.run(["coordinator", "--simulation", "--log-format", "xml"])
+        let format = try SimulatedCoordinatorProcess.program.run(["coordinator", "--simulation", "--log-format", "xml"])
         #expect(format.exitCode == 2)
         #expect(format.standardError.contains("--log-format 'xml'"), "\(format.standardError)")
     }

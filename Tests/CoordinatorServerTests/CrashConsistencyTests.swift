@@ -11,9 +11,7 @@ import Testing
 /// certificates' anchors and the secrets already handed out are unchanged.
 @Suite(.serialized) struct CrashConsistencyTests {
     static let trialsPerKind = 17
-    static let loopback = ["--client-address", "127.0.0.1:0", "--marble-address", "127.0.0.1:0"]
-
-    @Test(.enabled(if: CoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
+    @Test(.enabled(if: SimulatedCoordinatorProcess.program.exists, "needs the built cloister binary (swift build)"))
     func killedAtRandomPointsTheStateIsOldOrNew() async throws {
         let pool = ClientPool()
         do {
@@ -38,7 +36,7 @@ import Testing
         // Manifest set: a fresh data directory per trial; the POST races the kill.
         for trial in 0..<Self.trialsPerKind {
             let data = directory.appendingPathComponent("manifest-\(trial)")
-            let coordinator = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
+            let coordinator = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machineDirectory)
             let rootBefore = try await Self.root(of: coordinator)
             let client = try pool.make(rootPEM: rootBefore, identity: nil)
             let post = Task {
@@ -48,7 +46,7 @@ import Testing
             coordinator.signal(SIGKILL)
             let acknowledged = await post.value?.status == 200
             _ = try await coordinator.waitForExit()
-            let restarted = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
+            let restarted = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machineDirectory)
             #expect(try await Self.root(of: restarted) == rootBefore, "trial \(trial): the root changed")
             let code = try await client.get(restarted.clientURL + ClientAPIPath.status).data(StatusResponse.self).code
             if acknowledged { #expect(code == 3, "trial \(trial): an acknowledged manifest was lost") }
@@ -64,7 +62,7 @@ import Testing
 
         // Activations and secret writes on one data directory.
         let data = directory.appendingPathComponent("main")
-        let first = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
+        let first = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machineDirectory)
         let root = try await Self.root(of: first)
         let anonymous = try pool.make(rootPEM: root, identity: nil)
         let adminClient = try pool.make(rootPEM: root, identity: admin.identity)
@@ -91,7 +89,7 @@ import Testing
         var acknowledgedSecret: String? = "initial"
 
         for trial in 0..<(2 * Self.trialsPerKind) {
-            let coordinator = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
+            let coordinator = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machineDirectory)
             var inFlightSecret: String?
             if trial % 2 == 0 {
                 let url = coordinator.marbleURL + ActivationRequest.path
@@ -131,7 +129,7 @@ import Testing
             }
             _ = try await coordinator.waitForExit()
 
-            let restarted = try await CoordinatorProcess.launch(dataDirectory: data, machineDirectory: machineDirectory, arguments: Self.loopback)
+            let restarted = try await SimulatedCoordinatorProcess(dataDirectory: data, machineDirectory: machineDirectory)
             #expect(try await Self.root(of: restarted) == root, "trial \(trial): the root changed")
             #expect(try await anonymous.get(restarted.clientURL + ClientAPIPath.status).data(StatusResponse.self).code == 3)
             let secrets = try await adminClient.get(restarted.clientURL + ClientAPIPath.secrets + "?s=sharedKey&s=apiToken").data(
@@ -162,10 +160,10 @@ import Testing
     }
 
     /// The root certificate the process presents in its quote answer.
-    static func root(of coordinator: CoordinatorProcess) async throws -> String {
+    static func root(of coordinator: SimulatedCoordinatorProcess) async throws -> String {
         let answer = try runTool("curl", ["-sk", coordinator.clientURL + ClientAPIPath.quote])
         guard let root = BinaryTests.rootPEM(answer.output) else {
-            throw CoordinatorProcess.LaunchFailure(description: "no root certificate in \(answer.output)")
+            throw SimulatedCoordinatorProcess.LaunchFailure(description: "no root certificate in \(answer.output)")
         }
         return root
     }

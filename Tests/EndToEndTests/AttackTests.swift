@@ -53,7 +53,7 @@ struct AttackTests {
 
     @Test func aCoordinatorWithAnotherCertificateIsRefused() throws {
         let deployment = try PythonDeployment(label: "attack-root")
-        let impostor = try UserFiles(name: "impostor-root", directory: deployment.directory)
+        let impostor = try UserFiles(name: "impostor-root", directory: deployment.directory.path)
         var launch = deployment.launch()
         launch.rootPath = impostor.certificatePath
         let outcome = try launch.run(deployment.command(marker: "ran"))

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import TestSupport
 
 #if canImport(Glibc)
@@ -47,7 +48,7 @@ enum HostProgram {
     @discardableResult
     static func run(_ name: String, _ arguments: [String], allowFailure: Bool = false) throws -> Outcome {
         guard let path = path(name) else { throw HarnessFailure("\(name) is not installed; run scripts/setup") }
-        let outcome = try runToCompletion(path, arguments)
+        let outcome = try ProgramRunner.run(path, arguments)
         if !allowFailure && outcome.exitCode != 0 {
             throw HarnessFailure("\(name) \(arguments.joined(separator: " ")) exited \(outcome.exitCode): \(outcome.standardError)")
         }
@@ -63,175 +64,44 @@ enum HostProgram {
     }
 }
 
-/// What a program did when run to completion.
-struct Outcome {
-    let exitCode: Int32
-    let standardOutput: String
-    let standardError: String
-}
-
-/// Runs `executable` to completion with extra `environment`, reading both pipes as they fill so that a chatty
-/// program cannot block. A program killed by a signal gets exit code 128 + the signal, as in a shell.
-func runToCompletion(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
-    let output = try ClosingPipe()
-    let error = try ClosingPipe()
-    let pid = try spawn(executable, arguments, environment: environment, output: output.writing, error: error.writing)
-    output.closeWriting()
-    error.closeWriting()
-    let (standardOutput, standardError) = readToEnd(output.reading, error.reading)
-    let status = waitForExit(pid)
-    return Outcome(
-        exitCode: status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f,
-        standardOutput: String(decoding: standardOutput, as: UTF8.self), standardError: String(decoding: standardError, as: UTF8.self))
-}
-
-/// The harness starts every program itself with posix_spawn and reaps it with waitpid, not with Foundation's
-/// `Process`: on Linux, `Process` learns that a child exited when a socket the child inherited reaches end of file,
-/// then reaps it with a blocking waitpid on its one monitoring thread. cloister-premain closes every inherited
-/// descriptor before `execve` (as it must), so that thread would block until the marble's program exits, and no
-/// other process of the test run would be seen to finish meanwhile: with a server marble, never.
-///
-/// The child gets /dev/null as input, `output` and `error` as standard output and error, and no other descriptor
-/// (other tests run concurrently: their pipes must not stay open in a program that outlives them).
-func spawn(_ executable: String, _ arguments: [String], environment: [String: String], output: Int32, error: Int32) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, output, STDOUT_FILENO)
-    posix_spawn_file_actions_adddup2(&actions, error, STDERR_FILENO)
-    guard let addCloseFrom = glibcAddCloseFrom else {
-        throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np is missing: the end-to-end tests need glibc 2.34 or newer")
-    }
-    let closing = addCloseFrom(&actions, STDERR_FILENO + 1)
-    guard closing == 0 else {
-        throw HarnessFailure("posix_spawn_file_actions_addclosefrom_np failed: \(String(cString: strerror(closing)))")
-    }
-    let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var pid = pid_t()
-    let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-    guard result == 0 else { throw HarnessFailure("could not start \(executable): \(String(cString: strerror(result)))") }
-    return pid
-}
-
-/// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind `_GNU_SOURCE`;
-/// closing a list of descriptors instead would race with descriptors other threads open.
-private let glibcAddCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
-    unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-}
-
-/// The wait status of `pid` once it has exited.
-func waitForExit(_ pid: pid_t) -> Int32 {
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-    return status
-}
-
-/// A pipe whose descriptors are close-on-exec in this process; the child gets the writing end through dup2.
-private final class ClosingPipe {
-    let reading: Int32
-    private(set) var writing: Int32
-
-    init() throws {
-        var descriptors: [Int32] = [-1, -1]
-        guard pipe(&descriptors) == 0 else { throw HarnessFailure("pipe() failed: \(String(cString: strerror(errno)))") }
-        (reading, writing) = (descriptors[0], descriptors[1])
-        _ = fcntl(reading, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writing, F_SETFD, FD_CLOEXEC)
-    }
-
-    func closeWriting() {
-        if writing >= 0 { close(writing) }
-        writing = -1
-    }
-
-    deinit {
-        closeWriting()
-        close(reading)
-    }
-}
-
-/// Everything written to `first` and `second` until both reach end of file, read as it comes.
-private func readToEnd(_ first: Int32, _ second: Int32) -> (Data, Data) {
-    var collected = [Data(), Data()]
-    var descriptors = [pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0)]
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while descriptors.contains(where: { $0.fd >= 0 }) {
-        for index in descriptors.indices { descriptors[index].revents = 0 }
-        guard poll(&descriptors, nfds_t(descriptors.count), -1) >= 0 || errno == EINTR else { break }
-        for index in descriptors.indices where descriptors[index].fd >= 0 && descriptors[index].revents != 0 {
-            let count = read(descriptors[index].fd, &buffer, buffer.count)
-            if count > 0 {
-                collected[index].append(contentsOf: buffer[..<count])
-            } else if count == 0 || errno != EINTR {
-                descriptors[index].fd = -1
-            }
-        }
-    }
-    return (collected[0], collected[1])
-}
-
-/// A free TCP port on 127.0.0.1 (bound, read back and released).
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw HarnessFailure("could not bind a free port on 127.0.0.1: errno \(errno)") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
+typealias Outcome = ProgramOutcome
 
 /// A background process the test owns, its output in `logPath`; it is stopped (SIGTERM, then SIGKILL) when `stop()`
-/// runs or the object goes. Started with `spawn`, for the reason given there.
-final class ChildProcess: @unchecked Sendable {
+/// runs or the object goes. Started with ``ProgramRunner``, for the reason given there.
+final class ChildProcess: Sendable {
     let processIdentifier: pid_t
     let logPath: String
-    private let lock = NSLock()
-    private var waitStatus: Int32?
+    /// The wait status once reaped; reaping and signalling happen under this lock, so that a signal never reaches a
+    /// reused process ID.
+    private let waitStatus = Mutex<Int32?>(nil)
 
     init(executable: String, arguments: [String], environment: [String: String] = [:], logPath: String) throws {
         self.logPath = logPath
         let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard log >= 0 else { throw HarnessFailure("could not create the log file \(logPath): \(String(cString: strerror(errno)))") }
         defer { close(log) }
-        processIdentifier = try spawn(executable, arguments, environment: environment, output: log, error: log)
+        processIdentifier = try ProgramRunner.spawn(executable, arguments, environment: environment, standardOutput: log, standardError: log)
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    var isRunning: Bool { lock.withLock { reap(blocking: false) == nil } }
+    var isRunning: Bool { waitStatus.withLock { reap(into: &$0, blocking: false) == nil } }
 
     /// How the process ended ("exit 0", "signal 9"), or nil while it runs.
-    var termination: String? {
-        lock.withLock {
-            reap(blocking: false).map { status in
-                status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
-            }
-        }
-    }
+    var termination: String? { waitStatus.withLock { reap(into: &$0, blocking: false).map(WaitStatus.describe) } }
 
-    /// The wait status once the process has exited (reaping it), nil while it runs. Call with `lock` held.
-    private func reap(blocking: Bool) -> Int32? {
-        while waitStatus == nil {
+    /// The wait status once the process has exited (reaping it), nil while it runs.
+    private func reap(into stored: inout Int32?, blocking: Bool) -> Int32? {
+        while stored == nil {
             var status: Int32 = 0
             let result = waitpid(processIdentifier, &status, blocking ? 0 : WNOHANG)
             if result == processIdentifier {
-                waitStatus = status
-            } else if result == -1 && errno == EINTR {
-                continue
-            } else {
+                stored = status
+            } else if result != -1 || errno != EINTR {
                 break
             }
         }
-        return waitStatus
+        return stored
     }
 
     /// Polls `condition` every 100 ms for at most `attempts` tries; fails with the log when the process exits first.
@@ -253,59 +123,43 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Kills without warning, as a crash would.
     func crash() {
-        lock.withLock {
-            guard reap(blocking: false) == nil else { return }
+        waitStatus.withLock {
+            guard reap(into: &$0, blocking: false) == nil else { return }
             kill(processIdentifier, SIGKILL)
-            _ = reap(blocking: true)
+            _ = reap(into: &$0, blocking: true)
         }
     }
 
     deinit { stop() }
 }
 
-/// `cloister coordinator --simulation` with its state in `directory/data`, driven through its client API with curl.
-final class Coordinator: @unchecked Sendable {
+/// `cloister coordinator --simulation` (``SimulatedCoordinatorProcess``) with its state in `directory/data`, driven
+/// through its client API with curl.
+final class Coordinator: Sendable {
     let directory: TestDirectory
     let clientPort: Int
     let marblePort: Int
-    private(set) var server: ChildProcess
+    private let current: Mutex<SimulatedCoordinatorProcess>
     /// The Coordinator root (PEM), fetched once as `curl -k` would and pinned from then on.
     let rootPath: String
     var machineDirectory: String { directory.file("data/simulated-sgx-machine") }
     var clientURL: String { "https://127.0.0.1:\(clientPort)" }
+    var server: SimulatedCoordinatorProcess { current.withLock { $0 } }
 
-    /// Another test can take a free port between its choice and the Coordinator's bind: then the start is tried again
-    /// on new ports.
     init(directory: TestDirectory) throws {
         self.directory = directory
-        var attempt = 0
-        while true {
-            let (client, marble) = (try freePort(), try freePort())
-            let server = try Self.start(directory: directory, clientPort: client, marblePort: marble)
-            for _ in 0..<600 where server.isRunning && !server.log.contains("server=marble API") { usleep(50_000) }
-            attempt += 1
-            if server.isRunning || !server.log.contains("Address already in use") || attempt == 3 {
-                (clientPort, marblePort, self.server) = (client, marble, server)
-                break
-            }
-        }
+        let server = try SimulatedCoordinatorProcess(
+            blockingWith: URL(fileURLWithPath: directory.file("data")),
+            machineDirectory: URL(fileURLWithPath: directory.file("data/simulated-sgx-machine")))
+        (clientPort, marblePort) = (server.clientPort, server.marblePort)
+        current = Mutex(server)
         rootPath = directory.file("coordinator-root.pem")
         try waitForRoot(writingTo: rootPath)
     }
 
-    private static func start(directory: TestDirectory, clientPort: Int, marblePort: Int) throws -> ChildProcess {
-        try ChildProcess(
-            executable: BuiltProgram(named: "cloister").url.path,
-            arguments: [
-                "coordinator", "--simulation", "--data-directory", directory.file("data"),
-                "--client-address", "127.0.0.1:\(clientPort)", "--marble-address", "127.0.0.1:\(marblePort)",
-            ],
-            logPath: directory.file("coordinator-\(UUID().uuidString.prefix(8)).log"))
-    }
-
     private func waitForRoot(writingTo path: String) throws {
         var root: String?
-        try server.waitUntil("the Coordinator's client API") {
+        try waitUntil("the Coordinator's client API") {
             guard let outcome = try? HostProgram.run("curl", ["-sk", "\(clientURL)/api/v2/quote"], allowFailure: true),
                 outcome.exitCode == 0,
                 let json = try? JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
@@ -323,12 +177,31 @@ final class Coordinator: @unchecked Sendable {
         }
     }
 
-    /// Stops the Coordinator and starts it again on the same ports and state; it must keep its root.
+    /// Polls `condition` every 100 ms for 30 s; fails with the Coordinator's log when it exits first.
+    private func waitUntil(_ what: String, _ condition: () -> Bool) throws {
+        for _ in 0..<300 {
+            if condition() { return }
+            if let exit = try server.waitForExitBlocking(timeout: .zero) {
+                throw HarnessFailure("\(what): the Coordinator exited (code \(exit)):\n\(server.logText)")
+            }
+            usleep(100_000)
+        }
+        throw HarnessFailure("\(what): not ready after 30 s:\n\(server.logText)")
+    }
+
+    /// Kills the Coordinator (SIGKILL, as a crash would) and starts it again on the same ports and state; it must keep
+    /// its root.
     func restart() throws {
-        server.crash()
-        server = try Self.start(directory: directory, clientPort: clientPort, marblePort: marblePort)
+        let old = server
+        old.signal(SIGKILL)
+        _ = try old.waitForExitBlocking(timeout: .seconds(30))
+        let restarted = try SimulatedCoordinatorProcess(
+            blockingWith: old.dataDirectory, machineDirectory: old.machineDirectory,
+            arguments: ["--client-address", "127.0.0.1:\(clientPort)", "--marble-address", "127.0.0.1:\(marblePort)"],
+            loopbackAddresses: false)
+        current.withLock { $0 = restarted }
         try waitForRoot(writingTo: rootPath)
-        try server.waitUntil("the restarted Coordinator's state") {
+        try waitUntil("the restarted Coordinator's state") {
             (try? curl(["\(clientURL)/api/v2/status"]).contains("\"status\"")) ?? false
         }
     }
@@ -373,22 +246,6 @@ final class Coordinator: @unchecked Sendable {
     deinit { server.stop() }
 }
 
-/// A user of the client API (``TestUser``) with its certificate and key in PEM files, as the CLI takes them.
-struct UserFiles {
-    let certificatePath: String
-    let keyPath: String
-    let certificatePEM: String
-
-    init(name: String, directory: TestDirectory) throws {
-        let user = try TestUser(name: name)
-        certificatePath = directory.file("\(name)-cert.pem")
-        keyPath = directory.file("\(name)-key.pem")
-        certificatePEM = user.certificatePEM
-        try certificatePEM.write(toFile: certificatePath, atomically: true, encoding: .utf8)
-        try user.privateKeyPEM.write(toFile: keyPath, atomically: true, encoding: .utf8)
-    }
-}
-
 /// A simulated enclave: a signing key and a description (Gramine's model) trusting the given files; the host's
 /// command line gives the program and its arguments.
 struct SimulatedEnclave {
@@ -416,7 +273,7 @@ struct SimulatedEnclave {
 
     /// The manifest package pinning this enclave (`cloister-premain --print-measurement`).
     func package() throws -> [String: Any] {
-        let outcome = try runToCompletion(
+        let outcome = try ProgramRunner.run(
             BuiltProgram(named: "cloister-premain").url.path, ["--print-measurement"],
             environment: ["CLOISTER_ENCLAVE_DESCRIPTION": descriptionPath, "CLOISTER_ENCLAVE_SIGNER": signerPath])
         guard outcome.exitCode == 0, let report = try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any],
@@ -446,7 +303,7 @@ struct MarbleLaunch {
 
     /// Runs `cloister-premain program...` to completion.
     func run(_ command: [String]) throws -> Outcome {
-        try runToCompletion(BuiltProgram(named: "cloister-premain").url.path, command, environment: environment)
+        try ProgramRunner.run(BuiltProgram(named: "cloister-premain").url.path, command, environment: environment)
     }
 
     /// Starts `cloister-premain program...` in the background (servers).

@@ -29,7 +29,7 @@ struct NginxDeployment {
         directory = try TestDirectory("nginx")
         nginx = try #require(HostProgram.path("nginx"))
         curl = try #require(HostProgram.path("curl"))
-        port = try freePort()
+        port = try freeLoopbackPort()
         coordinator = try Coordinator(directory: directory)
         enclave = try SimulatedEnclave(directory: directory, name: "web", trustedFiles: [nginx, curl])
         try coordinator.setManifest(manifest(package: try enclave.package()))
@@ -185,7 +185,7 @@ struct NginxTests {
         #expect(withoutCertificate.status == 400, "\(withoutCertificate)")
         #expect(withoutCertificate.body.contains("No required SSL certificate was sent"), "\(withoutCertificate)")
 
-        let selfSigned = try UserFiles(name: "self-signed", directory: deployment.directory)
+        let selfSigned = try UserFiles(name: "self-signed", directory: deployment.directory.path)
         let withSelfSigned = try deployment.request(["--cert", selfSigned.certificatePath, "--key", selfSigned.keyPath])
         #expect(withSelfSigned.status == 400, "\(withSelfSigned)")
         #expect(withSelfSigned.body.contains("The SSL certificate error"), "\(withSelfSigned)")

@@ -42,7 +42,7 @@ struct PythonDeployment {
         programPath = directory.file("app.py")
         try Self.program.write(toFile: programPath, atomically: true, encoding: .utf8)
         coordinator = try Coordinator(directory: directory)
-        user = try UserFiles(name: "auditor", directory: directory)
+        user = try UserFiles(name: "auditor", directory: directory.path)
         enclave = try SimulatedEnclave(directory: directory, name: "python", trustedFiles: [python, programPath])
         try coordinator.setManifest(manifest(package: try enclave.package()))
     }
@@ -104,7 +104,7 @@ struct PythonMarbleTests {
 
     @Test func aUserWithoutTheRoleCannotReadTheSecret() throws {
         let deployment = try PythonDeployment(label: "python-stranger")
-        let stranger = try UserFiles(name: "stranger", directory: deployment.directory)
+        let stranger = try UserFiles(name: "stranger", directory: deployment.directory.path)
         #expect(throws: HarnessFailure.self) { try deployment.coordinator.secret("appKey", as: stranger) }
     }
 }

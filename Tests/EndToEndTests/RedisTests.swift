@@ -25,7 +25,7 @@ struct RedisDeployment {
     init() throws {
         directory = try TestDirectory("redis")
         redisServer = try #require(HostProgram.path("redis-server"))
-        ports = ["redis-main": try freePort(), "redis-replica": try freePort()]
+        ports = ["redis-main": try freeLoopbackPort(), "redis-replica": try freeLoopbackPort()]
         coordinator = try Coordinator(directory: directory)
         enclave = try SimulatedEnclave(directory: directory, name: "redis", trustedFiles: [redisServer])
         let corpusPath = try #require(Self.manifestPath)

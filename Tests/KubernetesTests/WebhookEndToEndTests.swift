@@ -75,7 +75,7 @@ struct WebhookEndToEndTests {
             for _ in 0..<300 {
                 if canConnect(port: port) { return }
                 if let status = process.exitStatus {
-                    throw CommandFailure(command: "cloister injector", status: BackgroundProcess.exitCode(status), output: process.log.text)
+                    throw CommandFailure(command: "cloister injector", status: WaitStatus.exitCode(status), output: process.log.text)
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -193,14 +193,7 @@ struct SimulatedMarble {
     {
         let program = ["/bin/sh", "-c", #"grep -E '^Sig(Blk|Ign)' /proc/$$/status"#]
         let launched = try launcher.run(program, environment: environment)
-        let direct = Process()
-        direct.executableURL = URL(fileURLWithPath: program[0])
-        direct.arguments = Array(program.dropFirst())
-        let output = Pipe()
-        direct.standardOutput = output
-        try direct.run()
-        let directOutput = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        direct.waitUntilExit()
+        let directOutput = try ProgramRunner.run(program[0], Array(program.dropFirst())).standardOutput
         func standardSignals(_ status: String) -> [String: UInt64] {
             var masks: [String: UInt64] = [:]
             for line in status.split(separator: "\n") {

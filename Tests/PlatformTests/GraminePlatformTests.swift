@@ -2,6 +2,7 @@ import Attestation
 import Crypto
 import Foundation
 import Platform
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -79,19 +80,18 @@ final class GramineAttestationDevice: Sendable {
 }
 
 /// The outcome of a responder thread.
-final class Responder: @unchecked Sendable {
+final class Responder: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var outcomes: [String] = []
+    private let outcomes = Mutex<[String]>([])
 
     func finish(_ outcomes: [String]) {
-        lock.withLock { self.outcomes = outcomes }
+        self.outcomes.withLock { $0 = outcomes }
         done.signal()
     }
 
     func wait() -> [String] {
         done.wait()
-        return lock.withLock { outcomes }
+        return outcomes.withLock { $0 }
     }
 }
 

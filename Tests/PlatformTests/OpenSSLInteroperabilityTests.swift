@@ -1,6 +1,7 @@
 import Attestation
 import Foundation
 import Platform
+import TestSupport
 import Testing
 
 /// The simulated machine's certificates and CRLs checked by an independent implementation: the `openssl` command.
@@ -82,16 +83,7 @@ enum OpenSSL {
     static var available: Bool { executable != nil }
 
     static func run(_ arguments: [String], in directory: URL) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(executable))
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let outcome = try ProgramRunner.run(try #require(executable), arguments, workingDirectory: directory.path)
+        return (outcome.exitCode, outcome.standardOutput + outcome.standardError)
     }
 }

@@ -2,6 +2,7 @@ import Attestation
 import Crypto
 import Foundation
 import Platform
+import Synchronization
 import Testing
 
 /// A state directory in the temporary folder, removed by the test that made it.
@@ -380,9 +381,8 @@ enum Fixture {
     }
 }
 
-final class Messages: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [String] = []
-    func append(_ message: String) { lock.withLock { stored.append(message) } }
-    var all: [String] { lock.withLock { stored } }
+final class Messages: Sendable {
+    private let stored = Mutex<[String]>([])
+    func append(_ message: String) { stored.withLock { $0.append(message) } }
+    var all: [String] { stored.withLock { $0 } }
 }

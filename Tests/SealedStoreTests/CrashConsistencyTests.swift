@@ -12,20 +12,12 @@ struct CrashConsistencyTests {
 
     /// The outcome of one probe run: the last transaction it reported as committed (0 if none).
     func runProbeAndKill(directory: URL, keyHex: String, after delay: TimeInterval) throws -> Int {
-        let process = Process()
-        process.executableURL = Self.probe.url
-        process.arguments = [directory.path, keyHex]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
+        let probe = try BackgroundProcess(Self.probe.url.path, [directory.path, keyHex], environment: [:], capturingStandardOutput: true)
         Thread.sleep(forTimeInterval: delay)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationReason == .uncaughtSignal, "the probe stopped by itself: \(problems)")
+        probe.signal(SIGKILL)
+        probe.stop()
+        let text = probe.log.complete()
+        #expect(probe.exitStatus.map(WaitStatus.describe) == "signal 9", "the probe stopped by itself: \(text)")
         let reported = text.split(separator: "\n").compactMap { line -> Int? in
             guard line.hasPrefix("committed ") else { return nil }
             return Int(line.dropFirst("committed ".count))

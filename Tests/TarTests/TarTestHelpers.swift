@@ -9,33 +9,11 @@ struct CommandFailure: Error, CustomStringConvertible {
 /// Runs a tool from PATH, feeding `input` on standard input, and returns its standard output; a nonzero exit fails.
 @discardableResult
 func run(_ tool: String, _ arguments: [String], in directory: URL? = nil, input: [UInt8] = []) throws -> [UInt8] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [tool] + arguments
-    if let directory { process.currentDirectoryURL = directory }
-    let inputPipe = Pipe()
-    let outputPipe = Pipe()
-    let errorPipe = Pipe()
-    process.standardInput = inputPipe
-    process.standardOutput = outputPipe
-    process.standardError = errorPipe
-    try process.run()
-    let writer = inputPipe.fileHandleForWriting
-    let inputData = Data(input)
-    // Written on another thread so that a tool that answers before reading everything cannot block both sides.
-    let writing = Thread {
-        try? writer.write(contentsOf: inputData)
-        try? writer.close()
+    let outcome = try ProgramRunner.run(tool, arguments, workingDirectory: directory?.path, standardInput: Data(input))
+    guard outcome.exitCode == 0 else {
+        throw CommandFailure(description: "\(tool) \(arguments) exited \(outcome.exitCode): \(outcome.standardError)")
     }
-    writing.start()
-    let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
-    let errors = errorPipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CommandFailure(
-            description: "\(tool) \(arguments) exited \(process.terminationStatus): \(String(decoding: errors, as: UTF8.self))")
-    }
-    return [UInt8](output)
+    return [UInt8](outcome.standardOutputBytes)
 }
 
 func makeTemporaryDirectory() throws -> URL {

@@ -33,28 +33,12 @@ public struct CommandFailure: Error, CustomStringConvertible {
 /// Runs a program to completion and returns its standard output; a non-zero exit throws with its output.
 @discardableResult
 public func runProgram(_ tool: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
-    guard let executable = Tools.path(tool) else { throw CommandFailure(command: tool, status: -1, output: "not on PATH") }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    // Files rather than pipes: a chatty program cannot block on a full pipe while this waits for its exit.
-    let outputPath = NSTemporaryDirectory() + "oci-test-\(UUID().uuidString).out"
-    _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let errorPath = outputPath + ".err"
-    _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: errorPath) }
-    process.standardOutput = FileHandle(forWritingAtPath: outputPath)
-    process.standardError = FileHandle(forWritingAtPath: errorPath)
-    try process.run()
-    process.waitUntilExit()
-    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    guard process.terminationStatus == 0 else {
-        let errors = (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? ""
-        throw CommandFailure(command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus, output: output + errors)
+    let outcome = try ProgramRunner.run(tool, arguments, environment: environment ?? [:])
+    guard outcome.exitCode == 0 else {
+        throw CommandFailure(
+            command: ([tool] + arguments).joined(separator: " "), status: outcome.exitCode, output: outcome.standardOutput + outcome.standardError)
     }
-    return output
+    return outcome.standardOutput
 }
 
 /// A fresh directory, removed by `remove()`.

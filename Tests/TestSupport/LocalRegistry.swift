@@ -3,8 +3,7 @@ import Testing
 
 /// A real registry (Debian's docker-registry, distribution 2.8) on a free loopback port, with its storage in a
 /// temporary directory.
-/// Immutable once started; `stop()` only signals and reaps the process.
-public final class LocalRegistry: @unchecked Sendable {
+public final class LocalRegistry: Sendable {
     public enum Authentication: Sendable {
         case none
         /// HTTP Basic against an htpasswd file with this one user.
@@ -15,7 +14,7 @@ public final class LocalRegistry: @unchecked Sendable {
 
     public let port: Int
     public let directory: TemporaryDirectory
-    private let process: Process
+    private let process: BackgroundProcess
 
     public var host: String { "127.0.0.1:\(port)" }
     public var storage: String { directory.path + "/storage" }
@@ -67,37 +66,20 @@ public final class LocalRegistry: @unchecked Sendable {
         }
         let configurationPath = directory.path + "/config.yml"
         try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
-        process = Process()
-        // A shell watches this test process and stops the registry when it is gone, so that not even a crashed run
-        // leaves a registry behind (a parent-death signal would follow the spawning thread, not the process).
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [
-            "-c",
-            #"trap 'kill "$child" 2>/dev/null; exit 0' TERM INT; "$1" serve "$2" & child=$!; "#
-                + #"while kill -0 "$3" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done; kill "$child" 2>/dev/null; wait "$child""#,
-            "sh", Tools.path("docker-registry")!, configurationPath, "\(getpid())",
-        ]
-        let log = directory.path + "/registry.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
+        process = try BackgroundProcess(Tools.path("docker-registry")!, ["serve", configurationPath], environment: [:])
         let deadline = Date().addingTimeInterval(15)
         while !canConnect(port: port) {
-            guard process.isRunning, Date() < deadline else {
+            guard process.exitStatus == nil, Date() < deadline else {
+                let status = process.exitStatus.map(WaitStatus.exitCode) ?? 0
                 stop()
-                let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                throw CommandFailure(command: "docker-registry serve", status: process.isRunning ? 0 : process.terminationStatus, output: output)
+                throw CommandFailure(command: "docker-registry serve", status: status, output: process.log.text)
             }
             usleep(50_000)
         }
     }
 
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-        }
-        process.waitUntilExit()
+        process.stop()
         directory.remove()
     }
 }

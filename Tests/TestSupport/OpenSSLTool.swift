@@ -31,19 +31,9 @@ public struct OpenSSLTool {
     /// Runs `openssl arguments` and returns its combined output; throws with that output on a non-zero exit.
     @discardableResult
     public func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(arguments: arguments, status: process.terminationStatus, output: output)
-        }
+        let outcome = try ProgramRunner.run("openssl", arguments, workingDirectory: directory.path)
+        let output = outcome.standardOutput + outcome.standardError
+        guard outcome.exitCode == 0 else { throw Failure(arguments: arguments, status: outcome.exitCode, output: output) }
         return output
     }
 

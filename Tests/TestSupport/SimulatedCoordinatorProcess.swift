@@ -9,9 +9,7 @@ import Synchronization
 /// `machineDirectory`, its client and marble APIs listening on ports read from its JSON log. It is stopped
 /// (SIGTERM, then SIGKILL) by ``stop()`` or when it goes away.
 ///
-/// Started with posix_spawn and reaped with waitpid, not with Foundation's `Process`: on Linux, `Process` reaps its
-/// children on one monitoring thread, which a long-lived Coordinator can hold, so that no later process of the test
-/// run would be seen to finish.
+/// Started and reaped as ``ProgramRunner`` says.
 public final class SimulatedCoordinatorProcess: Sendable {
     public static let program = BuiltProgram(named: "cloister")
     /// MRENCLAVE of the simulated Coordinator enclave (`CoordinatorLauncher.simulatedEnclave`).
@@ -31,42 +29,69 @@ public final class SimulatedCoordinatorProcess: Sendable {
     /// Starts the Coordinator with the current environment minus its CLOISTER_* and EDG_* variables, plus
     /// `environment`, and waits until both its APIs listen. Without `loopbackAddresses`, the test sets the
     /// addresses itself, through `arguments` or `environment`.
-    public init(
+    public convenience init(
         dataDirectory: URL, machineDirectory: URL, environment: [String: String] = [:], arguments: [String] = [],
         loopbackAddresses: Bool = true
     ) async throws {
+        let child = try Self.spawn(dataDirectory, machineDirectory, environment, arguments, loopbackAddresses)
+        let deadline = ContinuousClock.now + Self.startLimit
+        while try Self.listening(child, before: deadline) == nil { try await Task.sleep(for: .milliseconds(20)) }
+        try self.init(dataDirectory: dataDirectory, machineDirectory: machineDirectory, child: child, deadline: deadline)
+    }
+
+    /// The same start for a test that is not async: it blocks its thread while the Coordinator starts.
+    public convenience init(
+        blockingWith dataDirectory: URL, machineDirectory: URL, environment: [String: String] = [:], arguments: [String] = [],
+        loopbackAddresses: Bool = true
+    ) throws {
+        let child = try Self.spawn(dataDirectory, machineDirectory, environment, arguments, loopbackAddresses)
+        let deadline = ContinuousClock.now + Self.startLimit
+        while try Self.listening(child, before: deadline) == nil { usleep(20_000) }
+        try self.init(dataDirectory: dataDirectory, machineDirectory: machineDirectory, child: child, deadline: deadline)
+    }
+
+    private init(dataDirectory: URL, machineDirectory: URL, child: BackgroundProcess, deadline: ContinuousClock.Instant) throws {
         self.dataDirectory = dataDirectory
         self.machineDirectory = machineDirectory
+        (clientPort, marblePort) = try Self.listening(child, before: deadline)!
+        self.child = child
+    }
+
+    /// Generous: a whole parallel test run on two cores can slow a debug Coordinator's start a lot.
+    private static let startLimit = Duration.seconds(240)
+
+    private static func spawn(
+        _ dataDirectory: URL, _ machineDirectory: URL, _ environment: [String: String], _ arguments: [String], _ loopbackAddresses: Bool
+    ) throws -> BackgroundProcess {
         let addresses = loopbackAddresses ? ["--client-address", "127.0.0.1:0", "--marble-address", "127.0.0.1:0"] : []
-        let child = try BackgroundProcess(
-            Self.program.url.path,
+        return try BackgroundProcess(
+            program.url.path,
             [
                 "coordinator", "--simulation", "--data-directory", dataDirectory.path, "--simulation-state-directory",
                 machineDirectory.path, "--log-format", "json",
             ] + addresses + arguments,
             environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CLOISTER_") && !$0.key.hasPrefix("EDG_") }
                 .merging(environment) { $1 })
-        // Generous: a whole parallel test run on two cores can slow a debug Coordinator's start a lot.
-        let deadline = ContinuousClock.now + .seconds(240)
-        while true {
-            let ports = Self.ports(in: child.log.text)
-            if let client = ports["client API"], let marble = ports["marble API"] {
-                (clientPort, marblePort) = (client, marble)
-                break
-            }
-            if let status = child.exitStatus {
-                throw LaunchFailure(
-                    description: "cloister coordinator exited (\(BackgroundProcess.describe(status))); its log ends with:\n\(child.log.tail)")
-            }
-            guard ContinuousClock.now < deadline else {
-                throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log ends with:\n\(child.log.tail)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        self.child = child
     }
 
+    /// The client and marble API ports once the log says both listen; nil before. Throws when the Coordinator exited
+    /// or `deadline` passed.
+    private static func listening(_ child: BackgroundProcess, before deadline: ContinuousClock.Instant) throws -> (client: Int, marble: Int)? {
+        let ports = ports(in: child.log.text)
+        if let client = ports["client API"], let marble = ports["marble API"] { return (client, marble) }
+        if let status = child.exitStatus {
+            throw LaunchFailure(description: "cloister coordinator exited (\(WaitStatus.describe(status))); its log ends with:\n\(child.log.tail)")
+        }
+        guard ContinuousClock.now < deadline else {
+            throw LaunchFailure(description: "cloister coordinator did not listen within 240 s; its log ends with:\n\(child.log.tail)")
+        }
+        return nil
+    }
+
+    public var processIdentifier: pid_t { child.processIdentifier }
     public var clientAddress: String { "127.0.0.1:\(clientPort)" }
+    public var clientURL: String { "https://\(clientAddress)" }
+    public var marbleURL: String { "https://127.0.0.1:\(marblePort)" }
     /// What the Coordinator wrote to standard error so far.
     public var logText: String { child.log.text }
 
@@ -80,7 +105,17 @@ public final class SimulatedCoordinatorProcess: Sendable {
             guard ContinuousClock.now < deadline else { return nil }
             try await Task.sleep(for: .milliseconds(5))
         }
-        return child.exitStatus.map(BackgroundProcess.exitCode)
+        return child.exitStatus.map(WaitStatus.exitCode)
+    }
+
+    /// ``waitForExit(timeout:)`` for a test that is not async.
+    public func waitForExitBlocking(timeout: Duration = .seconds(30)) throws -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while child.exitStatus == nil {
+            guard ContinuousClock.now < deadline else { return nil }
+            usleep(5_000)
+        }
+        return child.exitStatus.map(WaitStatus.exitCode)
     }
 
     public func stop() { child.stop() }
@@ -106,52 +141,24 @@ public final class BackgroundProcess: Sendable {
 
     /// Standard error (and, with `capturingStandardOutput`, standard output) goes to ``log``.
     public init(_ executable: String, _ arguments: [String], environment: [String: String], capturingStandardOutput: Bool = false) throws {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else {
-            throw SimulatedCoordinatorProcess.LaunchFailure(description: "pipe() failed: \(String(cString: strerror(errno)))")
-        }
-        // Close-on-exec, so that no other program started meanwhile keeps the pipe open.
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let (reading, writing) = (ends[0], ends[1])
-        defer { close(writing) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
-        if capturingStandardOutput {
-            posix_spawn_file_actions_adddup2(&actions, writing, STDOUT_FILENO)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
-        }
-        posix_spawn_file_actions_adddup2(&actions, writing, STDERR_FILENO)
-        // Other tests run concurrently: a descriptor of theirs left open in the Coordinator would keep their pipes
-        // from reaching end of file until it exits.
-        guard let closeFrom = addCloseFrom, closeFrom(&actions, STDERR_FILENO + 1) == 0 else {
-            close(reading)
-            throw SimulatedCoordinatorProcess.LaunchFailure(description: "posix_spawn_file_actions_addclosefrom_np (glibc 2.34) is unusable")
-        }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid = pid_t()
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard result == 0 else {
-            close(reading)
-            throw SimulatedCoordinatorProcess.LaunchFailure(description: "could not start \(executable): \(String(cString: strerror(result)))")
-        }
-        processIdentifier = pid
+        let output = try ClosingPipe()
+        processIdentifier = try ProgramRunner.spawn(
+            executable, arguments, environment: environment, standardOutput: capturingStandardOutput ? output.writing : nil,
+            standardError: output.writing)
+        output.closeWriting()
         let log = log
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let count = read(reading, &buffer, buffer.count)
+                let count = read(output.reading, &buffer, buffer.count)
                 if count > 0 {
                     log.append(buffer[..<count])
                 } else if count == 0 || errno != EINTR {
                     break
                 }
             }
-            close(reading)
+            output.closeReading()
+            log.end()
         }
     }
 
@@ -189,21 +196,23 @@ public final class BackgroundProcess: Sendable {
 
     deinit { stop() }
 
-    public static func exitCode(_ status: Int32) -> Int32 { status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + status & 0x7f }
-
-    public static func describe(_ status: Int32) -> String { status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)" }
 }
 
 /// Standard error as it arrives, appended by the reading thread and read by the test.
 public final class StandardError: Sendable {
     private let data = Mutex(Data())
+    private let ended = Mutex(false)
 
     func append(_ bytes: ArraySlice<UInt8>) { data.withLock { $0.append(contentsOf: bytes) } }
+    func end() { ended.withLock { $0 = true } }
+
+    /// Everything the program wrote, once the program and every process that inherited its output have closed it
+    /// (at most `timeout` later; then what has arrived).
+    public func complete(timeout: Duration = .seconds(10)) -> String {
+        let deadline = ContinuousClock.now + timeout
+        while !ended.withLock({ $0 }) && ContinuousClock.now < deadline { usleep(2_000) }
+        return text
+    }
     public var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
     public var tail: String { data.withLock { String(decoding: $0.suffix(4000), as: UTF8.self) } }
-}
-
-/// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides behind `_GNU_SOURCE`.
-let addCloseFrom = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map {
-    unsafeBitCast($0, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }

@@ -81,3 +81,24 @@ public struct TestMarble: Sendable {
         request(type: type, quote: try quote(on: platform, boundCertificate: boundCertificate))
     }
 }
+
+/// A ``TestUser``'s certificate and key as PEM files in `directory`, as a CLI user or curl holds them.
+public struct UserFiles: Sendable {
+    public let name: String
+    public let certificatePath: String
+    public let keyPath: String
+    public let certificatePEM: String
+
+    public init(name: String, directory: String) throws {
+        let user = try TestUser(name: name)
+        self.name = name
+        certificatePath = directory + "/\(name)-cert.pem"
+        keyPath = directory + "/\(name)-key.pem"
+        certificatePEM = user.certificatePEM
+        try certificatePEM.write(toFile: certificatePath, atomically: true, encoding: .utf8)
+        try user.privateKeyPEM.write(toFile: keyPath, atomically: true, encoding: .utf8)
+    }
+
+    /// The CLI's flags that make it act as this user.
+    public var arguments: [String] { ["--cert", certificatePath, "--key", keyPath] }
+}
