@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Only the tests: it validates the OpenAPI document. Without the default trait, which the tests do not need.
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0", traits: []),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         // Hummingbird's own HTTP part types, for the status fast path in its pipeline (resolved through Hummingbird).
@@ -279,13 +281,16 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Embedded in the binary rather than a resource bundle beside it: `cloister image build` copies one file.
+            resources: [.embedInCode("openapi.json")]
         ),
         .testTarget(
             name: "CoordinatorServerTests",
             dependencies: [
                 "CoordinatorServer", "Attestation", "Coordinator", "CoordinatorAPI", "CoordinatorPKI", "Platform", "SealedStore",
                 "TestSupport",
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -298,7 +303,8 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["openapi_exchanges.py", "schemathesis.toml"]
         ),
         .target(
             name: "Recovery",

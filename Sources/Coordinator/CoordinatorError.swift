@@ -101,7 +101,9 @@ public struct CoordinatorError: Error, Sendable, Hashable, CustomStringConvertib
         "\(reason.summary): found \(found); expected \(expected). \(hint)"
     }
 
-    /// The HTTP status MarbleRun's API v2 uses for this kind of failure (`coordinator/server/v2`, spec section 4.3).
+    /// The HTTP status of this kind of failure: MarbleRun's API v2 (`coordinator/server/v2`, spec section 4.3), except
+    /// that a request in the wrong state is the client's mistake (409), not a server error as MarbleRun answers it:
+    /// monitoring pages on 5xx.
     public var httpStatus: Int {
         switch kind {
         case .badRequest: 400
@@ -109,7 +111,8 @@ public struct CoordinatorError: Error, Sendable, Hashable, CustomStringConvertib
         case .activationRefused: 403
         case .featureDisabled: 403
         case .notFound: 404
-        case .wrongState, .internal: 500
+        case .wrongState: 409
+        case .internal: 500
         }
     }
 

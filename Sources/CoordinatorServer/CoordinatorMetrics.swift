@@ -99,11 +99,8 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     let metrics: CoordinatorMetrics
     let server: String
 
-    static let endpoints: Set<String> = [
-        ClientAPIPath.status, ClientAPIPath.quote, ClientAPIPath.manifest, ClientAPIPath.update, ClientAPIPath.updateManifest,
-        ClientAPIPath.updateCancel, ClientAPIPath.secrets, ClientAPIPath.recover, ClientAPIPath.openAPI, ClientAPIPath.metrics,
-        ClientAPIPath.health, ClientAPIPath.readiness, ActivationRequest.path, ActivationPlanRequest.path,
-    ]
+    /// Every documented path: the endpoints of both APIs.
+    static let endpoints = Set(OpenAPIDocument.methodsByPath.keys)
 
     static func label(for path: String) -> String {
         endpoints.contains(path) ? path : "unmatched"
@@ -131,8 +128,10 @@ struct JSendErrorMiddleware: RouterMiddleware {
             return JSendResponse.refusal(error)
         } catch let error as HTTPError {
             if error.status == .notFound {
-                return JSendResponse.error(
+                var response = JSendResponse.error(
                     JSendResponse.notAnEndpointMessage(method: request.method.rawValue, path: request.uri.path), status: .methodNotAllowed)
+                response.headers[.allow] = OpenAPIDocument.allowHeader(for: request.uri.path)
+                return response
             }
             return JSendResponse.error(error.body ?? "\(error.status.reasonPhrase)", status: error.status)
         }

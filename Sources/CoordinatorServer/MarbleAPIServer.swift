@@ -106,6 +106,8 @@ struct ActivationEndpoint: Sendable {
     struct Answer: Sendable {
         let status: HTTPResponseStatus
         let body: ByteBuffer
+        /// The `Allow` header of a 405: the methods the path has.
+        var allow: String? = nil
     }
 
     /// The answer to `POST /api/v2/activation-plan`: the file paths an activation of the type will write.
@@ -128,7 +130,9 @@ struct ActivationEndpoint: Sendable {
 
     /// The answer to anything but `POST /api/v2/activate` and `POST /api/v2/activation-plan`.
     func notAnEndpoint(method: String, path: String) -> Answer {
-        Answer(status: .methodNotAllowed, body: JSendResponse.errorBody(JSendResponse.notAnEndpointMessage(method: method, path: path)))
+        Answer(
+            status: .methodNotAllowed, body: JSendResponse.errorBody(JSendResponse.notAnEndpointMessage(method: method, path: path)),
+            allow: OpenAPIDocument.allowHeader(for: path))
     }
 
     func bodyTooLarge() -> Answer {
@@ -257,6 +261,7 @@ final class ActivationHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
             ("Content-Type", "application/json"), ("Content-Length", String(answer.body.readableBytes)), ("Date", date.current()),
         ])
         if closing || !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        if let allow = answer.allow { headers.add(name: "Allow", value: allow) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: answer.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))

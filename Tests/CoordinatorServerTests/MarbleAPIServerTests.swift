@@ -49,7 +49,7 @@ import Testing
             }
         }
         let early = try await client.post(fixture.marbleURL + ActivationPlanRequest.path, json: ActivationPlanRequest(marbleType: "frontend"))
-        #expect(early.status == 500, "no manifest yet: \(early.json)")
+        #expect(early.status == 409, "no manifest yet: \(early.json)")
         #expect((early.json["message"] as? String)?.contains("set a manifest first") == true, "\(early.json)")
         #expect(
             try await anonymous.post(fixture.clientURL + ClientAPIPath.manifest, json: ManifestRequest(manifest: Data(TestManifests.standard())))

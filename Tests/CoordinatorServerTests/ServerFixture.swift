@@ -116,6 +116,7 @@ struct APIClient: Sendable {
     struct Answer: Sendable {
         let status: Int
         let body: Data
+        var contentType: String? = nil
 
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
         var jsendStatus: String? { json["status"] as? String }
@@ -161,7 +162,8 @@ struct APIClient: Sendable {
     private func send(_ request: HTTPClientRequest) async throws -> Answer {
         let response = try await http.execute(request, timeout: .seconds(60))
         let body = try await response.body.collect(upTo: 16 << 20)
-        return Answer(status: Int(response.status.code), body: Data(body.readableBytesView))
+        return Answer(
+            status: Int(response.status.code), body: Data(body.readableBytesView), contentType: response.headers.first(name: "Content-Type"))
     }
 
     func shutdown() async {

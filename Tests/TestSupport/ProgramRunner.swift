@@ -212,7 +212,7 @@ final class OrphanGuard: Sendable {
         let script = #"""
             while kill -0 "$1" 2>/dev/null; do sleep 1; done
             while read -r pid start; do
-                [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)" = "$start" ] && kill -9 -- "-$pid" 2>/dev/null
+                [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)" = "$start" ] && kill -9 "-$pid" 2>/dev/null
             done < "$2"
             rm -f "$2"
             """#

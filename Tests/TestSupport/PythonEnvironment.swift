@@ -7,7 +7,8 @@ public enum PythonEnvironment {
 
     public static var available: Bool { FileManager.default.isExecutableFile(atPath: python) }
 
-    public static let missingMessage = "needs .venv with helm-python-sdk, kubernetes-validate and jsonpatch (run scripts/setup)"
+    public static let missingMessage =
+        "needs .venv with helm-python-sdk, kubernetes-validate, jsonpatch, jsonschema and schemathesis (run scripts/setup)"
 
     /// Runs `script` (a path) with `arguments` and parses the one JSON object it prints.
     public static func runJSON(_ script: String, _ arguments: [String]) async throws -> [String: Any] {
