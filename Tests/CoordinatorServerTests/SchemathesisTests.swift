@@ -22,7 +22,7 @@ struct SchemathesisTests {
             dataDirectory: directory.appendingPathComponent("data"), machineDirectory: directory.appendingPathComponent("machine"))
         defer { coordinator.stop() }
 
-        try await Self.fuzz(coordinator, state: "fresh")
+        try await Self.fuzz(coordinator, state: "fresh", in: directory)
 
         let admin = try UserFiles(name: "admin", directory: directory.path)
         let manifest = TestManifests.standard(
@@ -39,15 +39,16 @@ struct SchemathesisTests {
         #expect(set.standardOutput.contains(#""status":"success""#), "setting the manifest: \(set.standardOutput)")
 
         try await Self.fuzz(
-            coordinator, state: "with a manifest, as its admin",
+            coordinator, state: "with a manifest, as its admin", in: directory,
             arguments: ["--request-cert", admin.certificatePath, "--request-cert-key", admin.keyPath])
     }
 
-    static func fuzz(_ coordinator: SimulatedCoordinatorProcess, state: String, arguments: [String] = []) async throws {
+    /// Runs in `directory`, where schemathesis keeps its cache (`.schemathesis/`).
+    static func fuzz(_ coordinator: SimulatedCoordinatorProcess, state: String, in directory: URL, arguments: [String] = []) async throws {
         let outcome = try await ProgramRunner.runOffPool(
             schemathesis,
             ["--config-file", settings, "run", document, "--url", coordinator.clientURL, "--checks", "all", "--no-color"] + arguments,
-            environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"])
+            environment: ["SCHEMATHESIS_HOOKS": "", "NO_COLOR": "1"], workingDirectory: directory.path)
         #expect(outcome.exitCode == 0, "schemathesis, \(state):\n\(outcome.standardOutput.suffix(6000))\(outcome.standardError.suffix(2000))")
     }
 }
