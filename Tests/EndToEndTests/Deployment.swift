@@ -181,7 +181,7 @@ final class Coordinator: Sendable {
     private func waitUntil(_ what: String, _ condition: () -> Bool) throws {
         for _ in 0..<300 {
             if condition() { return }
-            if let exit = try server.waitForExitBlocking(timeout: .zero) {
+            if let exit = server.exitCode {
                 throw HarnessFailure("\(what): the Coordinator exited (code \(exit)):\n\(server.logText)")
             }
             usleep(100_000)
@@ -194,7 +194,7 @@ final class Coordinator: Sendable {
     func restart() throws {
         let old = server
         old.signal(SIGKILL)
-        _ = try old.waitForExitBlocking(timeout: .seconds(30))
+        _ = old.waitForExitBlocking(timeout: .seconds(30))
         let restarted = try SimulatedCoordinatorProcess(
             blockingWith: old.dataDirectory, machineDirectory: old.machineDirectory,
             arguments: ["--client-address", "127.0.0.1:\(clientPort)", "--marble-address", "127.0.0.1:\(marblePort)"],

@@ -41,6 +41,19 @@ public enum ProgramRunner {
         guard let path = Tools.path(executable) else {
             throw ProgramLaunchFailure("\(executable) is not on PATH (\(ProcessInfo.processInfo.environment["PATH"] ?? "")); run scripts/setup")
         }
+        let pid = try spawnInOwnGroup(
+            path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            workingDirectory: workingDirectory, standardInput: standardInput, standardOutput: standardOutput, standardError: standardError)
+        OrphanGuard.shared?.watch(pid)
+        return pid
+    }
+
+    /// posix_spawn with exactly `environment`, in a process group of its own (so that the orphan guard can end the
+    /// program with whatever it started), with no descriptor but the three standard ones.
+    fileprivate static func spawnInOwnGroup(
+        _ path: String, _ arguments: [String], environment: [String: String], workingDirectory: String? = nil,
+        standardInput: Int32? = nil, standardOutput: Int32? = nil, standardError: Int32? = nil
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -65,20 +78,17 @@ public enum ProgramRunner {
                 throw ProgramLaunchFailure("posix_spawn_file_actions_addchdir_np (glibc 2.29) is unusable")
             }
         }
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        // A process group of its own, so that the orphan guard can end the program with whatever it started.
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
         var pid = pid_t()
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
         guard result == 0 else { throw ProgramLaunchFailure("could not start \(path): \(String(cString: strerror(result)))") }
-        OrphanGuard.shared?.watch(pid)
         return pid
     }
 
@@ -216,24 +226,8 @@ final class OrphanGuard: Sendable {
             done < "$2"
             rm -f "$2"
             """#
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for target in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
-            posix_spawn_file_actions_addopen(&actions, target, "/dev/null", target == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
-        }
-        if let closeFrom = glibcAddCloseFrom { _ = closeFrom(&actions, STDERR_FILENO + 1) }
-        let words: [String] = ["/bin/sh", "-c", script, "orphan-guard", "\(getpid())", path]
-        let argv = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let result = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, [nil])
-        guard result == 0 else { throw ProgramLaunchFailure("could not start the orphan guard: \(String(cString: strerror(result)))") }
+        _ = try ProgramRunner.spawnInOwnGroup(
+            "/bin/sh", ["-c", script, "orphan-guard", "\(getpid())", path], environment: ["PATH": "/usr/bin:/bin"])
     }
 
     /// Registers `pid` with its start time (field 22 of /proc/PID/stat).

@@ -108,8 +108,11 @@ public final class SimulatedCoordinatorProcess: Sendable {
         return child.exitStatus.map(WaitStatus.exitCode)
     }
 
+    /// The exit code once the Coordinator has exited (128 + the signal when one ended it); nil while it runs.
+    public var exitCode: Int32? { child.exitStatus.map(WaitStatus.exitCode) }
+
     /// ``waitForExit(timeout:)`` for a test that is not async.
-    public func waitForExitBlocking(timeout: Duration = .seconds(30)) throws -> Int32? {
+    public func waitForExitBlocking(timeout: Duration = .seconds(30)) -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while child.exitStatus == nil {
             guard ContinuousClock.now < deadline else { return nil }
