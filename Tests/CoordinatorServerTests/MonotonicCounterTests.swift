@@ -18,7 +18,6 @@ extension ClientIdentity {
 @Suite struct MonotonicCounterTests {
     static func activate(_ marble: TestMarble, type: String, on fixture: ServerFixture) async throws -> ClientIdentity {
         let client = try fixture.client(marble.identity)
-        defer { Task { await client.shutdown() } }
         let answer = try await client.post(
             fixture.marbleURL + ActivationRequest.path, json: try marble.request(type: type, on: fixture.platform(TestMeasurements.backend())))
         #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")

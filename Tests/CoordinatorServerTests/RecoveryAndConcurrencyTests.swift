@@ -31,36 +31,36 @@ import _CryptoExtras
         let otherIdentity = EnclaveMeasurement(
             mrEnclave: ServerFixture.coordinatorEnclave.mrEnclave, mrSigner: [UInt8](repeating: 0xD6, count: 32), productID: 1,
             securityVersion: 1, debug: false)
-        let second = try await ServerFixture.start(directory: first.directory, coordinatorEnclave: otherIdentity)
-        defer { Task { await second.remove() } }
-        #expect(second.rootCertificatePEM != first.rootCertificatePEM)
-        let temporary = try second.client()
-        let status = try await temporary.get(second.clientURL + ClientAPIPath.status).data(StatusResponse.self)
-        #expect(status.code == 1)
-        let badShare = try await temporary.post(
-            second.clientURL + ClientAPIPath.recover,
-            json: RecoveryRequest(recoverySecret: Data(repeating: 1, count: 32), recoverySecretSignature: Data(repeating: 2, count: 256)))
-        #expect(badShare.status == 400)
-        #expect(badShare.failReason == "recovery.invalid_share")
+        try await ServerFixture.run(directory: first.directory, coordinatorEnclave: otherIdentity) { second in
+            #expect(second.rootCertificatePEM != first.rootCertificatePEM)
+            let temporary = try second.client()
+            let status = try await temporary.get(second.clientURL + ClientAPIPath.status).data(StatusResponse.self)
+            #expect(status.code == 1)
+            let badShare = try await temporary.post(
+                second.clientURL + ClientAPIPath.recover,
+                json: RecoveryRequest(recoverySecret: Data(repeating: 1, count: 32), recoverySecretSignature: Data(repeating: 2, count: 256)))
+            #expect(badShare.status == 400)
+            #expect(badShare.failReason == "recovery.invalid_share")
 
-        let secret = try recoveryKey.decrypt(encrypted, padding: .PKCS1_OAEP_SHA256)
-        let signer = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation)
-        let signature = try signer.signature(for: secret, padding: .insecurePKCS1v1_5)
-        let recovered = try await temporary.post(
-            second.clientURL + ClientAPIPath.recover,
-            json: RecoveryRequest(recoverySecret: secret, recoverySecretSignature: signature.rawRepresentation))
-        #expect(recovered.status == 200, "\(String(decoding: recovered.body, as: UTF8.self))")
-        #expect(try recovered.data(RecoveryResponse.self).remaining == 0)
-        await temporary.shutdown()
+            let secret = try recoveryKey.decrypt(encrypted, padding: .PKCS1_OAEP_SHA256)
+            let signer = try _RSA.Signing.PrivateKey(derRepresentation: recoveryKey.derRepresentation)
+            let signature = try signer.signature(for: secret, padding: .insecurePKCS1v1_5)
+            let recovered = try await temporary.post(
+                second.clientURL + ClientAPIPath.recover,
+                json: RecoveryRequest(recoverySecret: secret, recoverySecretSignature: signature.rawRepresentation))
+            #expect(recovered.status == 200, "\(String(decoding: recovered.body, as: UTF8.self))")
+            #expect(try recovered.data(RecoveryResponse.self).remaining == 0)
+            await temporary.shutdown()
 
-        // The original root is back: a client pinning it connects, and the state is as it was.
-        let pinned = try APIClient(rootPEM: first.rootCertificatePEM, identity: admin.identity)
-        #expect(try await pinned.get(second.clientURL + ClientAPIPath.status).data(StatusResponse.self).code == 3)
-        #expect(try await pinned.get(second.clientURL + ClientAPIPath.manifest).data(ManifestGetResponse.self).manifest == Data(manifest))
-        let secrets = try await pinned.get(second.clientURL + ClientAPIPath.secrets + "?s=apiToken&s=sharedKey").data(SecretsGetResponse.self)
-        #expect(secrets.secrets["apiToken"]?.privateKey == Data("kept".utf8))
-        #expect(secrets.secrets["sharedKey"] == sharedBefore.secrets["sharedKey"])
-        await pinned.shutdown()
+            // The original root is back: a client pinning it connects, and the state is as it was.
+            let pinned = try APIClient(rootPEM: first.rootCertificatePEM, identity: admin.identity)
+            #expect(try await pinned.get(second.clientURL + ClientAPIPath.status).data(StatusResponse.self).code == 3)
+            #expect(try await pinned.get(second.clientURL + ClientAPIPath.manifest).data(ManifestGetResponse.self).manifest == Data(manifest))
+            let secrets = try await pinned.get(second.clientURL + ClientAPIPath.secrets + "?s=apiToken&s=sharedKey").data(SecretsGetResponse.self)
+            #expect(secrets.secrets["apiToken"]?.privateKey == Data("kept".utf8))
+            #expect(secrets.secrets["sharedKey"] == sharedBefore.secrets["sharedKey"])
+            await pinned.shutdown()
+        }
     }
 
     /// 200 marbles activate at once against MaxActivations 150: exactly 150 succeed, 50 are refused for the limit,

@@ -25,6 +25,8 @@ final class ServerFixture: Sendable {
     let marblePort: Int
     let rootCertificatePEM: String
     private let serverTask: Task<Void, any Error>
+    /// Every client made by ``client(_:)``, shut down by ``stop()``.
+    private let clients = Mutex<[APIClient]>([])
 
     static let coordinatorEnclave = TestMeasurements.coordinator
 
@@ -77,8 +79,26 @@ final class ServerFixture: Sendable {
         self.serverTask = serverTask
     }
 
-    /// Stops the servers; the state directory stays for a restart.
+    /// Starts a fixture, runs `body` with it and removes it (clients, servers, state), awaited also when `body` throws.
+    static func run<Result>(
+        directory: URL? = nil, coordinatorEnclave: EnclaveMeasurement = ServerFixture.coordinatorEnclave,
+        startupManifest: [UInt8]? = nil, marbleIdleTimeout: Duration = .seconds(60), _ body: (ServerFixture) async throws -> Result
+    ) async throws -> Result {
+        let fixture = try await start(
+            directory: directory, coordinatorEnclave: coordinatorEnclave, startupManifest: startupManifest, marbleIdleTimeout: marbleIdleTimeout)
+        do {
+            let result = try await body(fixture)
+            await fixture.remove()
+            return result
+        } catch {
+            await fixture.remove()
+            throw error
+        }
+    }
+
+    /// Shuts down the fixture's clients and stops the servers; the state directory stays for a restart.
     func stop() async {
+        for client in clients.withLock({ $0 }) { await client.shutdown() }
         serverTask.cancel()
         _ = await serverTask.result
     }
@@ -97,7 +117,9 @@ final class ServerFixture: Sendable {
 
     /// A client that pins the Coordinator's root and presents `identity` (if any) as its TLS client certificate.
     func client(_ identity: ClientIdentity? = nil) throws -> APIClient {
-        try APIClient(rootPEM: rootCertificatePEM, identity: identity)
+        let client = try APIClient(rootPEM: rootCertificatePEM, identity: identity)
+        clients.withLock { $0.append(client) }
+        return client
     }
 }
 
