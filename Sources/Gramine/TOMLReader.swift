@@ -318,9 +318,9 @@ private struct TOMLScanner {
         }
         switch byte {
         case UInt8(ascii: "\""):
-            return .string(lookingAt("\"\"\"") ? try multilineBasicString() : try basicString())
+            return .string(lookingAt("\"\"\"") ? try multilineString(quote: UInt8(ascii: "\"")) : try basicString())
         case UInt8(ascii: "'"):
-            return .string(lookingAt("'''") ? try multilineLiteralString() : try literalString())
+            return .string(lookingAt("'''") ? try multilineString(quote: UInt8(ascii: "'")) : try literalString())
         case UInt8(ascii: "["):
             return try array(depth: depth)
         case UInt8(ascii: "{"):
@@ -429,25 +429,31 @@ private struct TOMLScanner {
         }
     }
 
-    private mutating func multilineBasicString() throws(TOMLError) -> String {
+    /// A `"""` (basic: escapes and line-ending backslashes apply) or `'''` (literal: bytes as written) multi-line
+    /// string; up to two quotes right before the closing delimiter belong to the content, as TOML says.
+    private mutating func multilineString(quote: UInt8) throws(TOMLError) -> String {
+        let delimiter = String(repeating: Character(Unicode.Scalar(quote)), count: 3)
+        let basic = quote == UInt8(ascii: "\"")
         position += 3
         try skipFirstNewline()
         var content: [UInt8] = []
         while true {
             guard let byte = peek() else {
-                throw error(found: "the end of the input", expected: "'\"\"\"' closing the multi-line string", hint: "Close the string.")
+                throw error(
+                    found: "the end of the input", expected: "\(delimiter) closing the multi-line\(basic ? "" : " literal") string",
+                    hint: "Close the string.")
             }
-            if lookingAt("\"\"\"") {
+            if position + 3 <= bytes.count, bytes[position..<position + 3].allSatisfy({ $0 == quote }) {
                 position += 3
                 var extra = 0
-                while extra < 2, peek() == UInt8(ascii: "\"") {
-                    content.append(UInt8(ascii: "\""))
+                while extra < 2, peek() == quote {
+                    content.append(quote)
                     position += 1
                     extra += 1
                 }
                 return String(decoding: content, as: UTF8.self)
             }
-            if byte == UInt8(ascii: "\\") {
+            if basic && byte == UInt8(ascii: "\\") {
                 if try lineEndingBackslash() { continue }
                 try escape(into: &content)
             } else if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
@@ -498,35 +504,6 @@ private struct TOMLScanner {
             }
             try checkStringByte(byte)
             position += 1
-        }
-    }
-
-    private mutating func multilineLiteralString() throws(TOMLError) -> String {
-        position += 3
-        try skipFirstNewline()
-        var content: [UInt8] = []
-        while true {
-            guard let byte = peek() else {
-                throw error(found: "the end of the input", expected: "\"'''\" closing the multi-line literal string", hint: "Close the string.")
-            }
-            if lookingAt("'''") {
-                position += 3
-                var extra = 0
-                while extra < 2, peek() == UInt8(ascii: "'") {
-                    content.append(UInt8(ascii: "'"))
-                    position += 1
-                    extra += 1
-                }
-                return String(decoding: content, as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") {
-                try newline()
-                content.append(UInt8(ascii: "\n"))
-            } else {
-                try checkStringByte(byte)
-                content.append(byte)
-                position += 1
-            }
         }
     }
 

@@ -33,21 +33,8 @@ public struct ImageManifest: Sendable, Hashable {
 
     init(_ fields: JSONFields) throws(ImageFormatError) {
         let document = fields.document
-        try checkSchemaVersion(fields)
-        if let declared = try fields.string("mediaType") {
-            let type = MediaType(declared)
-            switch type.kind {
-            case .manifest: mediaType = type
-            case .index: throw .documentKindMismatch(document: document, expected: "an image manifest", found: "an image index (\(declared))")
-            case .dockerSchema1: throw .dockerSchema1(mediaType: declared)
-            default:
-                throw .unknownMediaType(
-                    document: document, field: "mediaType", mediaType: declared,
-                    expected: [MediaType.ociManifest.rawValue, MediaType.dockerManifest.rawValue])
-            }
-        } else {
-            mediaType = .ociManifest
-        }
+        mediaType = try documentMediaType(
+            fields, kind: .manifest, name: "an image manifest", absent: .ociManifest, accepted: [.ociManifest, .dockerManifest])
         // A document with both shapes is what CVE-2021-41190 warned of: tools would disagree on what it is.
         if try fields.value("manifests") != nil {
             throw .documentKindMismatch(
@@ -128,20 +115,8 @@ public struct ImageIndex: Sendable, Hashable {
 
     init(_ fields: JSONFields) throws(ImageFormatError) {
         let document = fields.document
-        try checkSchemaVersion(fields)
-        if let declared = try fields.string("mediaType") {
-            let type = MediaType(declared)
-            switch type.kind {
-            case .index: mediaType = type
-            case .manifest: throw .documentKindMismatch(document: document, expected: "an image index", found: "an image manifest (\(declared))")
-            default:
-                throw .unknownMediaType(
-                    document: document, field: "mediaType", mediaType: declared,
-                    expected: [MediaType.ociIndex.rawValue, MediaType.dockerManifestList.rawValue])
-            }
-        } else {
-            mediaType = .ociIndex
-        }
+        mediaType = try documentMediaType(
+            fields, kind: .index, name: "an image index", absent: .ociIndex, accepted: [.ociIndex, .dockerManifestList])
         for manifestOnly in ["config", "layers"] where try fields.value(manifestOnly) != nil {
             throw .documentKindMismatch(
                 document: document, expected: "an image index", found: "a document with '\(manifestOnly)', as an image manifest has")
@@ -212,6 +187,24 @@ public enum ManifestDocument: Sendable, Hashable {
             document: "manifest document", field: "mediaType",
             mediaType: declared?.rawValue ?? mediaType?.rawValue ?? "(none)",
             expected: MediaType.acceptedManifestTypes.map(\.rawValue))
+    }
+}
+
+/// Checks `schemaVersion` 2 and returns the document's `mediaType`, `absent` when it declares none; one of another
+/// kind is refused by what it is (CVE-2021-41190: tools must agree on what a document is).
+private func documentMediaType(
+    _ fields: JSONFields, kind: MediaTypeKind, name: String, absent: MediaType, accepted: [MediaType]
+) throws(ImageFormatError) -> MediaType {
+    try checkSchemaVersion(fields)
+    guard let declared = try fields.string("mediaType") else { return absent }
+    let type = MediaType(declared)
+    if type.kind == kind { return type }
+    switch type.kind {
+    case .manifest: throw .documentKindMismatch(document: fields.document, expected: name, found: "an image manifest (\(declared))")
+    case .index: throw .documentKindMismatch(document: fields.document, expected: name, found: "an image index (\(declared))")
+    case .dockerSchema1: throw .dockerSchema1(mediaType: declared)
+    default:
+        throw .unknownMediaType(document: fields.document, field: "mediaType", mediaType: declared, expected: accepted.map(\.rawValue))
     }
 }
 

@@ -21,3 +21,18 @@ func withBytes<Value>(
         Result { () throws(TarError) -> Value in try body(buffer) }
     }.get()
 }
+
+/// A stage of the layer pipeline fed chunk by chunk (decompressor, tar reader, layer reader): it consumes a buffer,
+/// and any byte collection through that buffer, without a copy when the collection is contiguous.
+public protocol ChunkConsumer: ~Copyable {
+    associatedtype Output
+    mutating func consume(_ chunk: UnsafeRawBufferPointer, _ handle: (Output) throws(TarError) -> Void) throws(TarError)
+}
+
+extension ChunkConsumer where Self: ~Copyable {
+    public mutating func consume<Bytes: Collection<UInt8>>(
+        _ chunk: Bytes, _ handle: (Output) throws(TarError) -> Void
+    ) throws(TarError) {
+        try withContiguousBytes(chunk) { buffer throws(TarError) in try consume(buffer, handle) }
+    }
+}

@@ -40,7 +40,7 @@ public enum LayerCompression: Sendable, Equatable {
 /// Concatenated gzip members (as `cat a.gz b.gz` makes) are read as one stream, as gzip and Go read them.
 ///
 /// Not copyable: it owns zlib's stream state.
-public struct LayerDecompressor: ~Copyable {
+public struct LayerDecompressor: ~Copyable, ChunkConsumer {
     public static let defaultOutputChunkSize = 256 * 1024
 
     private enum Phase {
@@ -69,12 +69,6 @@ public struct LayerDecompressor: ~Copyable {
         case .passThrough: .uncompressed
         case .inflating: .gzip
         }
-    }
-
-    public mutating func consume<Bytes: Collection<UInt8>>(
-        _ chunk: Bytes, _ handle: (UnsafeRawBufferPointer) throws(TarError) -> Void
-    ) throws(TarError) {
-        try withContiguousBytes(chunk) { buffer throws(TarError) in try consume(buffer, handle) }
     }
 
     /// Decompresses `chunk`, handing each piece of output to `handle`.

@@ -8,7 +8,7 @@
 /// }
 /// try reader.finish { event throws(TarError) in try root.apply(event) }
 /// ```
-public struct LayerReader: ~Copyable {
+public struct LayerReader: ~Copyable, ChunkConsumer {
     private var decompressor: LayerDecompressor
     private var tarReader: TarReader
 
@@ -23,12 +23,6 @@ public struct LayerReader: ~Copyable {
     public var compressedOffset: UInt64 { decompressor.offset }
     /// Bytes of tar read so far.
     public var tarOffset: UInt64 { tarReader.offset }
-
-    public mutating func consume<Bytes: Collection<UInt8>>(
-        _ chunk: Bytes, _ handle: (TarEvent) throws(TarError) -> Void
-    ) throws(TarError) {
-        try withContiguousBytes(chunk) { buffer throws(TarError) in try consume(buffer, handle) }
-    }
 
     public mutating func consume(
         _ chunk: UnsafeRawBufferPointer, _ handle: (TarEvent) throws(TarError) -> Void

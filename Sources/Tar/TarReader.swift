@@ -23,7 +23,7 @@ public enum TarEvent {
 /// }
 /// try reader.finish { event throws(TarError) in ... }
 /// ```
-public struct TarReader: Sendable {
+public struct TarReader: Sendable, ChunkConsumer {
     /// Extended metadata (PAX records, GNU long names) above this size is refused: a name is at most a few KiB, and the
     /// limit keeps a hostile header from making the reader hold an arbitrary amount.
     public static let defaultMetadataLimit = 1 << 20
@@ -77,12 +77,6 @@ public struct TarReader: Sendable {
     public var isAtEnd: Bool {
         if case .ended = state { return true }
         return false
-    }
-
-    public mutating func consume<Bytes: Collection<UInt8>>(
-        _ chunk: Bytes, _ handle: (TarEvent) throws(TarError) -> Void
-    ) throws(TarError) {
-        try withContiguousBytes(chunk) { buffer throws(TarError) in try consume(buffer, handle) }
     }
 
     public mutating func consume(

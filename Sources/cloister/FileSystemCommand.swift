@@ -142,6 +142,17 @@ struct FileSystemCommandFailure: Error {
     }
 
     /// A file refused for what it is (exit 1), or unusable because it could not be read or written (exit 2).
+    /// Runs `operation` on the file or tree at `subject`; its failure becomes one that names `subject`.
+    static func naming<Value>(_ subject: String, _ operation: () throws(ProtectedFileError) -> Value) throws(FileSystemCommandFailure) -> Value {
+        do { return try operation() } catch { throw FileSystemCommandFailure(subject: subject, error) }
+    }
+
+    static func naming<Value>(
+        _ subject: String, _ operation: () throws(ProtectedFileTreeFailure) -> Value
+    ) throws(FileSystemCommandFailure) -> Value {
+        do { return try operation() } catch { throw FileSystemCommandFailure(subject: subject, error) }
+    }
+
     init(subject: String, _ error: ProtectedFileError) {
         let exitCode: Int32 = if case .io = error { 2 } else { 1 }
         self.init(subject: subject, message: error.description, hint: error.hint, exitCode: exitCode)
@@ -236,20 +247,14 @@ struct FileSystemEncryptCommand: ParsableCommand {
             let key = try keyOptions.source.load()
             switch (input, try binding.binding(for: input)) {
             case (.file(let path), .file(let bound)?):
-                let summary: ProtectedFileSummary
-                do {
-                    summary = try ProtectedFileOperations.encryptFile(at: path, to: output, key: key, path: bound)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let summary = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileError) in
+                    try ProtectedFileOperations.encryptFile(at: path, to: output, key: key, path: bound)
                 }
                 print(
                     "encrypted: \(path) -> \(output) (\(summary.shape.plainSize) B, \(summary.shape.nodeCount) nodes, bound to \(summary.boundPath))")
             case (.directory(let path), .mount(let mount)?):
-                let report: ProtectedFileTree.Report
-                do {
-                    report = try ProtectedFileTree.encrypt(directory: path, into: output, key: key, mount: mount)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let report = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileTreeFailure) in
+                    try ProtectedFileTree.encrypt(directory: path, into: output, key: key, mount: mount)
                 }
                 try FileSystemOutput.finish(report, verb: "encrypted", root: path, json: false)
             default:
@@ -288,20 +293,14 @@ struct FileSystemDecryptCommand: ParsableCommand {
             let binding = try binding.binding(for: input)
             switch input {
             case .file(let path):
-                let metadata: ProtectedFileMetadata
-                do {
-                    metadata = try ProtectedFileOperations.decryptFile(at: path, to: output, key: key, expectedPath: binding?.boundPath)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let metadata = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileError) in
+                    try ProtectedFileOperations.decryptFile(at: path, to: output, key: key, expectedPath: binding?.boundPath)
                 }
                 let check = binding == nil ? "not checked" : "checked"
                 print("decrypted: \(path) -> \(output) (\(metadata.plainSize) B, bound to \(metadata.boundPath), \(check))")
             case .directory(let path):
-                let report: ProtectedFileTree.Report
-                do {
-                    report = try ProtectedFileTree.decrypt(directory: path, into: output, key: key, mount: binding?.mount)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let report = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileTreeFailure) in
+                    try ProtectedFileTree.decrypt(directory: path, into: output, key: key, mount: binding?.mount)
                 }
                 try FileSystemOutput.finish(report, verb: "decrypted", root: path, json: false)
             }
@@ -336,11 +335,8 @@ struct FileSystemVerifyCommand: ParsableCommand {
             let binding = try binding.binding(for: input)
             switch input {
             case .file(let path):
-                let metadata: ProtectedFileMetadata
-                do {
-                    metadata = try ProtectedFileOperations.verifyFile(at: path, key: key, expectedPath: binding?.boundPath)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let metadata = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileError) in
+                    try ProtectedFileOperations.verifyFile(at: path, key: key, expectedPath: binding?.boundPath)
                 }
                 if json {
                     print(
@@ -353,11 +349,8 @@ struct FileSystemVerifyCommand: ParsableCommand {
                     print("verified: \(path) (\(metadata.plainSize) B, \(metadata.shape.nodeCount) nodes, bound to \(metadata.boundPath), \(check))")
                 }
             case .directory(let path):
-                let report: ProtectedFileTree.Report
-                do {
-                    report = try ProtectedFileTree.verify(directory: path, key: key, mount: binding?.mount)
-                } catch {
-                    throw FileSystemCommandFailure(subject: path, error)
+                let report = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileTreeFailure) in
+                    try ProtectedFileTree.verify(directory: path, key: key, mount: binding?.mount)
                 }
                 try FileSystemOutput.finish(report, verb: "verified", root: path, json: json)
             }
@@ -390,11 +383,8 @@ struct FileSystemInspectCommand: ParsableCommand {
     func run() throws {
         do {
             let key = try key.map { (path) throws(FileSystemCommandFailure) in try FileSystemKeySource.keyFile(path).load() }
-            let inspection: ProtectedFileInspection
-            do {
-                inspection = try ProtectedFileOperations.inspectFile(at: file, key: key)
-            } catch {
-                throw FileSystemCommandFailure(subject: file, error)
+            let inspection = try FileSystemCommandFailure.naming(file) { () throws(ProtectedFileError) in
+                try ProtectedFileOperations.inspectFile(at: file, key: key)
             }
             json ? print(FileSystemOutput.encode(jsonObject(inspection))) : print(text(inspection))
             if let problem = inspection.sizeProblem {

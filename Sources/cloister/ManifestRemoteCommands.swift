@@ -50,6 +50,39 @@ enum ManifestUpload {
         try write(Data(ClientOutput.encode(object).utf8), to: path)
         return "\nrecovery secrets written to \(path)"
     }
+
+    /// Uploads `file` to `path` on the verified Coordinator, keeps the new recovery secrets the answer carries
+    /// (`--recovery-data`) and prints `report`'s text and JSON with them.
+    static func upload<Answer: RecoverySecretsCarrying>(
+        _ file: String, to path: String, recoveryData: String?, options: ClientOptions, address: String?,
+        _ report: @escaping @Sendable (Answer, [UInt8]) -> (text: String, json: [String: ClientJSON])
+    ) async throws {
+        let bytes: [UInt8]
+        do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
+        try await options.run(address: address) { client throws(CoordinatorClientError) in
+            let answer: Answer = try await client.post(path, body: ManifestRequest(manifest: Data(bytes)))
+            let recovery = try saveRecovery(answer.newRecoverySecrets, to: recoveryData)
+            let (text, json) = report(answer, bytes)
+            return ClientResult(text: text + recovery, json: recoveryJSON(answer.newRecoverySecrets).merging(json) { $1 })
+        }
+    }
+}
+
+/// An answer to a manifest upload, which may carry recovery secrets for a new state key.
+protocol RecoverySecretsCarrying: Codable, Sendable {
+    var newRecoverySecrets: [String: Data]? { get }
+}
+
+extension ManifestSetResponse: RecoverySecretsCarrying {
+    var newRecoverySecrets: [String: Data]? { recoverySecrets }
+}
+
+extension UpdateApplyResponse: RecoverySecretsCarrying {
+    var newRecoverySecrets: [String: Data]? { recoverySecrets }
+}
+
+extension UpdateManifestPostResponse: RecoverySecretsCarrying {
+    var newRecoverySecrets: [String: Data]? { recoverySecrets }
 }
 
 struct ManifestSetCommand: AsyncParsableCommand {
@@ -68,14 +101,10 @@ struct ManifestSetCommand: AsyncParsableCommand {
     @OptionGroup var target: CoordinatorAddressArgument
 
     func run() async throws {
-        let bytes: [UInt8]
-        do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-        try await options.run(address: target.address) { client throws(CoordinatorClientError) in
-            let answer: ManifestSetResponse = try await client.post(ClientAPIPath.manifest, body: ManifestRequest(manifest: Data(bytes)))
-            let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
-            var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
-            json["fingerprint"] = .string(ManifestUpload.fingerprint(bytes))
-            return ClientResult(text: "manifest set (SHA-256 \(ManifestUpload.fingerprint(bytes)))" + recovery, json: json)
+        try await ManifestUpload.upload(file, to: ClientAPIPath.manifest, recoveryData: recoveryData, options: options, address: target.address) {
+            (_: ManifestSetResponse, bytes) in
+            let fingerprint = ManifestUpload.fingerprint(bytes)
+            return ("manifest set (SHA-256 \(fingerprint))", ["fingerprint": .string(fingerprint)])
         }
     }
 }
@@ -222,19 +251,13 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
         @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
-            let bytes: [UInt8]
-            do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
-                let answer: UpdateApplyResponse = try await client.post(ClientAPIPath.update, body: ManifestRequest(manifest: Data(bytes)))
-                let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
-                var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
-                json["missingAcknowledgments"] = .int(answer.missingAcknowledgments)
-                json["missingUsers"] = .strings(answer.missingUsers)
+            try await ManifestUpload.upload(file, to: ClientAPIPath.update, recoveryData: recoveryData, options: options, address: target.address) {
+                (answer: UpdateApplyResponse, _) in
                 let text =
                     answer.missingAcknowledgments == 0
                     ? "update applied"
                     : "update pending: \(answer.missingAcknowledgments) acknowledgement(s) missing from \(answer.missingUsers.joined(separator: ", "))"
-                return ClientResult(text: text + recovery, json: json)
+                return (text, ["missingAcknowledgments": .int(answer.missingAcknowledgments), "missingUsers": .strings(answer.missingUsers)])
             }
         }
     }
@@ -250,17 +273,14 @@ struct ManifestUpdateCommand: AsyncParsableCommand {
         @OptionGroup var target: CoordinatorAddressArgument
 
         func run() async throws {
-            let bytes: [UInt8]
-            do { bytes = try ManifestUpload.bytes(file) } catch { try ClientOutput.fail(error, json: options.json) }
-            try await options.run(address: target.address) { client throws(CoordinatorClientError) in
-                let answer: UpdateManifestPostResponse = try await client.post(
-                    ClientAPIPath.updateManifest, body: ManifestRequest(manifest: Data(bytes)))
-                let recovery = try ManifestUpload.saveRecovery(answer.recoverySecrets, to: recoveryData)
-                var json = ManifestUpload.recoveryJSON(answer.recoverySecrets)
-                json["message"] = .string(answer.message)
-                json["missingAcknowledgments"] = .int(answer.missingAcknowledgments)
-                json["missingUsers"] = .strings(answer.missingUsers)
-                return ClientResult(text: answer.message + recovery, json: json)
+            try await ManifestUpload.upload(
+                file, to: ClientAPIPath.updateManifest, recoveryData: recoveryData, options: options, address: target.address
+            ) { (answer: UpdateManifestPostResponse, _) in
+                let json: [String: ClientJSON] = [
+                    "message": .string(answer.message), "missingAcknowledgments": .int(answer.missingAcknowledgments),
+                    "missingUsers": .strings(answer.missingUsers),
+                ]
+                return (answer.message, json)
             }
         }
     }
