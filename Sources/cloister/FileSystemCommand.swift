@@ -168,6 +168,12 @@ struct FileSystemCommandFailure: Error {
 }
 
 enum FileSystemOutput {
+    /// Runs a command's `body`; a ``FileSystemCommandFailure`` is printed (JSON when asked) and ends the process with
+    /// its exit code.
+    static func reportingFailures(json: Bool = false, _ body: () throws -> Void) throws {
+        do { try body() } catch let failure as FileSystemCommandFailure { try fail(failure, json: json) }
+    }
+
     static func fail(_ failure: FileSystemCommandFailure, json: Bool = false) throws -> Never {
         if json {
             print(
@@ -242,7 +248,7 @@ struct FileSystemEncryptCommand: ParsableCommand {
     @OptionGroup var binding: FileSystemBindingOptions
 
     func run() throws {
-        do {
+        try FileSystemOutput.reportingFailures {
             let input = try FileSystemInput.classify(input)
             let key = try keyOptions.source.load()
             switch (input, try binding.binding(for: input)) {
@@ -262,8 +268,6 @@ struct FileSystemEncryptCommand: ParsableCommand {
                     subject: input.path, message: "the bound path is missing",
                     hint: "give --path BOUND_PATH for a file, or --mount-uri URI for a directory", exitCode: 2)
             }
-        } catch let failure as FileSystemCommandFailure {
-            try FileSystemOutput.fail(failure)
         }
     }
 }
@@ -287,7 +291,7 @@ struct FileSystemDecryptCommand: ParsableCommand {
     @OptionGroup var binding: FileSystemBindingOptions
 
     func run() throws {
-        do {
+        try FileSystemOutput.reportingFailures {
             let input = try FileSystemInput.classify(input)
             let key = try keyOptions.source.load()
             let binding = try binding.binding(for: input)
@@ -304,8 +308,6 @@ struct FileSystemDecryptCommand: ParsableCommand {
                 }
                 try FileSystemOutput.finish(report, verb: "decrypted", root: path, json: false)
             }
-        } catch let failure as FileSystemCommandFailure {
-            try FileSystemOutput.fail(failure)
         }
     }
 }
@@ -329,7 +331,7 @@ struct FileSystemVerifyCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        do {
+        try FileSystemOutput.reportingFailures(json: json) {
             let input = try FileSystemInput.classify(input)
             let key = try keyOptions.source.load()
             let binding = try binding.binding(for: input)
@@ -354,8 +356,6 @@ struct FileSystemVerifyCommand: ParsableCommand {
                 }
                 try FileSystemOutput.finish(report, verb: "verified", root: path, json: json)
             }
-        } catch let failure as FileSystemCommandFailure {
-            try FileSystemOutput.fail(failure, json: json)
         }
     }
 }
@@ -381,7 +381,7 @@ struct FileSystemInspectCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
-        do {
+        try FileSystemOutput.reportingFailures(json: json) {
             let key = try key.map { (path) throws(FileSystemCommandFailure) in try FileSystemKeySource.keyFile(path).load() }
             let inspection = try FileSystemCommandFailure.naming(file) { () throws(ProtectedFileError) in
                 try ProtectedFileOperations.inspectFile(at: file, key: key)
@@ -391,8 +391,6 @@ struct FileSystemInspectCommand: ParsableCommand {
                 if !json { FileSystemOutput.report(FileSystemCommandFailure(subject: file, problem)) }
                 throw ExitCode(1)
             }
-        } catch let failure as FileSystemCommandFailure {
-            try FileSystemOutput.fail(failure, json: json)
         }
     }
 

@@ -1,0 +1,71 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `cloister fs encrypt|decrypt|verify|inspect` as a user runs them: files and trees round-trip, the exit codes say
+/// refused (1) or unusable input (2), and every failure names the file and what to do.
+@Suite(.enabled(if: BuiltProgram(named: "cloister").exists, "needs the built cloister binary (swift build)"))
+struct FileSystemCommandTests {
+    static let cloister = BuiltProgram(named: "cloister")
+
+    @Test func filesAndTreesRoundTripAndRefusalsAreNamed() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let root = directory.path
+        let key = root + "/wrap.key"
+        let otherKey = root + "/other.key"
+        try String(repeating: "ab", count: 16).write(toFile: key, atomically: true, encoding: .utf8)
+        try String(repeating: "cd", count: 16).write(toFile: otherKey, atomically: true, encoding: .utf8)
+        let plain = Data((0..<10_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try plain.write(to: URL(fileURLWithPath: root + "/secret.bin"))
+
+        let encrypted = try Self.cloister.run(
+            ["fs", "encrypt", root + "/secret.bin", "--output", root + "/secret.pf", "--key", key, "--path", "/data/secret.bin"])
+        #expect(encrypted.exitCode == 0, "\(encrypted.standardError)")
+        #expect(encrypted.standardOutput.contains("bound to /data/secret.bin"))
+        let decrypted = try Self.cloister.run(
+            ["fs", "decrypt", root + "/secret.pf", "--output", root + "/secret.out", "--key", key, "--path", "/data/secret.bin"])
+        #expect(decrypted.exitCode == 0, "\(decrypted.standardError)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/secret.out")) == plain)
+
+        let verified = try Self.cloister.run(["fs", "verify", root + "/secret.pf", "--key", key, "--json"])
+        #expect(verified.exitCode == 0, "\(verified.standardError)")
+        let inspected = try Self.cloister.run(["fs", "inspect", root + "/secret.pf", "--key", key, "--json"])
+        let inspection = try JSONSerialization.jsonObject(with: Data(inspected.standardOutput.utf8)) as? [String: Any]
+        #expect(inspection?["boundPath"] as? String == "/data/secret.bin")
+        #expect(inspection?["plainSize"] as? Int == plain.count)
+
+        // Refused: another key, another bound path. Nothing is written.
+        let wrongKey = try Self.cloister.run(["fs", "decrypt", root + "/secret.pf", "--output", root + "/wrong.out", "--key", otherKey])
+        #expect(wrongKey.exitCode == 1)
+        #expect(wrongKey.standardError.contains(root + "/secret.pf"), "\(wrongKey.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/wrong.out"))
+        let wrongPath = try Self.cloister.run(
+            ["fs", "verify", root + "/secret.pf", "--key", key, "--path", "/data/other.bin", "--json"])
+        #expect(wrongPath.exitCode == 1)
+        let refusal = try JSONSerialization.jsonObject(with: Data(wrongPath.standardOutput.utf8)) as? [String: Any]
+        #expect(refusal?["ok"] as? Bool == false)
+        #expect(refusal?["hint"] as? String != nil)
+
+        // Unusable input: no bound path for encryption, options of the wrong kind.
+        let unbound = try Self.cloister.run(["fs", "encrypt", root + "/secret.bin", "--output", root + "/x.pf", "--key", key])
+        #expect(unbound.exitCode == 2)
+        #expect(unbound.standardError.contains("--path BOUND_PATH"), "\(unbound.standardError)")
+        let mountForFile = try Self.cloister.run(
+            ["fs", "verify", root + "/secret.pf", "--key", key, "--mount-uri", "file:enc/"])
+        #expect(mountForFile.exitCode == 2)
+        #expect(mountForFile.standardError.contains("--mount-uri is for directories"), "\(mountForFile.standardError)")
+
+        // A tree: every file bound under the mount's uri, and back.
+        try FileManager.default.createDirectory(atPath: root + "/tree/sub", withIntermediateDirectories: true)
+        try Data("one".utf8).write(to: URL(fileURLWithPath: root + "/tree/one.txt"))
+        try Data("two".utf8).write(to: URL(fileURLWithPath: root + "/tree/sub/two.txt"))
+        let tree = try Self.cloister.run(["fs", "encrypt", root + "/tree", "--output", root + "/enc", "--key", key, "--mount-uri", "file:enc/"])
+        #expect(tree.exitCode == 0, "\(tree.standardError)")
+        let back = try Self.cloister.run(["fs", "decrypt", root + "/enc", "--output", root + "/back", "--key", key, "--mount-uri", "file:enc/"])
+        #expect(back.exitCode == 0, "\(back.standardError)")
+        #expect(try String(contentsOfFile: root + "/back/sub/two.txt", encoding: .utf8) == "two")
+        let moved = try Self.cloister.run(["fs", "verify", root + "/enc", "--key", key, "--mount-uri", "file:elsewhere/"])
+        #expect(moved.exitCode == 1, "\(moved.standardOutput) \(moved.standardError)")
+    }
+}
