@@ -40,12 +40,26 @@ struct EnclaveManifestBuilder {
         for name in Self.passthroughVariables {
             environment[name] = .table(TOMLTable(["passthrough": .boolean(true)]))
         }
+        if !settings.encryptedMounts.isEmpty {
+            // Measured: the launcher then lets manifest Files land in these mounts without a warning.
+            environment["CLOISTER_PROTECTED_PATHS"] = .string(settings.encryptedMounts.map(\.path).joined(separator: ":"))
+        }
         loader["env"] = .table(environment)
         root["loader"] = .table(loader)
-        root["fs"] = .table(
-            TOMLTable([
-                "root": .table(TOMLTable(["uri": .string("file:/")])), "start_dir": .string(invocation.workingDirectory),
-            ]))
+        var fileSystem = TOMLTable([
+            "root": .table(TOMLTable(["uri": .string("file:/")])), "start_dir": .string(invocation.workingDirectory),
+        ])
+        if !settings.encryptedMounts.isEmpty {
+            fileSystem["mounts"] = .array(
+                settings.encryptedMounts.map { mount in
+                    .table(
+                        TOMLTable([
+                            "type": .string("encrypted"), "path": .string(mount.path), "uri": .string("file:" + mount.path),
+                            "key_name": .string(mount.keyName),
+                        ]))
+                })
+        }
+        root["fs"] = .table(fileSystem)
         var sgx = TOMLTable()
         sgx["remote_attestation"] = .string("dcap")
         sgx["enclave_size"] = .string(settings.size)

@@ -45,6 +45,8 @@ public struct EnclaveSettings: Sendable, Hashable {
     public var debug = false
     public var productID: UInt16 = 0
     public var securityVersion: UInt16 = 0
+    /// Directories served through Gramine's protected files (`fs.mounts` of type "encrypted").
+    public var encryptedMounts: [EncryptedMount] = []
 
     public init() {}
 }
@@ -106,7 +108,16 @@ public struct ImageConverter: Sendable {
         }
         let root = scan.root
         let invocation = try ProgramInvocation(configuration: configuration.config, root: root)
-        let imageFiles = request.trustedFiles.files(in: root)
+        try EncryptedMount.checkDistinct(request.enclave.encryptedMounts)
+        let selected = request.trustedFiles.files(in: root)
+        // Files under an encrypted mount are served by the mount from the volume, not measured from the image.
+        let imageFiles = selected.filter { file in !request.enclave.encryptedMounts.contains { $0.covers(file.path) } }
+        let mountHints = request.enclave.encryptedMounts.compactMap { mount -> String? in
+            let hidden = selected.filter { mount.covers($0.path) }.count
+            guard hidden > 0 else { return nil }
+            return "\(hidden) file(s) of the image under \(mount.path) are not measured: the encrypted mount serves that directory, "
+                + "so they must be Gramine encrypted files (cloister fs encrypt DIR --mount-uri file:\(mount.path) ...) or move elsewhere"
+        }
         let added = try addedFiles()
         let trusted =
             imageFiles.filter { file in !added.contains { $0.imagePath == file.path } }.map { ($0.path, $0.sha256) }
@@ -165,7 +176,8 @@ public struct ImageConverter: Sendable {
             image: "\(request.destination)", manifestDigest: written.digest, sourceDigest: resolved.descriptor.digest,
             mrEnclave: signed.sigStruct.mrEnclave, mrSigner: signed.sigStruct.mrSigner, productID: signed.sigStruct.productID,
             securityVersion: signed.sigStruct.securityVersion, debug: signed.sigStruct.isDebug, argv: invocation.arguments,
-            trustedFileCount: trusted.count, hints: EnclaveSizing.hints(for: imageFiles.map(\.path), settings: request.enclave))
+            trustedFileCount: trusted.count,
+            hints: EnclaveSizing.hints(for: imageFiles.map(\.path), settings: request.enclave) + mountHints)
     }
 
     /// Copies one layer unless the destination has it (or can mount it), and scans its files from the same read.

@@ -58,6 +58,13 @@ struct ConvertCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The SIGSTRUCT date (default: today).", valueName: "YYYY-MM-DD")) var date: String?
 
+    @Option(
+        name: .customLong("encrypted-mount"),
+        help: ArgumentHelp(
+            "Serve this enclave directory through Gramine's encrypted files with /dev/attestation/keys/KEYNAME, which the marble gets from the Coordinator at activation; repeatable.",
+            valueName: "path:keyname"))
+    var encryptedMounts: [String] = []
+
     @Flag(help: "Use http:// for the registries (loopback registries only).") var plainHTTP = false
 
     @Flag(help: "Describe an image cloister convert made (its enclave identity and Package) instead of converting.")
@@ -130,6 +137,7 @@ struct ConvertCommand: AsyncParsableCommand {
             request.enclave.debug = debug
             request.enclave.productID = productID
             request.enclave.securityVersion = securityVersion
+            request.enclave.encryptedMounts = try encryptedMounts.map { text throws(ConversionError) in try EncryptedMount(parsing: text) }
             request.date = try date.map { text throws(SigStructError) in try SigStructDate(parsing: text) }
             request.registry = registry
             return (request, extracted)

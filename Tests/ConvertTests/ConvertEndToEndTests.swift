@@ -1,4 +1,5 @@
 import Foundation
+import Gramine
 import TestSupport
 import Testing
 
@@ -162,6 +163,41 @@ struct ConvertEndToEndTests {
             ])
             #expect(missing.exitCode == 2)
             #expect(missing.standardError.contains("no lib/x86_64-linux-gnu/gramine/sgx/libpal.so in the image"), "\(missing.standardError)")
+        }
+    }
+
+    @Test func encryptedMountsAreWrittenIntoTheMeasuredManifest() async throws {
+        try await withLocalRegistry { registry in
+            let fixture = try await ConvertFixture.make(registry: registry)
+            let host = registry.host
+            let plain = try await fixture.convert("redis-sgx")
+            let outcome = try await fixture.cloister(
+                [
+                    "convert", "docker://\(host)/redis:t", "docker://\(host)/redis-data:t", "--json", "--encrypted-mount", "/etc:etckey",
+                    "--encrypted-mount", "/data:datakey",
+                ] + fixture.conversionFlags)
+            #expect(outcome.exitCode == 0, "\(outcome.standardError)")
+            let converted = try fixture.json(outcome.standardOutput)
+            #expect(converted["mrenclave"] as? String != plain.mrEnclave, "the mounts are measured")
+            #expect((converted["trustedFiles"] as? Int ?? 0) < plain.trustedFiles, "the image's /etc is the mount's, not measured")
+            #expect(outcome.standardError.contains("under /etc are not measured"), "\(outcome.standardError)")
+
+            let manifest = try String(contentsOfFile: try await fixture.unpack("redis-data") + "/cloister/entrypoint.manifest.sgx", encoding: .utf8)
+            let mounts = try GramineManifest(parsing: Array(manifest.utf8)).table[path: ["fs", "mounts"]]?.array?.compactMap(\.table) ?? []
+            #expect(mounts.map { $0["path"]?.string } == ["/etc", "/data"])
+            #expect(mounts.allSatisfy { $0["type"]?.string == "encrypted" })
+            #expect(mounts.map { $0["key_name"]?.string } == ["etckey", "datakey"])
+            #expect(!ConvertFixture.trustedFiles(in: manifest).keys.contains { $0.hasPrefix("/etc/") })
+            #expect(manifest.contains(#"CLOISTER_PROTECTED_PATHS = "/etc:/data""#))
+
+            let overlapping = try await fixture.cloister(
+                [
+                    "convert", "docker://\(host)/redis:t", "docker://\(host)/overlap:t", "--encrypted-mount", "/data:a", "--encrypted-mount",
+                    "/data/models:b",
+                ] + fixture.conversionFlags)
+            #expect(overlapping.exitCode == 2)
+            #expect(overlapping.standardError.contains("overlaps --encrypted-mount /data"), "\(overlapping.standardError)")
+            #expect(try await fixture.tagExists("overlap") == false)
         }
     }
 
