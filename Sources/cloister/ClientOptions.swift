@@ -6,10 +6,60 @@ import CoordinatorClient
 import Foundation
 import Platform
 
-/// The options every command that talks to a Coordinator shares: where it is, how it is verified, who the user is,
-/// and how output is printed. Each setting comes from its flag, else its environment variable, else the config file
-/// (JSON object keyed by flag name without dashes, default `~/.config/cloister/config.json`).
+/// The options every command that talks to a Coordinator shares: where it is, who the user is (`--cert`, `--key`) and
+/// how output is printed; where it is and how it is verified are ``CoordinatorConnectionOptions``. Each setting comes
+/// from its flag, else its environment variable, else the config file (JSON object keyed by flag name without dashes,
+/// default `~/.config/cloister/config.json`).
+@dynamicMemberLookup
 struct ClientOptions: ParsableArguments {
+    @OptionGroup var connection: CoordinatorConnectionOptions
+
+    @Option(help: ArgumentHelp("User certificate (PEM) for authenticated operations (env CLOISTER_CERT).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("User private key (PEM) for --cert (env CLOISTER_KEY).", valueName: "file"))
+    var key: String?
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    subscript<Value>(dynamicMember path: KeyPath<CoordinatorConnectionOptions, Value>) -> Value { connection[keyPath: path] }
+
+    /// The settings for `address` (the command's positional address, else `--coordinator`, the environment or the
+    /// config).
+    func settings(address: String?) throws(CoordinatorClientError) -> ClientSettings {
+        try ClientSettings.resolve(
+            connection, user: UserFlags(certificate: cert, key: key, certificateFlag: "--cert", keyFlag: "--key"), address: address,
+            environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Connects to `address`, verifies, runs `body` with the pinned client and prints its result; every failure is
+    /// printed (JSON when asked) and ends the process with the documented exit code.
+    func run(
+        address: String?, _ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult
+    ) async throws {
+        var notices: [CoordinatorRootCache.Notice] = []
+        let client: CoordinatorClient
+        let result: ClientResult
+        do {
+            (client, notices) = try await connection.connect(try settings(address: address), quiet: json)
+            do {
+                result = try await body(client)
+            } catch {
+                await client.close()
+                throw error
+            }
+            await client.close()
+        } catch {
+            try ClientOutput.fail(error, json: json, notices: notices)
+        }
+        try ClientOutput.emit(result, json: json, coordinator: client, notices: notices)
+    }
+}
+
+/// Where the Coordinator is and how it is verified: shared by every command that talks to one, also those (`cloister
+/// fs`) whose own `--key` and `--json` mean something else.
+struct CoordinatorConnectionOptions: ParsableArguments {
     @Option(
         name: .customLong("coordinator"),
         help: ArgumentHelp("The Coordinator's client API (env CLOISTER_COORDINATOR; default localhost:4433).", valueName: "host:port"))
@@ -69,12 +119,6 @@ struct ClientOptions: ParsableArguments {
     @Flag(name: [.customShort("i"), .customLong("insecure")], help: "Skip verifying the Coordinator. UNSAFE: anyone can impersonate it.")
     var insecure = false
 
-    @Option(help: ArgumentHelp("User certificate (PEM) for authenticated operations (env CLOISTER_CERT).", valueName: "file"))
-    var cert: String?
-
-    @Option(help: ArgumentHelp("User private key (PEM) for --cert (env CLOISTER_KEY).", valueName: "file"))
-    var key: String?
-
     @Option(
         name: .customLong("config"),
         help: ArgumentHelp("Configuration file (env CLOISTER_CONFIG; default ~/.config/cloister/config.json).", valueName: "file"))
@@ -92,37 +136,11 @@ struct ClientOptions: ParsableArguments {
         help: ArgumentHelp("Save the Coordinator's quote (raw bytes, bound to a fresh nonce) to this file, for audit.", valueName: "file"))
     var saveQuote: String?
 
-    @Flag(help: "Print one JSON object.")
-    var json = false
-
-    /// Connects to `address` (the command's positional address, else `--coordinator`, the environment or the config),
-    /// verifies, runs `body` with the pinned client and prints its result; every failure is printed (JSON when asked)
-    /// and ends the process with the documented exit code.
-    func run(
-        address: String?, _ body: (CoordinatorClient) async throws(CoordinatorClientError) -> ClientResult
-    ) async throws {
-        var notices: [CoordinatorRootCache.Notice] = []
-        let client: CoordinatorClient
-        let result: ClientResult
-        do {
-            let settings = try ClientSettings.resolve(self, address: address, environment: ProcessInfo.processInfo.environment)
-            (client, notices) = try await connect(settings)
-            do {
-                result = try await body(client)
-            } catch {
-                await client.close()
-                throw error
-            }
-            await client.close()
-        } catch {
-            try ClientOutput.fail(error, json: json, notices: notices)
-        }
-        try ClientOutput.emit(result, json: json, coordinator: client, notices: notices)
-    }
-
     /// Verifies the Coordinator and caches its root. Warnings (insecure, simulation) go to stderr at once; root cache
-    /// notices too when the output is for people, and into the JSON answer's `warnings` otherwise.
-    func connect(_ settings: ClientSettings) async throws(CoordinatorClientError) -> (CoordinatorClient, [CoordinatorRootCache.Notice]) {
+    /// notices too unless `quiet` (JSON output, whose `warnings` carry them).
+    func connect(
+        _ settings: ClientSettings, quiet: Bool
+    ) async throws(CoordinatorClientError) -> (CoordinatorClient, [CoordinatorRootCache.Notice]) {
         for note in settings.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         if case .insecure = settings.verification {
             ClientOutput.warn("--insecure: the Coordinator is NOT verified; anyone on the network path can impersonate it.")
@@ -144,11 +162,19 @@ struct ClientOptions: ParsableArguments {
         guard client.identity.explanation != nil else { return (client, []) }
         let cache = CoordinatorRootCache(path: settings.rootCachePath, address: settings.rootCacheIsDefault ? client.address : nil)
         let notices = cache.record(verifiedRootPEM: client.identity.rootPEM, rootDER: client.identity.rootDER)
-        if !json {
+        if !quiet {
             for notice in notices { ClientOutput.warn(notice.message) }
         }
         return (client, notices)
     }
+}
+
+/// The user's certificate and key as a command's flags give them, and those flags' names for messages.
+struct UserFlags {
+    var certificate: String?
+    var key: String?
+    var certificateFlag: String
+    var keyFlag: String
 }
 
 /// The Coordinator's address as MarbleRun's CLI takes it: a positional argument after the command's own
@@ -286,7 +312,7 @@ struct ClientSettings {
     static let marbleRunPolicyFile = "era-config.json"
 
     static func resolve(
-        _ options: ClientOptions, address positionalAddress: String?, environment: [String: String]
+        _ options: CoordinatorConnectionOptions, user flags: UserFlags, address positionalAddress: String?, environment: [String: String]
     ) throws(CoordinatorClientError) -> ClientSettings {
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
         let configDirectory = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
@@ -307,8 +333,8 @@ struct ClientSettings {
         }
         let configuredAddress = positionalAddress ?? value(options.coordinator, "CLOISTER_COORDINATOR", "coordinator")
         let address = configuredAddress ?? "localhost:\(ClientAPIPath.defaultPort)"
-        let certificate = value(options.cert, "CLOISTER_CERT", "cert")
-        let key = value(options.key, "CLOISTER_KEY", "key")
+        let certificate = value(flags.certificate, "CLOISTER_CERT", "cert")
+        let key = value(flags.key, "CLOISTER_KEY", "key")
         let user: UserIdentity?
         switch (certificate, key) {
         case (nil, nil): user = nil
@@ -316,7 +342,8 @@ struct ClientSettings {
         default:
             throw CoordinatorClientError(
                 .invalidInput, "a user certificate needs its key and the other way round",
-                found: certificate == nil ? "--key without --cert" : "--cert without --key", expected: "both --cert and --key",
+                found: certificate == nil ? "\(flags.keyFlag) without \(flags.certificateFlag)" : "\(flags.certificateFlag) without \(flags.keyFlag)",
+                expected: "both \(flags.certificateFlag) and \(flags.keyFlag)",
                 hint: "Give both PEM files.")
         }
         let rootCache = options.rootCache ?? configDirectory + "/cloister/coordinator-cert.pem"
@@ -381,7 +408,7 @@ struct ClientSettings {
     }
 
     private static func collateralSource(
-        _ options: ClientOptions, value: (String?, String, String) -> String?
+        _ options: CoordinatorConnectionOptions, value: (String?, String, String) -> String?
     ) throws(CoordinatorClientError) -> any CollateralSource {
         do {
             if let file = value(options.collateral, "CLOISTER_COLLATERAL_FILE", "collateral") {

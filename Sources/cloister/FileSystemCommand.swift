@@ -1,4 +1,6 @@
 import ArgumentParser
+import CoordinatorAPI
+import CoordinatorClient
 import Foundation
 import Hexadecimal
 import ProtectedFiles
@@ -23,11 +25,13 @@ struct FileSystemCommand: ParsableCommand {
     )
 }
 
-/// Where the 16-byte key comes from. A key file today; a Coordinator secret is meant to slot in as another case.
+/// Where the 16-byte key comes from: a key file, or a Coordinator secret read after the same attestation-first check
+/// as every command that talks to a Coordinator.
 enum FileSystemKeySource {
     case keyFile(String)
+    case coordinatorSecret(name: String, connection: CoordinatorConnectionOptions, user: UserFlags)
 
-    func load() throws(FileSystemCommandFailure) -> ProtectedFileKey {
+    func load() async throws(FileSystemCommandFailure) -> ProtectedFileKey {
         switch self {
         case .keyFile(let path):
             guard let contents = FileManager.default.contents(atPath: path) else {
@@ -38,15 +42,84 @@ enum FileSystemKeySource {
             } catch {
                 throw FileSystemCommandFailure(subject: path, message: error.message, hint: error.hint, exitCode: 2)
             }
+        case .coordinatorSecret(let name, let connection, let user):
+            let secret: SecretObject
+            do {
+                secret = try await Self.read(name, connection: connection, user: user)
+            } catch {
+                throw FileSystemCommandFailure(subject: "secret \(name)", message: error.description, hint: error.hint, exitCode: error.exitCode)
+            }
+            guard secret.type == "symmetric-key", secret.privateKey.count == ProtectedFileKey.byteCount else {
+                throw FileSystemCommandFailure(
+                    subject: "secret \(name)",
+                    message: "is a \(secret.type) of \(secret.privateKey.count * 8) bits, not a 128-bit symmetric key",
+                    hint: "name a manifest secret of Type symmetric-key and Size 128: Gramine's file keys are 16 bytes", exitCode: 2)
+            }
+            do {
+                return try ProtectedFileKey(bytes: Array(secret.privateKey))
+            } catch {
+                throw FileSystemCommandFailure(subject: "secret \(name)", message: error.message, hint: error.hint, exitCode: 2)
+            }
         }
+    }
+
+    private static func read(
+        _ name: String, connection: CoordinatorConnectionOptions, user: UserFlags
+    ) async throws(CoordinatorClientError) -> SecretObject {
+        let settings = try ClientSettings.resolve(connection, user: user, address: nil, environment: ProcessInfo.processInfo.environment)
+        let (client, _) = try await connection.connect(settings, quiet: false)
+        let answer: SecretsGetResponse
+        do {
+            answer = try await client.get(
+                ClientAPIPath.secrets, query: "s=" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name))
+        } catch {
+            await client.close()
+            throw error
+        }
+        await client.close()
+        guard let secret = answer.secrets[name] else {
+            throw CoordinatorClientError(
+                .malformedAnswer, "the Coordinator's answer lacks the secret \(name)", found: answer.secrets.keys.sorted().joined(separator: ", "),
+                expected: name, hint: "Check the Coordinator's version.")
+        }
+        return secret
     }
 }
 
 struct FileSystemKeyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The key file: 16 raw bytes, or 32 hex digits.", valueName: "KEY"))
-    var key: String
+    var key: String?
 
-    var source: FileSystemKeySource { .keyFile(key) }
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Take the key from this Coordinator secret (a 128-bit symmetric-key your user may read) instead of --key; the Coordinator is verified first.",
+            valueName: "NAME"))
+    var secret: String?
+
+    @Option(name: .customLong("user-cert"), help: ArgumentHelp("User certificate (PEM) for --secret (env CLOISTER_CERT).", valueName: "file"))
+    var userCertificate: String?
+
+    @Option(name: .customLong("user-key"), help: ArgumentHelp("User private key (PEM) for --user-cert (env CLOISTER_KEY).", valueName: "file"))
+    var userKey: String?
+
+    @OptionGroup(title: "Coordinator (with --secret)") var connection: CoordinatorConnectionOptions
+
+    func validate() throws {
+        switch (key, secret) {
+        case (nil, nil): throw ValidationError("Give the key: --key FILE, or --secret NAME to read it from the Coordinator.")
+        case (.some, .some): throw ValidationError("Give either --key or --secret, not both.")
+        default: break
+        }
+    }
+
+    var source: FileSystemKeySource {
+        if let key { return .keyFile(key) }
+        return .coordinatorSecret(
+            name: secret ?? "",
+            connection: connection,
+            user: UserFlags(certificate: userCertificate, key: userKey, certificateFlag: "--user-cert", keyFlag: "--user-key"))
+    }
 }
 
 /// Where the files are (to be) bound: --path for one file, --mount-uri for a directory.
@@ -170,8 +243,8 @@ struct FileSystemCommandFailure: Error {
 enum FileSystemOutput {
     /// Runs a command's `body`; a ``FileSystemCommandFailure`` is printed (JSON when asked) and ends the process with
     /// its exit code.
-    static func reportingFailures(json: Bool = false, _ body: () throws -> Void) throws {
-        do { try body() } catch let failure as FileSystemCommandFailure { try fail(failure, json: json) }
+    static func reportingFailures(json: Bool = false, _ body: () async throws -> Void) async throws {
+        do { try await body() } catch let failure as FileSystemCommandFailure { try fail(failure, json: json) }
     }
 
     static func fail(_ failure: FileSystemCommandFailure, json: Bool = false) throws -> Never {
@@ -230,7 +303,7 @@ enum FileSystemOutput {
     static func encode(_ object: [String: ClientJSON]) -> String { ClientOutput.encode(object) }
 }
 
-struct FileSystemEncryptCommand: ParsableCommand {
+struct FileSystemEncryptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encrypt",
         abstract: "Encrypt a file, or every file under a directory, into Gramine encrypted files.",
@@ -247,10 +320,10 @@ struct FileSystemEncryptCommand: ParsableCommand {
     @OptionGroup var keyOptions: FileSystemKeyOptions
     @OptionGroup var binding: FileSystemBindingOptions
 
-    func run() throws {
-        try FileSystemOutput.reportingFailures {
+    func run() async throws {
+        try await FileSystemOutput.reportingFailures {
             let input = try FileSystemInput.classify(input)
-            let key = try keyOptions.source.load()
+            let key = try await keyOptions.source.load()
             switch (input, try binding.binding(for: input)) {
             case (.file(let path), .file(let bound)?):
                 let summary = try FileSystemCommandFailure.naming(path) { () throws(ProtectedFileError) in
@@ -272,7 +345,7 @@ struct FileSystemEncryptCommand: ParsableCommand {
     }
 }
 
-struct FileSystemDecryptCommand: ParsableCommand {
+struct FileSystemDecryptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decrypt",
         abstract: "Decrypt a Gramine encrypted file, or every file under a directory.",
@@ -290,10 +363,10 @@ struct FileSystemDecryptCommand: ParsableCommand {
     @OptionGroup var keyOptions: FileSystemKeyOptions
     @OptionGroup var binding: FileSystemBindingOptions
 
-    func run() throws {
-        try FileSystemOutput.reportingFailures {
+    func run() async throws {
+        try await FileSystemOutput.reportingFailures {
             let input = try FileSystemInput.classify(input)
-            let key = try keyOptions.source.load()
+            let key = try await keyOptions.source.load()
             let binding = try binding.binding(for: input)
             switch input {
             case .file(let path):
@@ -312,7 +385,7 @@ struct FileSystemDecryptCommand: ParsableCommand {
     }
 }
 
-struct FileSystemVerifyCommand: ParsableCommand {
+struct FileSystemVerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Authenticate every node of a Gramine encrypted file, or of every file under a directory.",
@@ -330,10 +403,10 @@ struct FileSystemVerifyCommand: ParsableCommand {
     @OptionGroup var binding: FileSystemBindingOptions
     @Flag(help: "Print one JSON object.") var json = false
 
-    func run() throws {
-        try FileSystemOutput.reportingFailures(json: json) {
+    func run() async throws {
+        try await FileSystemOutput.reportingFailures(json: json) {
             let input = try FileSystemInput.classify(input)
-            let key = try keyOptions.source.load()
+            let key = try await keyOptions.source.load()
             let binding = try binding.binding(for: input)
             switch input {
             case .file(let path):
@@ -360,7 +433,7 @@ struct FileSystemVerifyCommand: ParsableCommand {
     }
 }
 
-struct FileSystemInspectCommand: ParsableCommand {
+struct FileSystemInspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what a Gramine encrypted file reveals: its header without the key, everything with it.",
@@ -380,11 +453,12 @@ struct FileSystemInspectCommand: ParsableCommand {
     var key: String?
     @Flag(help: "Print one JSON object.") var json = false
 
-    func run() throws {
-        try FileSystemOutput.reportingFailures(json: json) {
-            let key = try key.map { (path) throws(FileSystemCommandFailure) in try FileSystemKeySource.keyFile(path).load() }
+    func run() async throws {
+        try await FileSystemOutput.reportingFailures(json: json) {
+            var opened: ProtectedFileKey?
+            if let key { opened = try await FileSystemKeySource.keyFile(key).load() }
             let inspection = try FileSystemCommandFailure.naming(file) { () throws(ProtectedFileError) in
-                try ProtectedFileOperations.inspectFile(at: file, key: key)
+                try ProtectedFileOperations.inspectFile(at: file, key: opened)
             }
             json ? print(FileSystemOutput.encode(jsonObject(inspection))) : print(text(inspection))
             if let problem = inspection.sizeProblem {

@@ -30,12 +30,12 @@ struct VersionCommand: AsyncParsableCommand {
         let client: CoordinatorClient
         let status: StatusResponse
         do {
-            let settings = try ClientSettings.resolve(options, address: target.address, environment: ProcessInfo.processInfo.environment)
+            let settings = try options.settings(address: target.address)
             guard settings.addressConfigured else {
                 try ClientOutput.emit(ClientResult(text: line, json: own), json: options.json, coordinator: nil)
                 return
             }
-            (client, notices) = try await options.connect(settings)
+            (client, notices) = try await options.connection.connect(settings, quiet: options.json)
             do {
                 status = try await client.get(ClientAPIPath.status)
             } catch {

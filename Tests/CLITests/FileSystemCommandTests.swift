@@ -68,4 +68,48 @@ struct FileSystemCommandTests {
         let moved = try Self.cloister.run(["fs", "verify", root + "/enc", "--key", key, "--mount-uri", "file:elsewhere/"])
         #expect(moved.exitCode == 1, "\(moved.standardOutput) \(moved.standardError)")
     }
+
+    /// `--secret NAME` reads the key from a verified Coordinator as its user: the same 16 bytes `cloister secret get`
+    /// shows, so a file encrypted with the secret decrypts with those bytes as a key file.
+    @Test func theKeyMayComeFromACoordinatorSecret() async throws {
+        let coordinator = try await ScratchCoordinator()
+        let root = coordinator.directory.path
+        let alice = try UserFiles(name: "alice", directory: root)
+        let verify = coordinator.verificationArguments
+        let manifest = root + "/manifest.json"
+        try ClientCommandTests.manifest(users: [alice]).write(toFile: manifest, atomically: true, encoding: .utf8)
+        #expect(try coordinator.cli(["manifest", "set", manifest] + verify).exitCode == 0)
+        let read = try ClientCommandTests.json(coordinator.cli(["secret", "get", "generated", "--json"] + verify + alice.arguments))
+        let secrets = try #require(read["secrets"] as? [String: [String: Any]])
+        let encodedKey = try #require(secrets["generated"]?["private"] as? String)
+        let keyBytes = try #require(Data(base64Encoded: encodedKey))
+        try keyBytes.write(to: URL(fileURLWithPath: root + "/generated.key"))
+        try Data("model weights".utf8).write(to: URL(fileURLWithPath: root + "/model.bin"))
+        let asUser = ["--user-cert", alice.certificatePath, "--user-key", alice.keyPath]
+
+        let encrypted = try coordinator.cli(
+            ["fs", "encrypt", root + "/model.bin", "--output", root + "/model.pf", "--secret", "generated", "--path", "/data/model.bin"]
+                + verify + asUser)
+        #expect(encrypted.exitCode == 0, "\(encrypted.standardError)")
+        let decrypted = try coordinator.cli(
+            ["fs", "decrypt", root + "/model.pf", "--output", root + "/model.out", "--key", root + "/generated.key", "--path", "/data/model.bin"])
+        #expect(decrypted.exitCode == 0, "\(decrypted.standardError)")
+        #expect(try String(contentsOfFile: root + "/model.out", encoding: .utf8) == "model weights")
+
+        try #"{"token": {"Key": "c2VjcmV0LXRva2Vu"}}"#.write(toFile: root + "/token.json", atomically: true, encoding: .utf8)
+        #expect(try coordinator.cli(["secret", "set", root + "/token.json"] + verify + alice.arguments).exitCode == 0)
+        let plainSecret = try coordinator.cli(["fs", "verify", root + "/model.pf", "--secret", "token", "--json"] + verify + asUser)
+        #expect(plainSecret.exitCode == 2)
+        #expect(plainSecret.standardOutput.contains("not a 128-bit symmetric key"), "\(plainSecret.standardOutput)")
+        let anonymous = try coordinator.cli(["fs", "verify", root + "/model.pf", "--secret", "generated"] + verify)
+        #expect(anonymous.exitCode == 1, "\(anonymous.standardError)")
+        #expect(anonymous.standardError.contains("secret generated"), "\(anonymous.standardError)")
+        let halfUser = try coordinator.cli(
+            ["fs", "verify", root + "/model.pf", "--secret", "generated", "--user-cert", alice.certificatePath] + verify)
+        #expect(halfUser.exitCode == 2)
+        #expect(halfUser.standardError.contains("--user-cert without --user-key"), "\(halfUser.standardError)")
+        let both = try coordinator.cli(["fs", "verify", root + "/model.pf", "--secret", "generated", "--key", root + "/generated.key"])
+        #expect(both.exitCode == 2)
+        #expect(both.standardError.contains("either --key or --secret"), "\(both.standardError)")
+    }
 }
