@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Gramine", targets: ["Gramine"]),
         .library(name: "Injector", targets: ["Injector"]),
         .library(name: "StrictJSON", targets: ["StrictJSON"]),
+        .library(name: "ProtectedFiles", targets: ["ProtectedFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -47,6 +47,10 @@ let package = Package(
             name: "fuzz-gramine",
             dependencies: ["FuzzSupport", .product(name: "Gramine", package: "Cloister")]
         ),
+        .executableTarget(
+            name: "fuzz-protectedfiles",
+            dependencies: ["FuzzSupport", .product(name: "ProtectedFiles", package: "Cloister")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
