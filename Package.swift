@@ -426,7 +426,7 @@ let package = Package(
         .target(
             name: "Launcher",
             dependencies: [
-                "Attestation", "CoordinatorAPI", "Platform",
+                "Attestation", "CoordinatorAPI", "Hexadecimal", "Platform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -436,7 +436,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .executableTarget(name: "cloister-premain", dependencies: ["Launcher"]),
+        // libfuse3 (Debian's libfuse3-dev) serves encrypted mounts in simulation; only the launcher links it.
+        .target(name: "CFuse", linkerSettings: [.linkedLibrary("fuse3")]),
+        .target(name: "EncryptedVolume", dependencies: ["CFuse", "ProtectedFiles"]),
+        .executableTarget(name: "cloister-premain", dependencies: ["Launcher", "EncryptedVolume"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["TestSupport", .product(name: "Crypto", package: "swift-crypto")]

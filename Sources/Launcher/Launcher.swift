@@ -36,6 +36,7 @@ public enum Launcher {
         // The program's base environment: the launcher's own, or, for a Gramine application in simulation, what
         // Gramine would give the enclave (its measured loader.env and the passthrough names).
         var inherited = environment
+        var encryptedMounts: [SimulatedEncryptedMount] = []
         let platform: any EnclavePlatform
         let program: ProgramSelection
         switch settings.platform {
@@ -53,6 +54,7 @@ public enum Launcher {
         case .simulation(let simulation):
             switch simulation.enclave {
             case .description(let path, let signer):
+                encryptedMounts = try SimulatedEncryptedMount.parse(environment[SimulatedEncryptedMount.variable] ?? "")
                 let description = try SimulationSettings.readDescription(path)
                 program = try ProgramSelection.simulation(
                     arguments: arguments, description: description, searchPath: environment["PATH"])
@@ -60,6 +62,9 @@ public enum Launcher {
                     description, signer: signer, alreadyVerified: program.measured?.measuredPaths ?? [], announce: announce)
             case .gramine(let application):
                 let image = try SimulationSettings.readGramineImage(application)
+                encryptedMounts = try image.encryptedMounts.map { mount throws(LauncherError) in
+                    try SimulatedEncryptedMount(path: mount.path, uri: mount.uri, keyName: mount.keyName)
+                }
                 inherited = image.enclaveEnvironment(host: environment)
                 program = try ProgramSelection.simulation(
                     arguments: Array(arguments.prefix(1)), description: image.description, searchPath: inherited["PATH"])
@@ -88,6 +93,7 @@ public enum Launcher {
             try application.checkTargets(plan.files)
         }
         let written = try application.writeFiles(parameters.files)
+        try SimulatedEncryptedMount.start(encryptedMounts, files: parameters.files, announce: announce)
         let programEnvironment = try ParameterApplication.environment(inherited: inherited, activation: parameters.env)
         return ProgramLaunch(
             path: program.path, measured: program.measured, arguments: parameters.argv.isEmpty ? program.enclaveArguments : parameters.argv,

@@ -28,6 +28,7 @@ import X509
 /// | `/dev/attestation` stand-in | `CLOISTER_ATTESTATION_DIR` | `/dev/attestation`; in simulation `attestation/` in the state directory |
 /// | protected paths (Gramine) | `CLOISTER_PROTECTED_PATHS`: `:`-separated tmpfs and encrypted mount paths | none |
 /// | files outside them (Gramine) | `CLOISTER_UNPROTECTED_FILES`: `warn` or `refuse` | `warn` |
+/// | encrypted mounts (simulation) | `CLOISTER_ENCRYPTED_MOUNTS`: `PATH:KEYNAME[,...]` (a converted image's `fs.mounts` otherwise) | none |
 ///
 /// The last two belong in the Gramine manifest's `loader.env` as fixed values, where they are measured; a value
 /// passed through from the host could be chosen by the host.

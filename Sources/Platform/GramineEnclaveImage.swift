@@ -140,6 +140,15 @@ public struct GramineEnclaveImage: Sendable {
         return (fixed, passthrough)
     }
 
+    /// The manifest's encrypted mounts (`fs.mounts` entries of type "encrypted"): the enclave path, the host uri and
+    /// the key's name (Gramine's default is "default").
+    public var encryptedMounts: [(path: String, uri: String, keyName: String)] {
+        (manifest[path: ["fs", "mounts"]]?.array ?? []).compactMap { entry in
+            guard let mount = entry.table, mount["type"]?.string == "encrypted", let path = mount["path"]?.string else { return nil }
+            return (path, mount["uri"]?.string ?? "file:" + path, mount["key_name"]?.string ?? "default")
+        }
+    }
+
     /// The program's environment as Gramine builds it: the fixed values, and the passthrough names the host sets.
     public func enclaveEnvironment(host: [String: String]) -> [String: String] {
         var environment = fixedEnvironment

@@ -1,5 +1,7 @@
+import EncryptedVolume
 import Foundation
 import Launcher
+import ProtectedFiles
 
 // The marble launcher: everything it does is in the Launcher library; see `Launcher.run` and `LauncherSettings`.
 // `cloister-premain --print-measurement` prints the simulated enclave's identity as a manifest package instead, and
@@ -35,6 +37,42 @@ case ConvertedImageEntry.flag:
     } catch {
         fail(error)
     }
+case SimulatedEncryptedMount.serverFlag:
+    serveEncryptedMount(arguments: arguments)
 default:
     await Launcher.run(signals: signals)
+}
+
+/// The FUSE server of one simulated encrypted mount: the key arrives on standard input, "mounted" leaves on standard
+/// output once the mount is in place; it serves until the launcher's process (then the program) is gone.
+func serveEncryptedMount(arguments: [String]) -> Never {
+    func stop(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("cloister-premain: encrypted mount: \(message)\n".utf8))
+        exit(1)
+    }
+    guard arguments.count == 3 else { stop("usage: cloister-premain \(SimulatedEncryptedMount.serverFlag) PATH (key on standard input)") }
+    // The launcher's connections and files are not this server's to keep open.
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        if let descriptor = Int32(entry), descriptor > STDERR_FILENO { close(descriptor) }
+    }
+    let path = arguments[2]
+    let line = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    let key: ProtectedFileKey
+    do {
+        key = try ProtectedFileKey(keyFileContents: Array(line.utf8))
+    } catch {
+        stop("the key on standard input: \(error.message)")
+    }
+    do {
+        let directory = try EncryptedDirectory(directory: path, mountURI: "file:" + path, key: key)
+        try EncryptedMountServer.serve(directory, at: path, parent: getppid()) {
+            FileHandle.standardOutput.write(Data("mounted\n".utf8))
+            let null = open("/dev/null", O_WRONLY)
+            dup2(null, STDOUT_FILENO)
+            close(null)
+        }
+        exit(0)
+    } catch {
+        stop(error.description)
+    }
 }
