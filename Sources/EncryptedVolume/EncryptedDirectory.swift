@@ -75,12 +75,11 @@ public final class EncryptedDirectory: Sendable {
     }
 
     public func entries(_ path: String) -> Result<[String], Errno> {
-        do {
-            let names = try FileManager.default.contentsOfDirectory(atPath: hostPath(path))
-            return .success(names.filter { !$0.hasPrefix(Self.temporaryPrefix) })
-        } catch {
-            return .failure(Errno(ENOTDIR))
-        }
+        var status = stat()
+        guard stat(hostPath(path), &status) == 0 else { return .failure(Errno(errno)) }
+        guard status.st_mode & S_IFMT == S_IFDIR else { return .failure(Errno(ENOTDIR)) }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: hostPath(path)) else { return .failure(Errno(EACCES)) }
+        return .success(names.filter { !$0.hasPrefix(Self.temporaryPrefix) })
     }
 
     // MARK: - Files

@@ -10,7 +10,6 @@ import Platform
 /// how output is printed; where it is and how it is verified are ``CoordinatorConnectionOptions``. Each setting comes
 /// from its flag, else its environment variable, else the config file (JSON object keyed by flag name without dashes,
 /// default `~/.config/cloister/config.json`).
-@dynamicMemberLookup
 struct ClientOptions: ParsableArguments {
     @OptionGroup var connection: CoordinatorConnectionOptions
 
@@ -22,8 +21,6 @@ struct ClientOptions: ParsableArguments {
 
     @Flag(help: "Print one JSON object.")
     var json = false
-
-    subscript<Value>(dynamicMember path: KeyPath<CoordinatorConnectionOptions, Value>) -> Value { connection[keyPath: path] }
 
     /// The settings for `address` (the command's positional address, else `--coordinator`, the environment or the
     /// config).
