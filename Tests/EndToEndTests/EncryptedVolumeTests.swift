@@ -3,9 +3,25 @@ import TestSupport
 import Testing
 
 enum FUSESupport {
-    static var usable: Bool {
-        getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse") && HostProgram.installed("fusermount3", "sqlite3")
-    }
+    /// Whether this machine lets the launcher's FUSE server mount: root, the tools, and a trial mount that works (a
+    /// container may have /dev/fuse but not the right to mount).
+    static let usable: Bool = {
+        guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/fuse"), HostProgram.installed("fusermount3", "sqlite3"),
+            let directory = try? TemporaryDirectory()
+        else { return false }
+        defer { directory.remove() }
+        guard let input = try? ProgramRunner.run("sh", ["-c", probe, "probe", BuiltProgram(named: "cloister-premain").url.path, directory.path])
+        else { return false }
+        return input.exitCode == 0
+    }()
+
+    /// Starts the server on the directory, waits for "mounted", unmounts.
+    static let probe = #"""
+        out=$(mktemp); echo 000102030405060708090a0b0c0d0e0f | "$1" --serve-encrypted-mount "$2" >"$out" 2>/dev/null &
+        server=$!
+        for _ in $(seq 50); do grep -q mounted "$out" && break; kill -0 "$server" 2>/dev/null || break; sleep 0.1; done
+        grep -q mounted "$out"; status=$?; fusermount3 -u "$2" 2>/dev/null; wait; rm -f "$out"; exit $status
+        """#
 }
 
 /// An encrypted mount in simulation, as Gramine serves one on SGX hardware: the unmodified `sqlite3` shell writes and
